@@ -1,0 +1,125 @@
+//! Typed settings from the environment (and `.env`), with defaults that work on a laptop.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// Every `MOIM_*` variable Moim reads; any other `MOIM_*` variable is a typo and refused.
+const KNOWN: &[&str] = &[
+    "MOIM_JWT_SECRET",
+    "MOIM_BIND",
+    "MOIM_DEV",
+    "MOIM_SUBJECT_PREFIX",
+    "MOIM_ACCESS_TTL_SECS",
+    "MOIM_REFRESH_TTL_SECS",
+    "MOIM_CONSISTENCY_TIMEOUT_MS",
+    "MOIM_MAX_BODY_BYTES",
+    "MOIM_DB_MAX_CONNECTIONS",
+    "MOIM_LOG_FORMAT",
+];
+
+/// Moim's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`; default `postgres://postgres@127.0.0.1:5432/moim`.
+    pub database_url: SecretString,
+    /// `NATS_URL`; default `nats://127.0.0.1:4222`.
+    pub nats_url: String,
+    /// `MOIM_JWT_SECRET`: signs access and refresh tokens. Required unless `MOIM_DEV=1`.
+    pub jwt_secret: SecretString,
+    /// `MOIM_BIND`; default `127.0.0.1:8080`.
+    pub bind: SocketAddr,
+    /// `MOIM_DEV=1`: developer mode (a random JWT secret if none is set).
+    pub dev: bool,
+    /// `MOIM_SUBJECT_PREFIX`; default `moim` (subjects `moim.events.…`, stream `MOIM_EVENTS`).
+    pub subject_prefix: String,
+    /// `MOIM_ACCESS_TTL_SECS`; default 900.
+    pub access_ttl: Duration,
+    /// `MOIM_REFRESH_TTL_SECS`; default 30 days.
+    pub refresh_ttl: Duration,
+    /// `MOIM_CONSISTENCY_TIMEOUT_MS`: how long a query waits for its consistency token; default 5000.
+    pub consistency_timeout: Duration,
+    /// `MOIM_MAX_BODY_BYTES`; default 65536.
+    pub max_body_bytes: usize,
+    /// `MOIM_DB_MAX_CONNECTIONS`; default 20.
+    pub db_max_connections: u32,
+}
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable could not be parsed.
+    #[error("{0} is malformed: {1}")]
+    Malformed(&'static str, String),
+    /// `MOIM_JWT_SECRET` is missing or short outside dev mode.
+    #[error("MOIM_JWT_SECRET must be set to at least 32 bytes (or run with MOIM_DEV=1)")]
+    MissingSecret,
+    /// An unknown `MOIM_*` variable.
+    #[error("unknown setting {0}; known: {1}")]
+    Unknown(String, String),
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        Some(raw) => raw
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Malformed(name, e.to_string())),
+        None => Ok(default),
+    }
+}
+
+impl Settings {
+    /// Reads `.env` (if present) and the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a broken one is reported by the variables it fails to set.
+        let _ = dotenvy::dotenv();
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MOIM_")
+                && !key.starts_with("MOIM_TEST_")
+                && !KNOWN.contains(&key.as_str())
+            {
+                return Err(ConfigError::Unknown(key, KNOWN.join(", ")));
+            }
+        }
+        let dev = matches!(var("MOIM_DEV").as_deref(), Some("1" | "true" | "yes"));
+        let jwt_secret = match var("MOIM_JWT_SECRET") {
+            Some(secret) if secret.len() >= 32 => secret,
+            Some(secret) if dev => secret,
+            None if dev => {
+                tracing::warn!("MOIM_DEV: using a random JWT secret; tokens end with the process");
+                format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                )
+            }
+            _ => return Err(ConfigError::MissingSecret),
+        };
+        Ok(Self {
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/moim".into())
+                .into(),
+            nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            jwt_secret: jwt_secret.into(),
+            bind: parsed("MOIM_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            dev,
+            subject_prefix: var("MOIM_SUBJECT_PREFIX").unwrap_or_else(|| "moim".into()),
+            access_ttl: Duration::from_secs(parsed("MOIM_ACCESS_TTL_SECS", 900)?),
+            refresh_ttl: Duration::from_secs(parsed("MOIM_REFRESH_TTL_SECS", 30 * 24 * 3600)?),
+            consistency_timeout: Duration::from_millis(parsed(
+                "MOIM_CONSISTENCY_TIMEOUT_MS",
+                5000,
+            )?),
+            max_body_bytes: parsed("MOIM_MAX_BODY_BYTES", 64 * 1024)?,
+            db_max_connections: parsed("MOIM_DB_MAX_CONNECTIONS", 20)?,
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! Extractors whose rejections speak problem+json, the caller's identity, and the consistency
+//! header.
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use domain::Position;
+use uuid::Uuid;
+
+use crate::auth::Keys;
+use crate::error::ApiError;
+
+/// The request header carrying a consistency token.
+pub const CONSISTENCY_HEADER: &str = "x-moim-consistency";
+
+/// JSON body; malformed or mistyped bodies get our error format.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Path parameters; a bad UUID is a 400.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// Query parameters; bad ones are a 400.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// The authenticated caller, from `Authorization: Bearer <access token>`.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub Uuid);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Keys: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let keys = Keys::from_ref(state);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                ApiError::unauthorized("bad_token", "Authorization must be Bearer <token>")
+            })?;
+        keys.verify_access(token.trim()).map(AuthUser)
+    }
+}
+
+/// The consistency token a query must reflect, from `X-Moim-Consistency`.
+#[derive(Debug, Clone, Copy)]
+pub struct Consistency(pub Position);
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Consistency {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, ApiError> {
+        let Some(value) = parts.headers.get(CONSISTENCY_HEADER) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_consistency_token",
+                    "X-Moim-Consistency must look like 1234.5678",
+                )
+            })?;
+        Ok(Some(Self(token)))
+    }
+}

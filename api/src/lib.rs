@@ -1,0 +1,14 @@
+//! Moim's HTTP command/query API and WebSocket, and the start-up that wires every part together.
+//!
+//! `startup` builds an [`Application`](startup::Application) that runs any mix of the roles
+//! (api, relay, projections) in one process; `main.rs` only parses the command line.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

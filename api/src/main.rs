@@ -1,0 +1,107 @@
+//! The `moim` binary: `serve` (all roles, or one with `--role`), `migrate`, `replay`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use moim_api::config::Settings;
+use moim_api::startup::{self, Application, Roles};
+use projections::View;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "moim",
+    version,
+    about = "Moim: an event-sourced backend for community apps"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs Moim: API, relay and projections (all by default).
+    Serve {
+        /// Run only one part, to scale parts out on separate machines.
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Rebuilds read models from the event store.
+    Replay {
+        /// The projection to rebuild: users, chat, couples, games or notifications.
+        projection: Option<String>,
+        /// Rebuild every projection.
+        #[arg(long, conflicts_with = "projection")]
+        all: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    All,
+    Api,
+    Relay,
+    Projections,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    moim_api::telemetry::init("info,sqlx=warn");
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    match cli.command {
+        Command::Serve { role } => {
+            let roles = match role {
+                Role::All => Roles::ALL,
+                Role::Api => Roles {
+                    api: true,
+                    relay: false,
+                    projections: false,
+                },
+                Role::Relay => Roles {
+                    api: false,
+                    relay: true,
+                    projections: false,
+                },
+                Role::Projections => Roles {
+                    api: false,
+                    relay: false,
+                    projections: true,
+                },
+            };
+            let app = Application::build(settings, roles).await?;
+            let stop = CancellationToken::new();
+            startup::stop_on_signals(stop.clone());
+            app.run_until_stopped(stop).await
+        }
+        Command::Migrate => {
+            startup::database(&settings).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Replay { projection, all } => {
+            let views: Vec<View> = match (projection, all) {
+                (_, true) => View::ALL.to_vec(),
+                (Some(name), false) => vec![name.parse()?],
+                (None, false) => anyhow::bail!("name a projection or pass --all"),
+            };
+            let pool = startup::database(&settings).await?;
+            for view in views {
+                let started = std::time::Instant::now();
+                let done = projections::replay::replay(&pool, view, true)
+                    .await
+                    .with_context(|| format!("replaying {}", view.name()))?;
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "{}: {} events in {secs:.2}s ({:.0} events/s)",
+                    view.name(),
+                    done.events,
+                    done.events as f64 / secs.max(1e-9)
+                );
+            }
+            Ok(())
+        }
+    }
+}

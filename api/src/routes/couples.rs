@@ -1,0 +1,83 @@
+//! Couple invites and matching.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use domain::values::InviteCode;
+use projections::couples::{Couple, OpenInvite};
+use projections::View;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Written;
+use crate::error::ApiError;
+use crate::extract::{AuthUser, Consistency, Json};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct InviteOut {
+    code: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    code: String,
+}
+
+#[derive(Serialize)]
+pub struct Matched {
+    couple_id: Uuid,
+    partner_id: Uuid,
+    since: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+pub struct Mine {
+    couple: Option<Couple>,
+    open_invites: Vec<OpenInvite>,
+}
+
+/// `POST /couples/invites`.
+pub async fn create_invite(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+) -> Result<Written<InviteOut>, ApiError> {
+    let invite = state.commands.create_invite(user_id).await?;
+    let out = InviteOut {
+        code: invite.code.as_str().to_owned(),
+        expires_at: invite.expires_at,
+    };
+    Ok(Written::created(out, invite.position))
+}
+
+/// `POST /couples/match`.
+pub async fn match_couple(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+    Json(body): Json<Match>,
+) -> Result<Written<Matched>, ApiError> {
+    let code = InviteCode::parse(&body.code)?;
+    let matched = state.commands.match_couple(user_id, code).await?;
+    let out = Matched {
+        couple_id: matched.couple_id,
+        partner_id: matched.partner_id,
+        since: matched.since,
+    };
+    Ok(Written::created(out, matched.position))
+}
+
+/// `GET /couples/me`: the caller's couple (or null) and open invites.
+pub async fn mine(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+    consistency: Option<Consistency>,
+) -> Result<Json<Mine>, ApiError> {
+    state.caught_up(View::Couples, consistency).await?;
+    let couple = projections::couples::couple_of(&state.pool, user_id).await?;
+    let open_invites = projections::couples::open_invites(&state.pool, user_id).await?;
+    Ok(Json(Mine {
+        couple,
+        open_invites,
+    }))
+}

@@ -1,0 +1,116 @@
+//! The HTTP routes under `/api/v1`, plus health checks.
+//!
+//! Command responses carry a consistency token, both as `consistency_token` in the body and as
+//! the `X-Moim-Consistency` header; sending it back on a query makes that query wait until the
+//! read model it reads reflects the command (see docs/architecture.md).
+
+mod auth;
+mod chat;
+mod couples;
+mod games;
+mod health;
+mod notifications;
+mod users;
+mod ws;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use domain::Position;
+use serde::Serialize;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::extract::CONSISTENCY_HEADER;
+use crate::state::AppState;
+
+/// The whole router.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/users/me", get(users::me))
+        .route("/chat/rooms", post(chat::create_room).get(chat::my_rooms))
+        .route(
+            "/chat/rooms/{room_id}/messages",
+            post(chat::send_message).get(chat::history),
+        )
+        .route("/couples/invites", post(couples::create_invite))
+        .route("/couples/match", post(couples::match_couple))
+        .route("/couples/me", get(couples::mine))
+        .route("/games", post(games::create))
+        .route("/games/{game_id}", get(games::show))
+        .route(
+            "/games/{game_id}/join",
+            post(games::join).delete(games::leave),
+        )
+        .route("/notifications", get(notifications::feed))
+        .route("/ws", get(ws::upgrade));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(|| async { ApiError::not_found("no_route", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A command's answer: its body plus the consistency token.
+pub struct Written<T> {
+    status: StatusCode,
+    body: T,
+    token: Position,
+}
+
+#[derive(Serialize)]
+struct WithToken<'a, T> {
+    #[serde(flatten)]
+    body: &'a T,
+    consistency_token: String,
+}
+
+impl<T> Written<T> {
+    /// 201 Created.
+    pub fn created(body: T, token: Position) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            body,
+            token,
+        }
+    }
+
+    /// 200 OK.
+    pub fn ok(body: T, token: Position) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+            token,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Written<T> {
+    fn into_response(self) -> Response {
+        let token = self.token.to_string();
+        let body = WithToken {
+            body: &self.body,
+            consistency_token: token.clone(),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Ok(value) = HeaderValue::from_str(&token) {
+            response.headers_mut().insert(CONSISTENCY_HEADER, value);
+        }
+        response
+    }
+}

@@ -1,0 +1,38 @@
+//! The caller's notification feed.
+
+use axum::extract::State;
+use projections::notifications::Notification;
+use projections::View;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::extract::{AuthUser, Consistency, Json, Query};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct Feed {
+    notifications: Vec<Notification>,
+}
+
+/// `GET /notifications`: newest first.
+pub async fn feed(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+    Query(query): Query<FeedQuery>,
+    consistency: Option<Consistency>,
+) -> Result<Json<Feed>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("bad_limit", "limit must be 1 to 200"));
+    }
+    state.caught_up(View::Notifications, consistency).await?;
+    Ok(Json(Feed {
+        notifications: projections::notifications::feed(&state.pool, user_id, limit).await?,
+    }))
+}

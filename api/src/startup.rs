@@ -1,0 +1,175 @@
+//! Builds and runs Moim: any mix of the api, relay and projections roles in one process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use commands::Commands;
+use moim_nats::{Relay, Subjects};
+use projections::consumer::Runner;
+use projections::View;
+use secrecy::ExposeSecret;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Keys;
+use crate::config::Settings;
+use crate::hub::Hub;
+use crate::routes;
+use crate::state::AppState;
+
+/// Which parts a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// HTTP and WebSocket.
+    pub api: bool,
+    /// Events table → JetStream.
+    pub relay: bool,
+    /// JetStream → read models and pushes.
+    pub projections: bool,
+}
+
+impl Roles {
+    /// Everything, for a laptop.
+    pub const ALL: Self = Self {
+        api: true,
+        relay: true,
+        projections: true,
+    };
+}
+
+/// Connects to PostgreSQL and runs the migrations.
+pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.db_max_connections)
+        .connect(settings.database_url.expose_secret())
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    sqlx::migrate!("../migrations")
+        .run(&pool)
+        .await
+        .context("running migrations")?;
+    Ok(pool)
+}
+
+/// A built application, listening (if it serves the API) but not yet serving.
+pub struct Application {
+    settings: Settings,
+    roles: Roles,
+    pool: PgPool,
+    nats: async_nats::Client,
+    listener: Option<TcpListener>,
+}
+
+impl Application {
+    /// Connects, migrates and binds `settings.bind` (port 0 picks a free port).
+    pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Self> {
+        let pool = database(&settings).await?;
+        let nats = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(&settings.nats_url)
+            .await
+            .context("connecting to NATS (NATS_URL)")?;
+        let listener = if roles.api {
+            Some(
+                TcpListener::bind(settings.bind)
+                    .await
+                    .with_context(|| format!("binding {}", settings.bind))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            settings,
+            roles,
+            pool,
+            nats,
+            listener,
+        })
+    }
+
+    /// The address the API listens on, if it serves one.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs until `stop` is cancelled, then shuts down gracefully.
+    pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
+        let subjects = Subjects::new(&self.settings.subject_prefix);
+        let mut tasks = tokio::task::JoinSet::new();
+        if self.roles.relay {
+            let js = async_nats::jetstream::new(self.nats.clone());
+            let relay = Relay::new(self.pool.clone(), js, subjects.clone());
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                while !stop.is_cancelled() {
+                    if let Err(error) = relay.clone().run(stop.clone()).await {
+                        tracing::error!(%error, "relay stopped; restarting");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            });
+        }
+        if self.roles.projections {
+            for view in View::ALL {
+                let runner =
+                    Runner::new(self.pool.clone(), self.nats.clone(), subjects.clone(), view);
+                tasks.spawn(runner.run(stop.clone()));
+            }
+        }
+        if let Some(listener) = self.listener {
+            let state = AppState {
+                commands: Commands::new(self.pool.clone()),
+                pool: self.pool.clone(),
+                keys: Keys::new(
+                    &self.settings.jwt_secret,
+                    self.settings.access_ttl,
+                    self.settings.refresh_ttl,
+                ),
+                hub: Arc::new(Hub::new(self.nats.clone(), subjects.clone())),
+                consistency_timeout: self.settings.consistency_timeout,
+            };
+            let app = routes::router(state, self.settings.max_body_bytes);
+            tracing::info!(address = ?listener.local_addr().ok(), "serving the API");
+            let stopped = stop.clone();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped.cancelled().await })
+                .await
+                .context("serving HTTP")?;
+        }
+        stop.cancelled().await;
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+/// Cancels `stop` on SIGTERM or ctrl-c.
+pub fn stop_on_signals(stop: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
+        }
+        tracing::info!("shutting down");
+        stop.cancel();
+    });
+}

@@ -1,0 +1,146 @@
+//! Accounts: registration, password login and single-use refresh tokens.
+//!
+//! Passwords are hashed with argon2id on the blocking pool. Credentials are stored beside the
+//! event stream, in the same transaction as `UserRegistered`, so no hash is ever published.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Utc};
+use domain::user::{User, UserCommand};
+use domain::values::{DisplayName, Email, Password};
+use domain::{ErrorKind, Position};
+use uuid::Uuid;
+
+use crate::store::EventStore;
+use crate::{CommandError, Commands};
+
+fn hash(password: &str) -> Result<String, CommandError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| CommandError::Hashing(e.to_string()))
+}
+
+fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Verified against when the e-mail is unknown, so both answers take as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash("not the password of anyone").unwrap_or_default())
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CommandError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| CommandError::Hashing(e.to_string()))
+}
+
+impl Commands {
+    /// Registers a user; the e-mail must be new.
+    #[tracing::instrument(skip(self, password))]
+    pub async fn register(
+        &self,
+        email: Email,
+        password: Password,
+        display_name: DisplayName,
+    ) -> Result<(Uuid, Position), CommandError> {
+        let password_hash = blocking(move || hash(password.expose())).await??;
+        let user_id = self.services.new_id();
+        let loaded = self.store.load::<User>(&user_id.to_string()).await?;
+        let change = loaded.decide(
+            UserCommand::Register {
+                user_id,
+                display_name,
+            },
+            self.services.as_ref(),
+        )?;
+        let mut tx = self.store.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO credentials (user_id, email, password_hash) VALUES ($1, $2, $3)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(email.as_str())
+        .bind(&password_hash)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(CommandError::Rejected {
+                kind: ErrorKind::Conflict,
+                code: "email_taken",
+                message: "an account with this e-mail exists".into(),
+            });
+        }
+        let position = EventStore::append(&mut tx, &[change.rows()?]).await?;
+        tx.commit().await?;
+        Ok((user_id, position))
+    }
+
+    /// Checks an e-mail and password and answers whose they are.
+    #[tracing::instrument(skip(self, password))]
+    pub async fn login(&self, email: &str, password: String) -> Result<Uuid, CommandError> {
+        let row: Option<(Uuid, String)> =
+            sqlx::query_as("SELECT user_id, password_hash FROM credentials WHERE email = $1")
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(self.store.pool())
+                .await?;
+        let known = row.is_some();
+        let (user_id, stored) = row.unwrap_or_else(|| (Uuid::nil(), dummy_hash().to_owned()));
+        let matches = blocking(move || verify(&password, &stored)).await?;
+        if known && matches {
+            Ok(user_id)
+        } else {
+            Err(CommandError::BadCredentials)
+        }
+    }
+
+    /// The e-mail a user registered with.
+    pub async fn email_of(&self, user_id: Uuid) -> Result<Option<String>, CommandError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT email FROM credentials WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(row.map(|(email,)| email))
+    }
+
+    /// Records a refresh token so it can be used exactly once.
+    pub async fn issue_refresh_token(
+        &self,
+        jti: Uuid,
+        user_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), CommandError> {
+        sqlx::query("INSERT INTO refresh_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(jti)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Uses up a refresh token; answers its user if it was valid and unused.
+    pub async fn consume_refresh_token(&self, jti: Uuid) -> Result<Option<Uuid>, CommandError> {
+        let row: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = now()
+             WHERE jti = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
+        )
+        .bind(jti)
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(row.map(|(id,)| id))
+    }
+}

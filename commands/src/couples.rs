@@ -1,0 +1,161 @@
+//! Couple commands: issue an invite code, redeem one.
+//!
+//! Redeeming writes to three aggregates — the invite and both users — in one transaction, so the
+//! code is used once and each user is in at most one couple, whatever races.
+
+use chrono::{DateTime, Utc};
+use domain::couple::{Invite, InviteCommand, InviteError};
+use domain::user::{User, UserCommand, UserError};
+use domain::values::InviteCode;
+use domain::{Aggregate, Position};
+use rand::Rng;
+use uuid::Uuid;
+
+use crate::store::retry_conflicts;
+use crate::{CommandError, Commands};
+
+/// A freshly issued invite.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    /// The code to share.
+    pub code: InviteCode,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Where its event stands in the global order.
+    pub position: Position,
+}
+
+/// A couple just formed, from the redeemer's side.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    /// The couple.
+    pub couple_id: Uuid,
+    /// The other half (the inviter).
+    pub partner_id: Uuid,
+    /// When.
+    pub since: DateTime<Utc>,
+    /// Where its events stand in the global order.
+    pub position: Position,
+}
+
+fn random_code() -> InviteCode {
+    let mut rng = rand::rng();
+    let code: String = (0..InviteCode::LEN)
+        .map(|_| char::from(InviteCode::ALPHABET[rng.random_range(0..InviteCode::ALPHABET.len())]))
+        .collect();
+    // Drawn from the alphabet at the right length, so it always parses.
+    InviteCode::parse(&code).unwrap_or_else(|_| unreachable!("generated code is valid"))
+}
+
+impl Commands {
+    /// Issues an invite code for a user who is not in a couple yet.
+    #[tracing::instrument(skip(self))]
+    pub async fn create_invite(&self, inviter_id: Uuid) -> Result<Invitation, CommandError> {
+        let inviter = self.store.load::<User>(&inviter_id.to_string()).await?;
+        if !inviter.aggregate.exists() {
+            return Err(CommandError::rejected(UserError::NotFound));
+        }
+        if inviter.aggregate.couple().is_some() {
+            return Err(CommandError::rejected(UserError::AlreadyCoupled));
+        }
+        // 32^8 codes: a collision is rare, and drawing again fixes it.
+        for _ in 0..5 {
+            let code = random_code();
+            let command = InviteCommand::Create {
+                code: code.clone(),
+                inviter_id,
+            };
+            match self.execute::<Invite>(code.as_str(), command).await {
+                Ok(done) => {
+                    let expires_at = done.state.expires_at().unwrap_or_default();
+                    return Ok(Invitation {
+                        code,
+                        expires_at,
+                        position: done.position,
+                    });
+                }
+                Err(CommandError::Rejected {
+                    code: "invite_code_taken",
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CommandError::Contention("invite codes".into()))
+    }
+
+    /// Redeems a code: the redeemer and the inviter become a couple.
+    #[tracing::instrument(skip(self))]
+    pub async fn match_couple(
+        &self,
+        redeemer_id: Uuid,
+        code: InviteCode,
+    ) -> Result<Matched, CommandError> {
+        let invite = self.store.load::<Invite>(code.as_str()).await?;
+        let inviter_id = invite
+            .aggregate
+            .inviter_id()
+            .ok_or_else(|| CommandError::rejected(InviteError::NotFound))?;
+        let _held = self
+            .locks
+            .lock(vec![
+                (Invite::TYPE, code.as_str().to_owned()),
+                (User::TYPE, inviter_id.to_string()),
+                (User::TYPE, redeemer_id.to_string()),
+            ])
+            .await;
+        retry_conflicts("couple match", || async {
+            let invite = self.store.load::<Invite>(code.as_str()).await?;
+            let redeemer = self.store.load::<User>(&redeemer_id.to_string()).await?;
+            let inviter = self.store.load::<User>(&inviter_id.to_string()).await?;
+            let couple_id = self.services.new_id();
+            let since = self.services.now();
+            let services = self.services.as_ref();
+            let invite = invite.decide(
+                InviteCommand::Redeem {
+                    redeemer_id,
+                    couple_id,
+                },
+                services,
+            )?;
+            let redeemer = redeemer.decide(
+                UserCommand::CoupleWith {
+                    couple_id,
+                    partner_id: inviter_id,
+                    since,
+                },
+                services,
+            )?;
+            let inviter = inviter.decide(
+                UserCommand::CoupleWith {
+                    couple_id,
+                    partner_id: redeemer_id,
+                    since,
+                },
+                services,
+            )?;
+            let rows = [invite.rows()?, redeemer.rows()?, inviter.rows()?];
+            let position = self.store.append_all(&rows).await?;
+            Ok(Matched {
+                couple_id,
+                partner_id: inviter_id,
+                since,
+                position,
+            })
+        })
+        .await
+    }
+
+    /// The caller's couple, read from their own aggregate (never stale).
+    pub async fn couple_of(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<(Uuid, Uuid, DateTime<Utc>)>, CommandError> {
+        Ok(self
+            .store
+            .load::<User>(&user_id.to_string())
+            .await?
+            .aggregate
+            .couple())
+    }
+}

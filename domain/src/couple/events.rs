@@ -1,0 +1,57 @@
+//! What happens to an invite.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::aggregate::DomainEvent;
+
+/// Events of an [`Invite`](crate::couple::Invite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InviteEvent {
+    /// A code was issued.
+    InviteCreated(InviteCreated),
+    /// The code was used and a couple formed.
+    InviteRedeemed(InviteRedeemed),
+}
+
+/// Payload of [`InviteEvent::InviteCreated`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteCreated {
+    /// The code.
+    pub code: String,
+    /// Who invites.
+    pub inviter_id: Uuid,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Payload of [`InviteEvent::InviteRedeemed`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteRedeemed {
+    /// The code.
+    pub code: String,
+    /// The couple formed.
+    pub couple_id: Uuid,
+    /// Who invited.
+    pub inviter_id: Uuid,
+    /// Who redeemed.
+    pub redeemer_id: Uuid,
+    /// When.
+    pub redeemed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for InviteEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::InviteCreated(_) => "InviteCreated",
+            Self::InviteRedeemed(_) => "InviteRedeemed",
+        }
+    }
+
+    fn event_version(&self) -> &'static str {
+        "1"
+    }
+}

@@ -1,0 +1,25 @@
+//! How the domain says "no": every aggregate error names its kind and a stable code, so the API
+//! can map all of them to HTTP in one place.
+
+/// The class of a refusal, which decides the HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed or breaks a rule of the value itself (422).
+    Invalid,
+    /// The thing does not exist, or the caller may not know it exists (404).
+    NotFound,
+    /// The caller is known but not allowed (403).
+    Forbidden,
+    /// The request conflicts with the current state (409).
+    Conflict,
+    /// The thing existed but is no longer usable, e.g. an expired invite (410).
+    Gone,
+}
+
+/// Implemented by every domain error.
+pub trait Rejection: std::error::Error + Send + Sync + 'static {
+    /// The class of the refusal.
+    fn kind(&self) -> ErrorKind;
+    /// A stable machine-readable code such as `not_a_member`.
+    fn code(&self) -> &'static str;
+}

@@ -1,0 +1,74 @@
+//! The event envelope published to JetStream: the JSON body and the headers that describe it.
+
+use async_nats::HeaderMap;
+use chrono::{DateTime, Utc};
+use domain::Position;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Header names; `Nats-Msg-Id` (the event id) is set by the relay for de-duplication.
+pub mod headers {
+    /// The event's stable id.
+    pub const EVENT_ID: &str = "Moim-Event-Id";
+    /// e.g. `MessageSent`.
+    pub const EVENT_TYPE: &str = "Moim-Event-Type";
+    /// Payload schema version.
+    pub const EVENT_VERSION: &str = "Moim-Event-Version";
+    /// e.g. `chat_room`.
+    pub const AGGREGATE_TYPE: &str = "Moim-Aggregate-Type";
+    /// The aggregate's id.
+    pub const AGGREGATE_ID: &str = "Moim-Aggregate-Id";
+    /// The event's sequence within its aggregate.
+    pub const AGGREGATE_SEQUENCE: &str = "Moim-Aggregate-Sequence";
+    /// The global position, `<tx_id>.<position>`.
+    pub const POSITION: &str = "Moim-Position";
+}
+
+/// One stored event as it travels through NATS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// Stable id; also the `Nats-Msg-Id`.
+    pub event_id: Uuid,
+    /// e.g. `chat_room`.
+    pub aggregate_type: String,
+    /// The aggregate's id.
+    pub aggregate_id: String,
+    /// Sequence within the aggregate, from 1.
+    pub sequence: i64,
+    /// e.g. `MessageSent`.
+    pub event_type: String,
+    /// Payload schema version.
+    pub event_version: String,
+    /// Global position in the event store.
+    pub position: Position,
+    /// When the event store recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// The event itself, as the domain serialised it.
+    pub payload: Value,
+    /// Metadata stored with it.
+    pub metadata: Value,
+}
+
+impl EventEnvelope {
+    /// The headers describing this event.
+    pub fn headers(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(headers::EVENT_ID, self.event_id.to_string().as_str());
+        map.insert(headers::EVENT_TYPE, self.event_type.as_str());
+        map.insert(headers::EVENT_VERSION, self.event_version.as_str());
+        map.insert(headers::AGGREGATE_TYPE, self.aggregate_type.as_str());
+        map.insert(headers::AGGREGATE_ID, self.aggregate_id.as_str());
+        map.insert(
+            headers::AGGREGATE_SEQUENCE,
+            self.sequence.to_string().as_str(),
+        );
+        map.insert(headers::POSITION, self.position.to_string().as_str());
+        map
+    }
+
+    /// The global position named in a message's headers.
+    pub fn position_in(headers: Option<&HeaderMap>) -> Option<Position> {
+        headers?.get(headers::POSITION)?.as_str().parse().ok()
+    }
+}

@@ -1,0 +1,285 @@
+//! The relay: tails the events table in global order and publishes each event to JetStream.
+//!
+//! Nothing lost: it reads only below `pg_snapshot_xmin`, so a transaction that commits late can
+//! never land behind its cursor. Nothing doubled: every publish carries the stream sequence it
+//! expects to follow (`Nats-Expected-Last-Sequence`), so the stream is an exact, gap-free copy of
+//! the global order, and on (re)start the relay resumes after the position written in the
+//! stream's last message — whatever the process was doing when it died. `Nats-Msg-Id` (the
+//! event id) de-duplicates on top of that.
+//!
+//! One relay works at a time: it holds a PostgreSQL advisory lock, which the server releases
+//! when the process or its connection dies, letting a standby take over.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use chrono::{DateTime, Utc};
+use domain::Position;
+use serde_json::Value;
+use sqlx::postgres::{PgListener, PgRow};
+use sqlx::{PgPool, Row};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::envelope::EventEnvelope;
+use crate::stream;
+use crate::subjects::Subjects;
+
+/// Advisory lock key of the relay leader ("moimrely" in ASCII).
+const LEADER_LOCK: i64 = 0x6d6f_696d_7265_6c79;
+
+/// Why the relay stopped a round; it logs, re-synchronises and goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// PostgreSQL failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// NATS failed or refused a publish.
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+fn nats(error: impl std::fmt::Display) -> RelayError {
+    RelayError::Nats(error.to_string())
+}
+
+/// Where the relay stands: the last event published and its stream sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Global position of the last published event.
+    pub position: Position,
+    /// Its JetStream sequence.
+    pub stream_seq: u64,
+}
+
+/// Moves committed events from the events table into JetStream.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    js: jetstream::Context,
+    subjects: Subjects,
+    batch: i64,
+}
+
+impl Relay {
+    /// A relay publishing to the stream of `subjects`.
+    pub fn new(pool: PgPool, js: jetstream::Context, subjects: Subjects) -> Self {
+        Self {
+            pool,
+            js,
+            subjects,
+            batch: 500,
+        }
+    }
+
+    /// Runs until `stop` is cancelled: waits for leadership, then relays.
+    pub async fn run(self, stop: CancellationToken) -> Result<(), RelayError> {
+        let mut leader = self.pool.acquire().await?;
+        loop {
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                .bind(LEADER_LOCK)
+                .fetch_one(&mut *leader)
+                .await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        tracing::info!("relay is the leader");
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("moim_events").await?;
+        let mut cursor = None;
+        let mut backoff = Duration::from_millis(1);
+        while !stop.is_cancelled() {
+            let round = async {
+                let mut at = match cursor {
+                    Some(at) => at,
+                    None => self.recover().await?,
+                };
+                let published = self.publish_batch(&mut at).await;
+                cursor = Some(at);
+                published
+            };
+            match round.await {
+                Ok(n) if n as i64 == self.batch => continue,
+                Ok(n) => {
+                    // Committed rows can wait behind an older transaction still in flight, whose
+                    // end may not notify (it may write no events): look again soon, backing off.
+                    let pause = if self.pending().await.unwrap_or(true) {
+                        backoff = if n > 0 {
+                            Duration::from_millis(1)
+                        } else {
+                            (backoff * 2).min(Duration::from_millis(100))
+                        };
+                        backoff
+                    } else {
+                        Duration::from_secs(1)
+                    };
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = listener.recv() => {}
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "relay round failed; re-synchronising");
+                    cursor = None;
+                    // Leadership lives on this connection; if it broke, start over.
+                    sqlx::query("SELECT 1").execute(&mut *leader).await?;
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds where publishing stands from the stream's last message, the source of truth.
+    pub async fn recover(&self) -> Result<Cursor, RelayError> {
+        let mut stream = stream::ensure(&self.js, &self.subjects)
+            .await
+            .map_err(nats)?;
+        let last = stream.info().await.map_err(nats)?.state.last_sequence;
+        let cursor = if last == 0 {
+            Cursor {
+                position: Position::START,
+                stream_seq: 0,
+            }
+        } else {
+            let message = stream.get_raw_message(last).await.map_err(nats)?;
+            let position = EventEnvelope::position_in(Some(&message.headers))
+                .ok_or_else(|| nats(format!("stream message {last} has no position header")))?;
+            Cursor {
+                position,
+                stream_seq: last,
+            }
+        };
+        self.save_checkpoint(cursor).await?;
+        tracing::info!(?cursor, "relay resumes");
+        Ok(cursor)
+    }
+
+    /// Publishes the next batch after `at`, advancing it; answers how many were published.
+    pub async fn publish_batch(&self, at: &mut Cursor) -> Result<usize, RelayError> {
+        let rows = sqlx::query(
+            "SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                    payload, metadata, recorded_at, tx_id::text::bigint AS tx, position
+             FROM events
+             WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY tx_id, position
+             LIMIT $3",
+        )
+        .bind(at.position.tx_id)
+        .bind(at.position.position)
+        .bind(self.batch)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut acks = Vec::with_capacity(rows.len());
+        let mut expected = at.stream_seq;
+        let mut last = at.position;
+        for row in &rows {
+            let envelope = envelope(row)?;
+            let body = serde_json::to_vec(&envelope).map_err(nats)?;
+            let message = PublishMessage::build()
+                .payload(body.into())
+                .headers(envelope.headers())
+                .message_id(envelope.event_id.to_string())
+                .expected_last_sequence(expected);
+            let subject = self
+                .subjects
+                .event(&envelope.aggregate_type, &envelope.aggregate_id);
+            acks.push(self.js.send_publish(subject, message).await.map_err(nats)?);
+            expected += 1;
+            last = envelope.position;
+        }
+        let mut sequence = at.stream_seq;
+        for ack in acks {
+            let ack = ack.await.map_err(|e| match e.kind() {
+                PublishErrorKind::WrongLastSequence => nats("stream moved under the relay"),
+                _ => nats(e),
+            })?;
+            if ack.duplicate || ack.sequence != sequence + 1 {
+                return Err(nats(format!(
+                    "unexpected ack {} after {sequence}",
+                    ack.sequence
+                )));
+            }
+            sequence = ack.sequence;
+        }
+        *at = Cursor {
+            position: last,
+            stream_seq: sequence,
+        };
+        self.save_checkpoint(*at).await?;
+        Ok(rows.len())
+    }
+
+    /// Whether committed-or-not rows wait beyond the horizon.
+    async fn pending(&self) -> Result<bool, RelayError> {
+        let (pending,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot()))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(pending)
+    }
+
+    async fn save_checkpoint(&self, at: Cursor) -> Result<(), RelayError> {
+        sqlx::query(
+            "INSERT INTO relay_checkpoints (name, tx_id, position, stream_seq) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET tx_id = $2, position = $3, stream_seq = $4,
+                                               updated_at = now()",
+        )
+        .bind(self.subjects.stream_name())
+        .bind(at.position.tx_id)
+        .bind(at.position.position)
+        .bind(at.stream_seq as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The relay's last recorded cursor for a stream, if it has published anything.
+pub async fn checkpoint(pool: &PgPool, subjects: &Subjects) -> Result<Option<Cursor>, sqlx::Error> {
+    let row: Option<(i64, i64, i64)> =
+        sqlx::query_as("SELECT tx_id, position, stream_seq FROM relay_checkpoints WHERE name = $1")
+            .bind(subjects.stream_name())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(tx_id, position, seq)| Cursor {
+        position: Position { tx_id, position },
+        stream_seq: seq as u64,
+    }))
+}
+
+fn envelope(row: &PgRow) -> Result<EventEnvelope, sqlx::Error> {
+    let recorded_at: DateTime<Utc> = row.try_get("recorded_at")?;
+    let payload: Value = row.try_get("payload")?;
+    let metadata: Value = row.try_get("metadata")?;
+    let event_id: Uuid = row.try_get("event_id")?;
+    Ok(EventEnvelope {
+        event_id,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        position: Position {
+            tx_id: row.try_get("tx")?,
+            position: row.try_get("position")?,
+        },
+        recorded_at,
+        payload,
+        metadata,
+    })
+}

@@ -1,0 +1,79 @@
+//! Every subject and stream name Moim uses is built here and nowhere else.
+
+use uuid::Uuid;
+
+/// Subject names under one prefix (`moim` in production; unique per test so tests never meet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    /// Names under `prefix`, which must be a single subject token.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: token(prefix),
+        }
+    }
+
+    /// The JetStream stream that holds every event: `MOIM_EVENTS` for prefix `moim`.
+    pub fn stream_name(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+
+    /// `<prefix>.events.<aggregate_type>.<aggregate_id>`.
+    pub fn event(&self, aggregate_type: &str, aggregate_id: &str) -> String {
+        format!(
+            "{}.events.{}.{}",
+            self.prefix,
+            token(aggregate_type),
+            token(aggregate_id)
+        )
+    }
+
+    /// Every event subject: `<prefix>.events.>`.
+    pub fn all_events(&self) -> String {
+        format!("{}.events.>", self.prefix)
+    }
+
+    /// Where a user's live notifications go: `<prefix>.push.user.<user_id>` (core NATS).
+    pub fn push_user(&self, user_id: Uuid) -> String {
+        format!("{}.push.user.{}", self.prefix, user_id)
+    }
+
+    /// A durable consumer's name for a read model.
+    pub fn consumer(&self, projection: &str) -> String {
+        format!("{}_{}", self.prefix, token(projection))
+    }
+}
+
+/// Makes a string safe as one subject token (no `.`, wildcards or spaces).
+fn token(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_built_from_the_prefix() {
+        let s = Subjects::new("moim");
+        assert_eq!(s.stream_name(), "MOIM_EVENTS");
+        assert_eq!(s.event("chat_room", "abc"), "moim.events.chat_room.abc");
+        assert_eq!(s.all_events(), "moim.events.>");
+        assert_eq!(
+            s.push_user(Uuid::nil()),
+            "moim.push.user.00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(s.event("x", "a.b*>c d"), "moim.events.x.a_b__c_d");
+    }
+}

@@ -1,0 +1,171 @@
+//! Read model of chat rooms, their members and their messages.
+
+use chrono::{DateTime, Utc};
+use domain::chat::{ChatEvent, ChatRoom};
+use domain::Aggregate;
+use moim_nats::EventEnvelope;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::view::decode;
+use crate::ProjectionError;
+
+/// A room as listed for a member.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Room {
+    /// The room.
+    pub room_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// `direct` or `group`.
+    pub kind: String,
+    /// Who opened it.
+    pub created_by: Uuid,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// The seq of its latest message (0 when none).
+    pub last_seq: i64,
+    /// When its latest message was sent.
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Everyone in it.
+    pub member_ids: Vec<Uuid>,
+}
+
+/// A message as served from history.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Message {
+    /// The message.
+    pub message_id: Uuid,
+    /// The room.
+    pub room_id: Uuid,
+    /// Its number in the room.
+    pub seq: i64,
+    /// Who sent it.
+    pub sender_id: Uuid,
+    /// The client's id for it.
+    pub client_msg_id: Uuid,
+    /// The text.
+    pub body: String,
+    /// When.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// The messages.
+    pub messages: Vec<Message>,
+    /// Whether older messages exist.
+    pub has_more: bool,
+}
+
+pub(crate) async fn apply(
+    tx: &mut PgConnection,
+    event: &EventEnvelope,
+) -> Result<(), ProjectionError> {
+    if event.aggregate_type != ChatRoom::TYPE {
+        return Ok(());
+    }
+    match decode(event)? {
+        ChatEvent::RoomCreated(e) => {
+            let kind = serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            sqlx::query(
+                "INSERT INTO chat_rooms (room_id, name, kind, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (room_id) DO NOTHING",
+            )
+            .bind(e.room_id)
+            .bind(&e.name)
+            .bind(kind.unwrap_or_default())
+            .bind(e.created_by)
+            .bind(e.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO chat_room_members (room_id, user_id) SELECT $1, unnest($2::uuid[])
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(e.room_id)
+            .bind(&e.member_ids)
+            .execute(&mut *tx)
+            .await?;
+        }
+        ChatEvent::MessageSent(e) => {
+            sqlx::query(
+                "INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body, sent_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(e.room_id)
+            .bind(e.seq as i64)
+            .bind(e.message_id)
+            .bind(e.sender_id)
+            .bind(e.client_msg_id)
+            .bind(&e.body)
+            .bind(e.sent_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE chat_rooms SET last_seq = GREATEST(last_seq, $2), last_message_at = $3 WHERE room_id = $1",
+            )
+            .bind(e.room_id)
+            .bind(e.seq as i64)
+            .bind(e.sent_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The rooms `user_id` is in, most recently active first.
+pub async fn rooms_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Room>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT r.room_id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.last_message_at,
+                ARRAY(SELECT m.user_id FROM chat_room_members m WHERE m.room_id = r.room_id ORDER BY m.user_id)
+                    AS member_ids
+         FROM chat_rooms r JOIN chat_room_members me ON me.room_id = r.room_id AND me.user_id = $1
+         ORDER BY COALESCE(r.last_message_at, r.created_at) DESC",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Whether `user_id` is in `room_id`, as far as this view knows.
+pub async fn is_member(
+    pool: &PgPool,
+    room_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, ProjectionError> {
+    let (member,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM chat_room_members WHERE room_id = $1 AND user_id = $2)",
+    )
+    .bind(room_id)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(member)
+}
+
+/// Up to `limit` messages older than `before` (or the newest), newest first.
+pub async fn history(
+    pool: &PgPool,
+    room_id: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Page, ProjectionError> {
+    let mut messages: Vec<Message> = sqlx::query_as(
+        "SELECT message_id, room_id, seq, sender_id, client_msg_id, body, sent_at FROM chat_messages
+         WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+    )
+    .bind(room_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let has_more = messages.len() as i64 > limit;
+    messages.truncate(limit as usize);
+    Ok(Page { messages, has_more })
+}

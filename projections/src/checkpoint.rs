@@ -1,0 +1,68 @@
+//! Read models' checkpoints: how far each has applied the event stream.
+
+use domain::Position;
+use sqlx::PgConnection;
+
+/// Where a read model stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Checkpoint {
+    /// Global position of the last event applied.
+    pub position: Position,
+    /// JetStream sequence of that event (the stream is the global order, one event per sequence).
+    pub stream_seq: u64,
+}
+
+/// Reads a checkpoint; locks the row when asked, so concurrent writers queue.
+pub async fn load(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT tx_id, position, stream_seq FROM projection_checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(
+        row.map_or_else(Checkpoint::default, |(tx_id, position, seq)| Checkpoint {
+            position: Position { tx_id, position },
+            stream_seq: seq as u64,
+        }),
+    )
+}
+
+/// Writes a checkpoint (inside the transaction that applied the events).
+pub async fn save(conn: &mut PgConnection, name: &str, at: Checkpoint) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (name, tx_id, position, stream_seq) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()",
+    )
+    .bind(name)
+    .bind(at.position.tx_id)
+    .bind(at.position.position)
+    .bind(at.stream_seq as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Waits until `view` has applied everything up to `token`, polling its checkpoint with a
+/// short backoff; answers whether it got there before `timeout`.
+pub async fn wait_for(
+    pool: &sqlx::PgPool,
+    view: crate::View,
+    token: Position,
+    timeout: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        let mut conn = pool.acquire().await?;
+        if load(&mut conn, view.name()).await?.position >= token {
+            return Ok(true);
+        }
+        drop(conn);
+        if tokio::time::Instant::now() + pause > deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(25));
+    }
+}
