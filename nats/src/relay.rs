@@ -184,9 +184,8 @@ impl Relay {
             return Ok(0);
         }
         let mut acks = Vec::with_capacity(rows.len());
-        let mut expected = at.stream_seq;
         let mut last = at.position;
-        for row in &rows {
+        for (expected, row) in (at.stream_seq..).zip(&rows) {
             let envelope = envelope(row)?;
             let body = serde_json::to_vec(&envelope).map_err(nats)?;
             let message = PublishMessage::build()
@@ -198,7 +197,6 @@ impl Relay {
                 .subjects
                 .event(&envelope.aggregate_type, &envelope.aggregate_id);
             acks.push(self.js.send_publish(subject, message).await.map_err(nats)?);
-            expected += 1;
             last = envelope.position;
         }
         let mut sequence = at.stream_seq;

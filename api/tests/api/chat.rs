@@ -1,0 +1,237 @@
+//! Chat end to end: sending, live delivery, history, idempotency and sequence numbers under
+//! real concurrency, and who may see what.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::sync::Barrier;
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, TestApp, User};
+
+async fn send(
+    app: &TestApp,
+    room: Uuid,
+    user: &User,
+    client: Uuid,
+    body: &str,
+) -> crate::helpers::Answer {
+    app.post(
+        &format!("/chat/rooms/{room}/messages"),
+        user,
+        json!({ "client_msg_id": client, "body": body }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_message_reaches_the_other_members_socket_and_history() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let mut lee_ws = app.ws(&lee).await;
+    let mut kim_other_ws = app.ws(&kim).await;
+
+    let sent = send(&app, room, &kim, Uuid::now_v7(), "안녕").await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.body);
+    assert_eq!(sent.body["seq"], 1);
+    assert_eq!(sent.body["sender_id"], kim.id.to_string());
+
+    let frame = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("Lee gets it live");
+    assert_eq!(frame["data"]["body"], "안녕");
+    assert_eq!(frame["data"]["room_id"], room.to_string());
+    assert_eq!(frame["data"]["message_id"], sent.body["message_id"]);
+    let own = kim_other_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("sender's other socket");
+    assert_eq!(own["data"]["seq"], 1);
+
+    let history = app
+        .get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token())
+        .await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert_eq!(history.body["messages"][0]["body"], "안녕");
+    assert_eq!(history.body["has_more"], false);
+
+    let rooms = app.get_after("/chat/rooms", &lee, &sent.token()).await;
+    assert_eq!(rooms.body["rooms"][0]["room_id"], room.to_string());
+    assert_eq!(rooms.body["rooms"][0]["last_seq"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sends_get_gapless_sequence_numbers() {
+    let app = Arc::new(spawn_app().await);
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let barrier = Arc::new(Barrier::new(60));
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (app, barrier) = (app.clone(), barrier.clone());
+        let user = if i % 2 == 0 { kim.clone() } else { lee.clone() };
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            send(&app, room, &user, Uuid::now_v7(), &format!("message {i}")).await
+        }));
+    }
+    let mut seqs = BTreeSet::new();
+    let mut last_token = String::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        assert!(
+            seqs.insert(answer.body["seq"].as_u64().unwrap()),
+            "duplicate seq"
+        );
+        last_token = last_token.max(answer.token());
+    }
+    assert_eq!(seqs, (1..=60).collect());
+
+    let (stored,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'chat_room' AND event_type = 'MessageSent'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 60);
+    let mut seen = BTreeSet::new();
+    let mut before: Option<u64> = None;
+    loop {
+        let path = match before {
+            Some(b) => format!("/chat/rooms/{room}/messages?limit=25&before={b}"),
+            None => format!("/chat/rooms/{room}/messages?limit=25"),
+        };
+        let page = app.get_after(&path, &kim, &last_token).await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        let messages = page.body["messages"].as_array().unwrap();
+        let page_seqs: Vec<u64> = messages
+            .iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect();
+        assert!(
+            page_seqs.windows(2).all(|w| w[0] > w[1]),
+            "newest first: {page_seqs:?}"
+        );
+        seen.extend(page_seqs.iter().copied());
+        before = page_seqs.last().copied();
+        if page.body["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=60).collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_send_returns_the_original_and_stores_nothing_new() {
+    let app = Arc::new(spawn_app().await);
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let first = send(&app, room, &kim, Uuid::now_v7(), "first").await;
+    assert_eq!(first.body["seq"], 1);
+
+    let client = Uuid::now_v7();
+    let barrier = Arc::new(Barrier::new(12));
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (app, barrier, kim) = (app.clone(), barrier.clone(), kim.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            send(&app, room, &kim, client, "only once").await
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        answers.push(answer.body);
+    }
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "every retry answers the same message"
+    );
+    assert_eq!(answers[0]["seq"], 2);
+
+    let later = send(&app, room, &kim, client, "only once").await;
+    assert_eq!(later.body, answers[0], "a much later retry too");
+    let (stored,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM events WHERE event_type = 'MessageSent'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 2);
+}
+
+#[tokio::test]
+async fn outsiders_never_see_or_write_a_rooms_messages() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let park = app.register("Park").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let sent = send(&app, room, &kim, Uuid::now_v7(), "private").await;
+
+    let write = send(&app, room, &park, Uuid::now_v7(), "let me in").await;
+    assert_eq!(write.status, StatusCode::NOT_FOUND);
+    assert_eq!(write.content_type, "application/problem+json");
+    let read = app
+        .get_after(
+            &format!("/chat/rooms/{room}/messages"),
+            &park,
+            &sent.token(),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::NOT_FOUND);
+    let rooms = app.get_after("/chat/rooms", &park, &sent.token()).await;
+    assert_eq!(rooms.body["rooms"], json!([]));
+    let unknown = app
+        .get(&format!("/chat/rooms/{}/messages", Uuid::now_v7()), &kim)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let (stored,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM events WHERE event_type = 'MessageSent'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+}
+
+#[tokio::test]
+async fn rooms_need_real_members_and_direct_rooms_two_people() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let park = app.register("Park").await;
+    let ghost = app
+        .post(
+            "/chat/rooms",
+            &kim,
+            json!({ "name": "r", "kind": "group", "member_ids": [Uuid::now_v7()] }),
+        )
+        .await;
+    assert_eq!(ghost.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(ghost.body["code"], "unknown_member");
+    let three = app
+        .post(
+            "/chat/rooms",
+            &kim,
+            json!({ "name": "r", "kind": "direct", "member_ids": [lee.id, park.id] }),
+        )
+        .await;
+    assert_eq!(three.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(three.body["code"], "direct_room_size");
+    let (rooms,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM events WHERE aggregate_type = 'chat_room'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(rooms, 0);
+}

@@ -1,0 +1,375 @@
+//! `spawn_app()` and a client that speaks Moim's API.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use moim_api::config::Settings;
+use moim_api::startup::{Application, Roles};
+use moim_nats::Subjects;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The admin connection used to create per-test databases.
+pub fn admin_url() -> String {
+    std::env::var("MOIM_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// NATS for tests.
+pub fn nats_url() -> String {
+    std::env::var("MOIM_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => format!("{admin}/{name}"),
+    }
+}
+
+/// A fresh, empty database and a unique subject prefix, cleaned up on drop.
+pub struct Sandbox {
+    pub db_name: String,
+    pub prefix: String,
+    pub database_url: String,
+}
+
+impl Sandbox {
+    pub async fn new() -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            moim_api::telemetry::init("info,sqlx=warn");
+        }
+        let id = Uuid::new_v4().simple().to_string();
+        let db_name = format!("moim_t_{id}");
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {db_name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create db");
+        Self {
+            prefix: format!("t{}", &id[..12]),
+            database_url: database_url(&db_name),
+            db_name,
+        }
+    }
+
+    pub fn subjects(&self) -> Subjects {
+        Subjects::new(&self.prefix)
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            database_url: self.database_url.clone().into(),
+            nats_url: nats_url(),
+            jwt_secret: "test-secret-test-secret-test-secret!".to_owned().into(),
+            bind: "127.0.0.1:0".parse().expect("address"),
+            dev: false,
+            subject_prefix: self.prefix.clone(),
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(3600),
+            consistency_timeout: Duration::from_secs(10),
+            max_body_bytes: 64 * 1024,
+            db_max_connections: 30,
+        }
+    }
+
+    /// Environment for a `moim` child process in this sandbox.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            ("NATS_URL", nats_url()),
+            (
+                "MOIM_JWT_SECRET",
+                "test-secret-test-secret-test-secret!".into(),
+            ),
+            ("MOIM_SUBJECT_PREFIX", self.prefix.clone()),
+            ("MOIM_BIND", "127.0.0.1:0".into()),
+        ]
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let (db_name, stream) = (self.db_name.clone(), self.subjects().stream_name());
+        // Async clean-up cannot run in Drop; a short-lived runtime on its own thread can.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(client) = async_nats::connect(nats_url()).await {
+                    let _ = async_nats::jetstream::new(client)
+                        .delete_stream(&stream)
+                        .await;
+                }
+                if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A running Moim (all roles in-process) and an HTTP client for it.
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    stop: CancellationToken,
+    /// Dropped with the app: removes its database and stream.
+    _sandbox: Sandbox,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Roles::ALL).await
+}
+
+pub async fn spawn_app_with(roles: Roles) -> TestApp {
+    let sandbox = Sandbox::new().await;
+    let app = Application::build(sandbox.settings(), roles)
+        .await
+        .expect("build app");
+    let address = format!("http://{}", app.address().expect("api role listens"));
+    let pool = app.pool().clone();
+    let stop = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(stop.clone()));
+    TestApp {
+        address,
+        pool,
+        http: reqwest::Client::new(),
+        stop,
+        _sandbox: sandbox,
+    }
+}
+
+/// A registered user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub token: String,
+    pub refresh_token: String,
+    pub email: String,
+}
+
+/// An answer: status, body, and the consistency token header.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub content_type: String,
+}
+
+impl Answer {
+    pub fn token(&self) -> String {
+        self.body["consistency_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        consistency: Option<&str>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(consistency) = consistency {
+            request = request.header("X-Moim-Consistency", consistency);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            body,
+            content_type,
+        }
+    }
+
+    pub async fn post(&self, path: &str, user: &User, body: Value) -> Answer {
+        self.request(Method::POST, path, Some(&user.token), Some(body), None)
+            .await
+    }
+
+    pub async fn get(&self, path: &str, user: &User) -> Answer {
+        self.request(Method::GET, path, Some(&user.token), None, None)
+            .await
+    }
+
+    /// GET that waits for the read model to reflect `consistency`.
+    pub async fn get_after(&self, path: &str, user: &User, consistency: &str) -> Answer {
+        self.request(
+            Method::GET,
+            path,
+            Some(&user.token),
+            None,
+            Some(consistency),
+        )
+        .await
+    }
+
+    pub async fn register(&self, name: &str) -> User {
+        let email = format!("{name}-{}@example.com", Uuid::new_v4().simple());
+        let answer = self
+            .request(
+                Method::POST,
+                "/auth/register",
+                None,
+                Some(json!({ "email": email, "password": "correct horse", "display_name": name })),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        User {
+            id: answer.body["user_id"]
+                .as_str()
+                .expect("user_id")
+                .parse()
+                .expect("uuid"),
+            token: answer.body["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+            refresh_token: answer.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+            email,
+        }
+    }
+
+    pub async fn create_room(&self, owner: &User, members: &[&User]) -> Uuid {
+        let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
+        let kind = if ids.len() == 1 { "direct" } else { "group" };
+        let answer = self
+            .post(
+                "/chat/rooms",
+                owner,
+                json!({ "name": "room", "kind": kind, "member_ids": ids }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        answer.body["room_id"]
+            .as_str()
+            .expect("room_id")
+            .parse()
+            .expect("uuid")
+    }
+
+    pub async fn ws(&self, user: &User) -> Ws {
+        let url = format!("{}/api/v1/ws", self.address.replace("http://", "ws://"));
+        let mut request = url.into_client_request().expect("ws request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", user.token).parse().expect("header"),
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connect");
+        let mut ws = Ws { socket };
+        let ready = ws
+            .next_frame(Duration::from_secs(10))
+            .await
+            .expect("ready frame");
+        assert_eq!(ready["type"], "ready");
+        ws
+    }
+}
+
+/// A WebSocket client.
+pub struct Ws {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// The next JSON text frame, or None after `within`.
+    pub async fn next_frame(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).ok(),
+                Message::Ping(p) => {
+                    let _ = self.socket.send(Message::Pong(p)).await;
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping others.
+    pub async fn next_of(&mut self, kind: &str, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.next_frame(left).await?;
+            if frame["type"] == kind {
+                return Some(frame);
+            }
+        }
+    }
+}
+
+/// Polls `check` until it is true, for up to `within`.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

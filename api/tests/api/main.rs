@@ -1,0 +1,16 @@
+//! Integration tests: the real `moim` application against real PostgreSQL and NATS JetStream,
+//! each test with its own database, stream, consumers and port.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test that cannot go on should fail loudly at that line"
+)]
+
+mod auth;
+mod chat;
+mod couples;
+mod errors;
+mod games;
+mod helpers;
+mod relay;
+mod replay;

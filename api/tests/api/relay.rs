@@ -1,0 +1,249 @@
+//! The relay moves every committed event into JetStream exactly once, in global order — when a
+//! restarted relay starts from a stale position, when a transaction commits late, and when the
+//! relay process is killed with SIGKILL over and over while events are being written.
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use commands::Commands;
+use domain::values::{DisplayName, Email, MessageBody, Password, RoomName};
+use domain::Position;
+use moim_api::startup;
+use moim_nats::{EventEnvelope, Relay, Subjects};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{eventually, nats_url, Sandbox};
+
+async fn user(commands: &Commands, name: &str) -> Uuid {
+    let email = Email::parse(&format!("{name}-{}@example.com", Uuid::new_v4().simple())).unwrap();
+    let password = Password::parse("correct horse").unwrap();
+    commands
+        .register(email, password, DisplayName::parse(name).unwrap())
+        .await
+        .unwrap()
+        .0
+}
+
+async fn room(commands: &Commands, a: Uuid, b: Uuid) -> Uuid {
+    let name = RoomName::parse("r").unwrap();
+    commands
+        .create_room(a, name, domain::chat::RoomKind::Direct, vec![b])
+        .await
+        .unwrap()
+        .0
+}
+
+async fn say(commands: &Commands, room: Uuid, sender: Uuid, text: &str) {
+    let body = MessageBody::parse(text).unwrap();
+    commands
+        .send_message(room, sender, Uuid::now_v7(), body)
+        .await
+        .unwrap();
+}
+
+/// The events table in global order: (event id, position, aggregate id, aggregate sequence).
+async fn store_order(pool: &PgPool) -> Vec<(Uuid, Position, String, i64)> {
+    let rows: Vec<(Uuid, i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT event_id, tx_id::text::bigint, position, aggregate_id, sequence FROM events ORDER BY tx_id, position",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(id, tx_id, position, agg, seq)| (id, Position { tx_id, position }, agg, seq))
+        .collect()
+}
+
+/// The stream's messages in stream order, with their stream sequence checked to be 1..=n.
+async fn stream_order(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+) -> Vec<(Uuid, Position, String, i64)> {
+    let mut stream = js.get_stream(subjects.stream_name()).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let envelope: EventEnvelope = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(
+            EventEnvelope::position_in(Some(&message.headers)),
+            Some(envelope.position)
+        );
+        out.push((
+            envelope.event_id,
+            envelope.position,
+            envelope.aggregate_id,
+            envelope.sequence,
+        ));
+    }
+    out
+}
+
+fn assert_exactly_once_in_order(
+    store: &[(Uuid, Position, String, i64)],
+    stream: &[(Uuid, Position, String, i64)],
+) {
+    let unique: HashSet<_> = stream.iter().map(|e| e.0).collect();
+    assert_eq!(unique.len(), stream.len(), "an event was published twice");
+    assert_eq!(
+        stream.len(),
+        store.len(),
+        "an event is missing from the stream"
+    );
+    assert_eq!(stream, store, "the stream is the store's global order");
+}
+
+async fn setup() -> (Sandbox, PgPool, Commands, jetstream::Context) {
+    let sandbox = Sandbox::new().await;
+    let pool = startup::database(&sandbox.settings()).await.unwrap();
+    let commands = Commands::new(pool.clone());
+    let js = jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    (sandbox, pool, commands, js)
+}
+
+#[tokio::test]
+async fn a_relay_restarted_from_a_stale_position_publishes_nothing_twice() {
+    let (sandbox, pool, commands, js) = setup().await;
+    let (kim, lee) = (user(&commands, "kim").await, user(&commands, "lee").await);
+    let chat = room(&commands, kim, lee).await;
+    for i in 0..20 {
+        say(&commands, chat, kim, &format!("m{i}")).await;
+    }
+    let relay = Relay::new(pool.clone(), js.clone(), sandbox.subjects());
+    let start = relay.recover().await.unwrap();
+    let mut at = start;
+    assert_eq!(relay.publish_batch(&mut at).await.unwrap(), 23);
+
+    // The process "died" after publishing but before it could remember doing so: a relay that
+    // trusted that stale position would publish the batch again. JetStream refuses it.
+    let mut stale = start;
+    assert!(relay.publish_batch(&mut stale).await.is_err());
+
+    for i in 0..5 {
+        say(&commands, chat, lee, &format!("late {i}")).await;
+    }
+    // A restarted relay resumes from the last message in the stream itself.
+    let mut resumed = relay.recover().await.unwrap();
+    assert_eq!(resumed, at);
+    assert_eq!(relay.publish_batch(&mut resumed).await.unwrap(), 5);
+    assert_exactly_once_in_order(
+        &store_order(&pool).await,
+        &stream_order(&js, &sandbox.subjects()).await,
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_that_commits_late_is_not_skipped() {
+    let (sandbox, pool, commands, js) = setup().await;
+    let relay = Relay::new(pool.clone(), js.clone(), sandbox.subjects());
+    let mut at = relay.recover().await.unwrap();
+    let first = user(&commands, "first").await;
+    assert_eq!(relay.publish_batch(&mut at).await.unwrap(), 1);
+
+    // A writer takes its transaction id, writes an event, and is slow to commit…
+    let mut slow = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
+         VALUES ('test', 'slow', 1, 'Slow', '1', '{}')",
+    )
+    .execute(&mut *slow)
+    .await
+    .unwrap();
+    // …while later writers commit, and the relay runs.
+    for name in ["a", "b", "c"] {
+        user(&commands, name).await;
+    }
+    assert_eq!(
+        relay.publish_batch(&mut at).await.unwrap(),
+        0,
+        "nothing passes the open transaction"
+    );
+    slow.commit().await.unwrap();
+    assert_eq!(relay.publish_batch(&mut at).await.unwrap(), 4);
+    let stream = stream_order(&js, &sandbox.subjects()).await;
+    assert_eq!(
+        stream[1].2, "slow",
+        "the late commit comes in its transaction's place"
+    );
+    assert_exactly_once_in_order(&store_order(&pool).await, &stream);
+    let _ = first;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_relay_with_sigkill_loses_and_doubles_nothing() {
+    let (sandbox, pool, commands, js) = setup().await;
+    let mut people = Vec::new();
+    for i in 0..8 {
+        people.push(user(&commands, &format!("p{i}")).await);
+    }
+    let mut rooms = Vec::new();
+    for pair in people.chunks(2) {
+        rooms.push((room(&commands, pair[0], pair[1]).await, pair[0]));
+    }
+
+    let writing = Arc::new(AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for (chat, sender) in rooms {
+        let (commands, writing) = (commands.clone(), writing.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while writing.load(Ordering::Relaxed) {
+                say(&commands, chat, sender, &format!("m{n}")).await;
+                n += 1;
+            }
+        }));
+    }
+
+    let spawn_relay = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+            .args(["serve", "--role", "relay"])
+            .envs(sandbox.env())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut kills = 0;
+    for round in 0..8u64 {
+        let mut relay = spawn_relay();
+        // Kill at varying moments: during start-up, mid-batch, between batches.
+        tokio::time::sleep(Duration::from_millis(150 + (round * 137) % 500)).await;
+        relay.start_kill().unwrap(); // SIGKILL
+        relay.wait().await.unwrap();
+        kills += 1;
+    }
+    writing.store(false, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let store = store_order(&pool).await;
+    assert!(store.len() > 100, "enough traffic: {}", store.len());
+
+    let mut relay = spawn_relay();
+    let caught_up = eventually(Duration::from_secs(60), || async {
+        let mut stream = js
+            .get_stream(sandbox.subjects().stream_name())
+            .await
+            .unwrap();
+        stream.info().await.unwrap().state.last_sequence as usize >= store.len()
+    })
+    .await;
+    relay.start_kill().unwrap();
+    assert!(caught_up, "the relay caught up after {kills} kills");
+    let stream = stream_order(&js, &sandbox.subjects()).await;
+    assert_exactly_once_in_order(&store, &stream);
+    // Per-aggregate order: each aggregate's sequences appear as 1, 2, 3, … in the stream.
+    let mut next: std::collections::HashMap<&str, i64> = Default::default();
+    for (_, _, aggregate, seq) in &stream {
+        let expected = next.entry(aggregate.as_str()).or_insert(1);
+        assert_eq!(seq, expected, "aggregate {aggregate} out of order");
+        *expected += 1;
+    }
+}
