@@ -235,3 +235,28 @@ async fn rooms_need_real_members_and_direct_rooms_two_people() {
             .unwrap();
     assert_eq!(rooms, 0);
 }
+
+#[tokio::test]
+async fn a_long_room_loads_from_its_snapshot_and_keeps_counting() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    for i in 0..130 {
+        let answer = send(&app, room, &kim, Uuid::now_v7(), &format!("m{i}")).await;
+        assert_eq!(answer.body["seq"], i + 1);
+    }
+    let (last_sequence,): (i64,) = sqlx::query_as(
+        "SELECT last_sequence FROM snapshots WHERE aggregate_type = 'chat_room' AND aggregate_id = $1",
+    )
+    .bind(room.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(last_sequence, 100, "snapshot after the 100th event");
+    let next = send(&app, room, &lee, Uuid::now_v7(), "after the snapshot").await;
+    assert_eq!(next.body["seq"], 131);
+    let outsider = app.register("Park").await;
+    let refused = send(&app, room, &outsider, Uuid::now_v7(), "no").await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "membership survives the snapshot");
+}

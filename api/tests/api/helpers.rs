@@ -1,5 +1,6 @@
 //! `spawn_app()` and a client that speaks Moim's API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -132,8 +133,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub http: reqwest::Client,
     stop: CancellationToken,
-    /// Dropped with the app: removes its database and stream.
-    _sandbox: Sandbox,
+    /// Dropped with the last app using it: removes its database and stream.
+    sandbox: Arc<Sandbox>,
 }
 
 impl Drop for TestApp {
@@ -147,8 +148,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(roles: Roles) -> TestApp {
-    let sandbox = Sandbox::new().await;
-    let app = Application::build(sandbox.settings(), roles)
+    spawn_app_custom(roles, |_| {}).await
+}
+
+/// An app whose settings `tweak` adjusts.
+pub async fn spawn_app_custom(roles: Roles, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start(Arc::new(Sandbox::new().await), roles, tweak).await
+}
+
+async fn start(sandbox: Arc<Sandbox>, roles: Roles, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = sandbox.settings();
+    tweak(&mut settings);
+    let app = Application::build(settings, roles)
         .await
         .expect("build app");
     let address = format!("http://{}", app.address().expect("api role listens"));
@@ -160,7 +171,7 @@ pub async fn spawn_app_with(roles: Roles) -> TestApp {
         pool,
         http: reqwest::Client::new(),
         stop,
-        _sandbox: sandbox,
+        sandbox,
     }
 }
 
@@ -191,6 +202,16 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Environment for a `moim` child process of this deployment.
+    pub fn sandbox_env(&self) -> Vec<(&'static str, String)> {
+        self.sandbox.env()
+    }
+
+    /// Another process of the same deployment (same database, NATS subjects and secret).
+    pub async fn instance(&self, roles: Roles) -> TestApp {
+        start(self.sandbox.clone(), roles, |_| {}).await
+    }
+
     pub async fn request(
         &self,
         method: Method,
