@@ -5,7 +5,7 @@
 //! to all of that user's connections here. So a client reaches its notifications whichever of
 //! several instances it is connected to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -76,7 +76,17 @@ impl Hub {
         let (frames, receiver) = broadcast::channel(1024);
         let sender = frames.clone();
         let forwarder = tokio::spawn(async move {
+            let mut recent = Recent::default();
             while let Some(message) = subscription.next().await {
+                let id = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(projections::consumer::PUSH_ID_HEADER))
+                    .map(|v| v.as_str().to_owned());
+                // The notifier re-sends pushes after a crash; each reaches a socket once.
+                if id.is_some_and(|id| !recent.insert(id)) {
+                    continue;
+                }
                 if let Ok(text) = std::str::from_utf8(&message.payload) {
                     let _ = sender.send(Arc::from(text));
                 }
@@ -107,6 +117,31 @@ impl Hub {
     /// How many users have a live connection here.
     pub fn users_online(&self) -> usize {
         self.users.lock().map(|u| u.len()).unwrap_or(0)
+    }
+}
+
+/// The ids of the last pushes forwarded to a user, to drop re-sent ones.
+#[derive(Default)]
+struct Recent {
+    order: VecDeque<String>,
+    seen: HashSet<String>,
+}
+
+impl Recent {
+    const KEEP: usize = 4096;
+
+    /// Records an id; false if it was seen already.
+    fn insert(&mut self, id: String) -> bool {
+        if !self.seen.insert(id.clone()) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::KEEP {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
     }
 }
 

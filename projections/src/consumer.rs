@@ -102,6 +102,9 @@ impl Runner {
     }
 
     async fn run_once(&self, stop: &CancellationToken) -> Result<(), ProjectionError> {
+        if self.view == View::Notifications {
+            self.flush_outbox().await?;
+        }
         let start = checkpoint::load(&mut *self.pool.acquire().await?, self.view.name()).await?;
         let mut messages = self.consumer(start.stream_seq).await?.ready_chunks(500);
         loop {
@@ -153,6 +156,16 @@ impl Runner {
             }
             done.push(message);
         }
+        let outbox = if pushes.is_empty() {
+            None
+        } else {
+            let (id,): (i64,) =
+                sqlx::query_as("INSERT INTO push_outbox (pushes) VALUES ($1) RETURNING id")
+                    .bind(sqlx::types::Json(&pushes))
+                    .fetch_one(&mut *tx)
+                    .await?;
+            Some(id)
+        };
         checkpoint::save(&mut tx, self.view.name(), at).await?;
         tx.commit().await?;
         for message in done {
@@ -161,21 +174,57 @@ impl Runner {
                 tracing::debug!(%error, "ack failed");
             }
         }
-        publish(&self.nats, &self.subjects, pushes).await;
+        if let Some(id) = outbox {
+            self.send(id, &pushes).await?;
+        }
         gap.map_or(Ok(()), Err)
+    }
+
+    /// Sends what a crashed run left in the outbox.
+    async fn flush_outbox(&self) -> Result<(), ProjectionError> {
+        let left: Vec<(i64, sqlx::types::Json<Vec<Push>>)> =
+            sqlx::query_as("SELECT id, pushes FROM push_outbox ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        for (id, pushes) in left {
+            self.send(id, &pushes.0).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes one outbox row's pushes, waits until NATS has them, then deletes the row.
+    async fn send(&self, outbox_id: i64, pushes: &[Push]) -> Result<(), ProjectionError> {
+        publish(&self.nats, &self.subjects, pushes).await?;
+        self.nats.flush().await.map_err(ProjectionError::nats)?;
+        sqlx::query("DELETE FROM push_outbox WHERE id = $1")
+            .bind(outbox_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
-/// Sends pushes on core NATS. Live delivery is best effort: the feed keeps what matters.
-pub async fn publish(nats: &async_nats::Client, subjects: &Subjects, pushes: Vec<Push>) {
+/// Header carrying a push's id.
+pub const PUSH_ID_HEADER: &str = "Moim-Push-Id";
+
+/// Publishes pushes on core NATS as `{"type", "id", "data"}` frames, with the push id also in
+/// the `Moim-Push-Id` header so receivers can drop a re-sent one without parsing it.
+pub async fn publish(
+    nats: &async_nats::Client,
+    subjects: &Subjects,
+    pushes: &[Push],
+) -> Result<(), ProjectionError> {
     for push in pushes {
-        let frame = serde_json::json!({ "type": push.kind, "data": push.data });
-        let body = frame.to_string().into_bytes();
-        if let Err(error) = nats
-            .publish(subjects.push_user(push.user_id), body.into())
-            .await
-        {
-            tracing::warn!(%error, "push publish failed");
-        }
+        let frame = serde_json::json!({ "type": push.kind, "id": push.id, "data": push.data });
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(PUSH_ID_HEADER, push.id.to_string().as_str());
+        nats.publish_with_headers(
+            subjects.push_user(push.user_id),
+            headers,
+            frame.to_string().into(),
+        )
+        .await
+        .map_err(ProjectionError::nats)?;
     }
+    Ok(())
 }

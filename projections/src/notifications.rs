@@ -61,8 +61,9 @@ pub(crate) async fn apply(
                     "body": e.body, "sent_at": e.sent_at,
                 });
                 out.extend(members.into_iter().map(|(user_id,)| Push {
+                    id: per_user_id(event, user_id),
                     user_id,
-                    kind: "message.sent",
+                    kind: "message.sent".into(),
                     data: data.clone(),
                 }));
             }
@@ -106,10 +107,7 @@ async fn notify(
     at: DateTime<Utc>,
     out: &mut Vec<Push>,
 ) -> Result<(), ProjectionError> {
-    let mut name = [0u8; 32];
-    name[..16].copy_from_slice(event.event_id.as_bytes());
-    name[16..].copy_from_slice(user_id.as_bytes());
-    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, &name);
+    let id = per_user_id(event, user_id);
     sqlx::query(
         "INSERT INTO notifications (notification_id, user_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (notification_id) DO NOTHING",
@@ -125,11 +123,20 @@ async fn notify(
         object.insert("notification_id".into(), json!(id));
     }
     out.push(Push {
+        id,
         user_id,
-        kind,
+        kind: kind.into(),
         data,
     });
     Ok(())
+}
+
+/// The id of what `event` means for `user_id`: the same on every redelivery and replay.
+fn per_user_id(event: &EventEnvelope, user_id: Uuid) -> Uuid {
+    let mut name = [0u8; 32];
+    name[..16].copy_from_slice(event.event_id.as_bytes());
+    name[16..].copy_from_slice(user_id.as_bytes());
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, &name)
 }
 
 /// A user's latest notifications, newest first.

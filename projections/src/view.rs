@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use moim_nats::EventEnvelope;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -11,12 +12,14 @@ use uuid::Uuid;
 use crate::{chat, couples, games, notifications, users, ProjectionError};
 
 /// A real-time notification to send to one user after the transaction that produced it commits.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Push {
+    /// Stable id, derived from the event and the user: lets receivers drop a re-sent push.
+    pub id: Uuid,
     /// Who gets it.
     pub user_id: Uuid,
     /// The frame's `type`, e.g. `message.sent`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The frame's `data`.
     pub data: Value,
 }

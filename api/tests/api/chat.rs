@@ -258,5 +258,61 @@ async fn a_long_room_loads_from_its_snapshot_and_keeps_counting() {
     assert_eq!(next.body["seq"], 131);
     let outsider = app.register("Park").await;
     let refused = send(&app, room, &outsider, Uuid::now_v7(), "no").await;
-    assert_eq!(refused.status, StatusCode::NOT_FOUND, "membership survives the snapshot");
+    assert_eq!(
+        refused.status,
+        StatusCode::NOT_FOUND,
+        "membership survives the snapshot"
+    );
+}
+
+#[tokio::test]
+async fn a_push_re_sent_after_a_crash_reaches_a_socket_once() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let mut lee_ws = app.ws(&lee).await;
+    let sent = send(&app, room, &kim, Uuid::now_v7(), "once").await;
+    let frame = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    let push_id: Uuid = frame["id"]
+        .as_str()
+        .expect("frames carry an id")
+        .parse()
+        .unwrap();
+    assert_eq!(frame["data"]["message_id"], sent.body["message_id"]);
+
+    // What the notifier does when it restarts with the batch still in its outbox: send again.
+    let nats = async_nats::connect(crate::helpers::nats_url())
+        .await
+        .unwrap();
+    let again = projections::Push {
+        id: push_id,
+        user_id: lee.id,
+        kind: "message.sent".into(),
+        data: frame["data"].clone(),
+    };
+    let fresh = projections::Push {
+        id: Uuid::now_v7(),
+        ..again.clone()
+    };
+    projections::consumer::publish(&nats, &app.subjects(), &[again, fresh.clone()])
+        .await
+        .unwrap();
+    let next = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("the fresh one");
+    assert_eq!(
+        next["id"],
+        fresh.id.to_string(),
+        "the re-sent push was dropped"
+    );
+    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM push_outbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "sent pushes leave the outbox");
 }

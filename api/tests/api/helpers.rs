@@ -202,6 +202,11 @@ impl Answer {
 }
 
 impl TestApp {
+    /// This deployment's NATS names.
+    pub fn subjects(&self) -> Subjects {
+        self.sandbox.subjects()
+    }
+
     /// Environment for a `moim` child process of this deployment.
     pub fn sandbox_env(&self) -> Vec<(&'static str, String)> {
         self.sandbox.env()

@@ -13,5 +13,5 @@ mod errors;
 mod games;
 mod helpers;
 mod relay;
-mod scaling;
 mod replay;
+mod scaling;

@@ -11,7 +11,11 @@ use uuid::Uuid;
 
 use crate::helpers::{spawn_app_custom, spawn_app_with};
 
-const API_ONLY: Roles = Roles { api: true, relay: false, projections: false };
+const API_ONLY: Roles = Roles {
+    api: true,
+    relay: false,
+    projections: false,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_gets_its_pushes_on_whichever_instance_it_is_connected_to() {
@@ -25,15 +29,24 @@ async fn a_client_gets_its_pushes_on_whichever_instance_it_is_connected_to() {
     let mut kim_on_first = first.ws(&kim).await;
 
     let sent = first
-        .post(&format!("/chat/rooms/{room}/messages"), &kim, json!({ "client_msg_id": Uuid::now_v7(), "body": "hello" }))
+        .post(
+            &format!("/chat/rooms/{room}/messages"),
+            &kim,
+            json!({ "client_msg_id": Uuid::now_v7(), "body": "hello" }),
+        )
         .await;
     assert_eq!(sent.status, StatusCode::CREATED);
     for ws in [&mut lee_on_second, &mut kim_on_second, &mut kim_on_first] {
-        let frame = ws.next_of("message.sent", Duration::from_secs(10)).await.expect("delivered");
+        let frame = ws
+            .next_of("message.sent", Duration::from_secs(10))
+            .await
+            .expect("delivered");
         assert_eq!(frame["data"]["body"], "hello");
     }
     // The other instance serves the same data.
-    let history = second.get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token()).await;
+    let history = second
+        .get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token())
+        .await;
     assert_eq!(history.body["messages"][0]["body"], "hello");
 }
 
@@ -58,11 +71,20 @@ async fn api_relay_and_projections_run_as_separate_processes() {
     let room = api.create_room(&kim, &[&lee]).await;
     let mut lee_ws = api.ws(&lee).await;
     let sent = api
-        .post(&format!("/chat/rooms/{room}/messages"), &kim, json!({ "client_msg_id": Uuid::now_v7(), "body": "split" }))
+        .post(
+            &format!("/chat/rooms/{room}/messages"),
+            &kim,
+            json!({ "client_msg_id": Uuid::now_v7(), "body": "split" }),
+        )
         .await;
-    let frame = lee_ws.next_of("message.sent", Duration::from_secs(20)).await.expect("pushed via the projections process");
+    let frame = lee_ws
+        .next_of("message.sent", Duration::from_secs(20))
+        .await
+        .expect("pushed via the projections process");
     assert_eq!(frame["data"]["body"], "split");
-    let history = api.get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token()).await;
+    let history = api
+        .get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token())
+        .await;
     assert_eq!(history.status, StatusCode::OK);
     assert_eq!(history.body["messages"][0]["body"], "split");
 }
@@ -70,14 +92,25 @@ async fn api_relay_and_projections_run_as_separate_processes() {
 #[tokio::test]
 async fn a_query_waits_for_its_token_then_gives_up_with_503() {
     // No projections run, so no read model ever catches up.
-    let app = spawn_app_custom(Roles { api: true, relay: true, projections: false }, |s| {
-        s.consistency_timeout = Duration::from_millis(300);
-    })
+    let app = spawn_app_custom(
+        Roles {
+            api: true,
+            relay: true,
+            projections: false,
+        },
+        |s| {
+            s.consistency_timeout = Duration::from_millis(300);
+        },
+    )
     .await;
     let kim = app.register("Kim").await;
     let room = app.create_room(&kim, &[&app.register("Lee").await]).await;
     let sent = app
-        .post(&format!("/chat/rooms/{room}/messages"), &kim, json!({ "client_msg_id": Uuid::now_v7(), "body": "x" }))
+        .post(
+            &format!("/chat/rooms/{room}/messages"),
+            &kim,
+            json!({ "client_msg_id": Uuid::now_v7(), "body": "x" }),
+        )
         .await;
     let url = format!("{}/api/v1/chat/rooms/{room}/messages", app.address);
     let waited = app
