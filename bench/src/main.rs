@@ -1,0 +1,147 @@
+//! `moim-bench`: drives a Moim over its public API as clients would, measures the machine's own
+//! ceiling (plain PostgreSQL inserts, plain JetStream publishes) in the same run, and prints a
+//! table plus `bench-report.json`. `--quick` finishes in well under two minutes and only checks
+//! that every figure was produced.
+
+mod ceiling;
+mod client;
+mod e2e;
+mod fanout;
+mod replay;
+mod report;
+mod stats;
+mod target;
+mod throughput;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::report::Report;
+
+/// Command-line options.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "moim-bench",
+    about = "Benchmarks Moim against the machine's own ceiling"
+)]
+pub struct Options {
+    /// A running Moim to drive (e.g. http://127.0.0.1:8080); by default the bench starts its own.
+    #[arg(long)]
+    url: Option<String>,
+    /// Moim's database, for projection lag (and the admin connection for scratch databases).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    /// NATS with JetStream.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// Short runs and small stores: checks the bench works, not how fast Moim is.
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "bench-report.json")]
+    report: PathBuf,
+}
+
+/// How long and how big each phase is.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    /// Each closed-loop level.
+    pub level: Duration,
+    /// The fixed-rate end-to-end phase.
+    pub e2e: Duration,
+    /// Events in the replay store.
+    pub replay_events: u64,
+    /// Members (each with a WebSocket) of the fan-out room.
+    pub fanout_members: usize,
+    /// Messages sent to the fan-out room.
+    pub fanout_messages: usize,
+    /// Each ceiling level.
+    pub ceiling_level: Duration,
+}
+
+impl Scale {
+    fn of(quick: bool) -> Self {
+        if quick {
+            Self {
+                level: Duration::from_secs(2),
+                e2e: Duration::from_secs(3),
+                replay_events: 20_000,
+                fanout_members: 50,
+                fanout_messages: 20,
+                ceiling_level: Duration::from_secs(1),
+            }
+        } else {
+            Self {
+                level: Duration::from_secs(15),
+                e2e: Duration::from_secs(20),
+                replay_events: 1_000_000,
+                fanout_members: 1000,
+                fanout_messages: 200,
+                ceiling_level: Duration::from_secs(10),
+            }
+        }
+    }
+}
+
+/// The concurrencies measured.
+pub const CONCURRENCY: [usize; 3] = [1, 8, 32];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    let scale = Scale::of(options.quick);
+    let mut report = Report::new(options.quick);
+    let target = target::Target::start(&options).await?;
+    eprintln!("bench: driving {}", target.url);
+
+    let setup = client::Setup::create(&target.url, 8, 32).await?;
+    for concurrency in CONCURRENCY {
+        eprintln!("bench: command throughput at concurrency {concurrency}");
+        report
+            .throughput
+            .push(throughput::run(&setup, concurrency, scale.level).await?);
+    }
+    let best = report
+        .throughput
+        .iter()
+        .map(|t| t.per_sec)
+        .fold(0.0, f64::max);
+    eprintln!("bench: end to end at {:.0} messages/s", best / 2.0);
+    let (e2e, lag) = e2e::run(&setup, &target, best / 2.0, scale.e2e).await?;
+    report.e2e = Some(e2e);
+    report.projection_lag = Some(lag);
+
+    eprintln!("bench: fan-out to {} members", scale.fanout_members);
+    report.fanout =
+        Some(fanout::run(&target.url, scale.fanout_members, scale.fanout_messages).await?);
+
+    eprintln!("bench: replay of {} events", scale.replay_events);
+    let scratch = target::Scratch::create(&options).await?;
+    report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
+
+    for concurrency in CONCURRENCY {
+        eprintln!("bench: ceiling at concurrency {concurrency}");
+        report
+            .pg_insert
+            .push(ceiling::pg_insert(&scratch, concurrency, scale.ceiling_level).await?);
+        report
+            .jetstream_publish
+            .push(ceiling::jetstream_publish(&scratch, concurrency, scale.ceiling_level).await?);
+    }
+    scratch.drop_all().await;
+    target.stop().await;
+
+    report.finish();
+    print!("{}", report.table());
+    std::fs::write(&options.report, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("bench: report written to {}", options.report.display());
+    let missing = report.missing_figures();
+    if missing.is_empty() {
+        eprintln!("bench: all figures produced");
+        Ok(())
+    } else {
+        anyhow::bail!("figures not produced: {}", missing.join(", "))
+    }
+}

@@ -1,0 +1,251 @@
+//! The report: every figure, the ratios to the ceiling, the printed table and the JSON.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::ceiling::Ceiling;
+use crate::e2e::{EndToEnd, ProjectionLag};
+use crate::fanout::Fanout;
+use crate::replay::Replay;
+use crate::throughput::Throughput;
+
+/// Moim's command rate as a share of the ceiling at one concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub concurrency: usize,
+    pub of_pg_insert: f64,
+    pub of_jetstream_publish: f64,
+}
+
+/// What the machine is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu: String,
+    pub memory: String,
+}
+
+impl Machine {
+    fn read() -> Self {
+        let field = |file: &str, key: &str| {
+            std::fs::read_to_string(file)
+                .ok()
+                .and_then(|text| {
+                    text.lines()
+                        .find(|l| l.starts_with(key))
+                        .and_then(|l| l.split_once(':'))
+                        .map(|(_, v)| v.trim().to_owned())
+                })
+                .unwrap_or_else(|| "unknown".into())
+        };
+        Self {
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
+            cpu: field("/proc/cpuinfo", "model name"),
+            memory: field("/proc/meminfo", "MemTotal"),
+        }
+    }
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub quick: bool,
+    pub machine: Machine,
+    pub throughput: Vec<Throughput>,
+    pub e2e: Option<EndToEnd>,
+    pub projection_lag: Option<ProjectionLag>,
+    pub fanout: Option<Fanout>,
+    pub replay: Option<Replay>,
+    pub pg_insert: Vec<Ceiling>,
+    pub jetstream_publish: Vec<Ceiling>,
+    pub ratios: Vec<Ratio>,
+}
+
+impl Report {
+    pub fn new(quick: bool) -> Self {
+        Self {
+            quick,
+            machine: Machine::read(),
+            throughput: vec![],
+            e2e: None,
+            projection_lag: None,
+            fanout: None,
+            replay: None,
+            pg_insert: vec![],
+            jetstream_publish: vec![],
+            ratios: vec![],
+        }
+    }
+
+    /// Computes the ratios to the ceiling.
+    pub fn finish(&mut self) {
+        self.ratios = self
+            .throughput
+            .iter()
+            .filter_map(|t| {
+                let pg = self
+                    .pg_insert
+                    .iter()
+                    .find(|c| c.concurrency == t.concurrency)?;
+                let js = self
+                    .jetstream_publish
+                    .iter()
+                    .find(|c| c.concurrency == t.concurrency)?;
+                Some(Ratio {
+                    concurrency: t.concurrency,
+                    of_pg_insert: t.per_sec / pg.per_sec,
+                    of_jetstream_publish: t.per_sec / js.per_sec,
+                })
+            })
+            .collect();
+    }
+
+    /// Names of figures that are missing, zero or not finite.
+    pub fn missing_figures(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        let mut need = |name: String, value: Option<f64>| {
+            if !value.is_some_and(|v| v.is_finite() && v > 0.0) {
+                missing.push(name);
+            }
+        };
+        for c in crate::CONCURRENCY {
+            let t = self.throughput.iter().find(|t| t.concurrency == c);
+            need(format!("commands/s at {c}"), t.map(|t| t.per_sec));
+            need(format!("p99 at {c}"), t.map(|t| t.latency.p99_ms));
+            need(
+                format!("pg inserts/s at {c}"),
+                self.pg_insert
+                    .iter()
+                    .find(|x| x.concurrency == c)
+                    .map(|x| x.per_sec),
+            );
+            need(
+                format!("jetstream publishes/s at {c}"),
+                self.jetstream_publish
+                    .iter()
+                    .find(|x| x.concurrency == c)
+                    .map(|x| x.per_sec),
+            );
+            let r = self.ratios.iter().find(|r| r.concurrency == c);
+            need(format!("ratio to pg at {c}"), r.map(|r| r.of_pg_insert));
+            need(
+                format!("ratio to jetstream at {c}"),
+                r.map(|r| r.of_jetstream_publish),
+            );
+        }
+        need(
+            "end-to-end p99".into(),
+            self.e2e.as_ref().map(|e| e.latency.p99_ms),
+        );
+        need(
+            "projection lag samples".into(),
+            self.projection_lag.as_ref().map(|l| l.samples as f64),
+        );
+        need(
+            "replay events/s".into(),
+            self.replay.as_ref().map(|r| r.events_per_sec),
+        );
+        need(
+            "fan-out messages/s".into(),
+            self.fanout.as_ref().map(|f| f.messages_per_sec),
+        );
+        need(
+            "fan-out p99".into(),
+            self.fanout.as_ref().map(|f| f.delivery_to_all.p99_ms),
+        );
+        missing
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            out,
+            "\nMoim benchmark{} — {} cores, {}, {}",
+            if self.quick { " (quick)" } else { "" },
+            m.cores,
+            m.cpu,
+            m.memory
+        );
+        let _ = writeln!(
+            out,
+            "\nCommand throughput: POST /chat/rooms/{{id}}/messages, closed loop"
+        );
+        let _ = writeln!(
+            out,
+            "{:>11} {:>11} {:>9} {:>9} {:>9} {:>10} {:>13}",
+            "concurrency", "commands/s", "p50 ms", "p95 ms", "p99 ms", "vs INSERT", "vs JS publish"
+        );
+        for t in &self.throughput {
+            let r = self.ratios.iter().find(|r| r.concurrency == t.concurrency);
+            let _ = writeln!(
+                out,
+                "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1}% {:>12.1}%",
+                t.concurrency,
+                t.per_sec,
+                t.latency.p50_ms,
+                t.latency.p95_ms,
+                t.latency.p99_ms,
+                r.map_or(0.0, |r| r.of_pg_insert * 100.0),
+                r.map_or(0.0, |r| r.of_jetstream_publish * 100.0)
+            );
+        }
+        let _ = writeln!(out, "\nCeiling: plain single-row INSERT of an event-shaped row / plain JetStream publish (ack awaited)");
+        let _ = writeln!(
+            out,
+            "{:>11} {:>11} {:>9} {:>9} {:>13} {:>9} {:>9}",
+            "concurrency", "inserts/s", "p50 ms", "p99 ms", "publishes/s", "p50 ms", "p99 ms"
+        );
+        for (pg, js) in self.pg_insert.iter().zip(&self.jetstream_publish) {
+            let _ = writeln!(
+                out,
+                "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>13.0} {:>9.2} {:>9.2}",
+                pg.concurrency,
+                pg.per_sec,
+                pg.latency.p50_ms,
+                pg.latency.p99_ms,
+                js.per_sec,
+                js.latency.p50_ms,
+                js.latency.p99_ms
+            );
+        }
+        if let Some(e) = &self.e2e {
+            let _ = writeln!(out, "\nEnd to end (send → another member's WebSocket), offered {:.0}/s: {} sent, {} delivered, {} missing", e.offered_per_sec, e.sent, e.delivered, e.missing);
+            let _ = writeln!(
+                out,
+                "  p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                e.latency.p50_ms, e.latency.p95_ms, e.latency.p99_ms, e.latency.max_ms
+            );
+        }
+        if let Some(l) = &self.projection_lag {
+            let _ = writeln!(out, "Projection lag (chat view behind the store, {} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, at most {} events behind", l.samples, l.lag.p50_ms, l.lag.p99_ms, l.lag.max_ms, l.max_events_behind);
+        }
+        if let Some(f) = &self.fanout {
+            let _ = writeln!(out, "\nFan-out: one room, {} members on WebSockets, {} messages: {:.1} messages/s sent, {} frames delivered, {} missing", f.members, f.messages, f.messages_per_sec, f.frames_delivered, f.frames_missing);
+            let _ = writeln!(
+                out,
+                "  delivery to all members: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+                f.delivery_to_all.p50_ms, f.delivery_to_all.p95_ms, f.delivery_to_all.p99_ms
+            );
+        }
+        if let Some(r) = &self.replay {
+            let _ = writeln!(
+                out,
+                "\nReplay --all of {} events: {:.1} s, {:.0} store events/s",
+                r.events, r.seconds, r.events_per_sec
+            );
+            for v in &r.views {
+                let _ = writeln!(
+                    out,
+                    "  {:>13}: {:.1} s, {:.0} events/s",
+                    v.view, v.seconds, v.events_per_sec
+                );
+            }
+        }
+        out
+    }
+}
