@@ -91,9 +91,13 @@ impl Commands {
     /// Checks an e-mail and password and answers whose they are.
     #[tracing::instrument(skip(self, password))]
     pub async fn login(&self, email: &str, password: String) -> Result<Uuid, CommandError> {
+        // An address that could never have registered cannot log in, and never reaches SQL.
+        let Ok(email) = Email::parse(email) else {
+            return Err(CommandError::BadCredentials);
+        };
         let row: Option<(Uuid, String)> =
             sqlx::query_as("SELECT user_id, password_hash FROM credentials WHERE email = $1")
-                .bind(email.trim().to_lowercase())
+                .bind(email.as_str())
                 .fetch_optional(self.store.pool())
                 .await?;
         let known = row.is_some();

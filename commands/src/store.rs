@@ -172,7 +172,13 @@ impl EventStore {
     ) -> Result<Position, AppendError> {
         let (mut types, mut ids, mut seqs, mut kinds, mut versions, mut payloads, mut event_ids) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-        for change in changes {
+        // Rows in one global order, so two transactions touching the same aggregates take their
+        // row locks in the same order and cannot deadlock.
+        let mut changes: Vec<&Rows> = changes.iter().collect();
+        changes.sort_by(|a, b| {
+            (a.aggregate_type, &a.aggregate_id).cmp(&(b.aggregate_type, &b.aggregate_id))
+        });
+        for change in &changes {
             for (i, (kind, version, payload, event_id)) in change.events.iter().enumerate() {
                 types.push(change.aggregate_type);
                 ids.push(change.aggregate_id.as_str());
@@ -200,7 +206,7 @@ impl EventStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(AppendError::from_insert)?;
-        for change in changes {
+        for change in &changes {
             let Some((payload, count)) = &change.snapshot else {
                 continue;
             };
@@ -323,6 +329,14 @@ impl AppendError {
             .as_database_error()
             .and_then(|e| e.constraint())
             .map(str::to_owned);
+        let code = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned());
+        // A deadlock or serialization failure lost a race like a stale sequence does: retry.
+        if matches!(code.as_deref(), Some("40P01" | "40001")) {
+            return Self::Conflict;
+        }
         match constraint.as_deref() {
             Some("events_pkey") => Self::Conflict,
             Some("events_event_id") => Self::Duplicate,

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use domain::Position;
 use serde_json::Value;
 use sqlx::postgres::{PgListener, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{ConnectOptions, PgPool, Row};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -37,6 +37,9 @@ pub enum RelayError {
     /// NATS failed or refused a publish.
     #[error("nats: {0}")]
     Nats(String),
+    /// The stream and the event store disagree in a way the relay must not paper over.
+    #[error("inconsistent: {0}")]
+    Inconsistent(String),
 }
 
 fn nats(error: impl std::fmt::Display) -> RelayError {
@@ -74,11 +77,13 @@ impl Relay {
 
     /// Runs until `stop` is cancelled: waits for leadership, then relays.
     pub async fn run(self, stop: CancellationToken) -> Result<(), RelayError> {
-        let mut leader = self.pool.acquire().await?;
+        // Leadership lives on a connection of its own, outside the pool: closing it (on any exit,
+        // or when the process dies) is what releases the lock.
+        let mut leader = self.pool.connect_options().connect().await?;
         loop {
             let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
                 .bind(LEADER_LOCK)
-                .fetch_one(&mut *leader)
+                .fetch_one(&mut leader)
                 .await?;
             if got {
                 break;
@@ -106,6 +111,8 @@ impl Relay {
             match round.await {
                 Ok(n) if n as i64 == self.batch => continue,
                 Ok(n) => {
+                    // Still the leader? If the lock's connection broke, start over.
+                    sqlx::query("SELECT 1").execute(&mut leader).await?;
                     // Committed rows can wait behind an older transaction still in flight, whose
                     // end may not notify (it may write no events): look again soon, backing off.
                     let pause = if self.pending().await.unwrap_or(true) {
@@ -128,7 +135,7 @@ impl Relay {
                     tracing::warn!(%error, "relay round failed; re-synchronising");
                     cursor = None;
                     // Leadership lives on this connection; if it broke, start over.
-                    sqlx::query("SELECT 1").execute(&mut *leader).await?;
+                    sqlx::query("SELECT 1").execute(&mut leader).await?;
                     tokio::select! {
                         () = stop.cancelled() => break,
                         () = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -159,6 +166,18 @@ impl Relay {
                 stream_seq: last,
             }
         };
+        let (next_tx,): (i64,) =
+            sqlx::query_as("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        if cursor.position.tx_id >= next_tx {
+            // New events would sort behind the cursor and never be published: refuse loudly.
+            return Err(RelayError::Inconsistent(format!(
+                "the stream holds transaction {} but the database's next is {next_tx}; was the \
+                 database restored or moved? Re-seed the stream (see docs/architecture.md)",
+                cursor.position.tx_id
+            )));
+        }
         self.save_checkpoint(cursor).await?;
         tracing::info!(?cursor, "relay resumes");
         Ok(cursor)

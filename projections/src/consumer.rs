@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use futures::StreamExt;
 use moim_nats::{EventEnvelope, Subjects};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoint};
@@ -38,9 +38,19 @@ impl Runner {
         }
     }
 
-    /// Runs until `stop` is cancelled, starting over after any failure.
+    /// Runs until `stop` is cancelled, starting over after any failure. Only one process runs a
+    /// view at a time (two would split its messages and keep re-creating the consumer); the
+    /// others wait as standbys.
     pub async fn run(self, stop: CancellationToken) {
+        let mut leader = None;
         while !stop.is_cancelled() {
+            if leader.is_none() {
+                leader = Some(tokio::select! {
+                    () = stop.cancelled() => return,
+                    conn = self.lead() => conn,
+                });
+                continue;
+            }
             match self.run_once(&stop).await {
                 Ok(()) => return,
                 Err(ProjectionError::Gap { expected, got }) => {
@@ -56,12 +66,38 @@ impl Runner {
                 }
                 Err(error) => {
                     tracing::warn!(view = self.view.name(), %error, "projection failed; restarting");
+                    if let Some(conn) = leader.as_mut() {
+                        if sqlx::query("SELECT 1").execute(conn).await.is_err() {
+                            leader = None;
+                        }
+                    }
                     tokio::select! {
                         () = stop.cancelled() => return,
                         () = tokio::time::sleep(Duration::from_millis(500)) => {}
                     }
                 }
             }
+        }
+    }
+
+    /// Waits until this process holds the view's leader lock, on a connection of its own whose
+    /// closing (on drop, or when the process dies) releases it.
+    async fn lead(&self) -> PgConnection {
+        loop {
+            let attempt = async {
+                let mut conn = self.pool.connect_options().connect().await?;
+                let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                    .bind(self.view.leader_key())
+                    .fetch_one(&mut conn)
+                    .await?;
+                Ok::<_, sqlx::Error>(got.then_some(conn))
+            };
+            match attempt.await {
+                Ok(Some(conn)) => return conn,
+                Ok(None) => {}
+                Err(error) => tracing::warn!(view = self.view.name(), %error, "leader lock failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
@@ -124,6 +160,22 @@ impl Runner {
     }
 
     async fn apply_batch(&self, batch: Vec<jetstream::Message>) -> Result<(), ProjectionError> {
+        match self.apply_messages(&batch, false).await {
+            Err(error) if error.is_poison() => {
+                tracing::warn!(view = self.view.name(), %error, "retrying the batch one event at a time");
+                self.apply_messages(&batch, true).await
+            }
+            other => other,
+        }
+    }
+
+    /// Applies a batch in one transaction. With `careful`, each event runs under a savepoint and
+    /// one that cannot be applied is recorded in `projection_dead_letters` and skipped.
+    async fn apply_messages(
+        &self,
+        batch: &[jetstream::Message],
+        careful: bool,
+    ) -> Result<(), ProjectionError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(self.view.lock_key())
@@ -146,13 +198,62 @@ impl Runner {
                 break;
             }
             if seq == at.stream_seq + 1 {
-                let event: EventEnvelope = serde_json::from_slice(&message.payload)
-                    .map_err(|e| ProjectionError::Nats(format!("bad envelope at {seq}: {e}")))?;
-                self.view.apply(&mut tx, &event, &mut pushes).await?;
-                at = Checkpoint {
-                    position: event.position,
-                    stream_seq: seq,
+                if careful {
+                    sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
+                }
+                let mut produced = Vec::new();
+                let applied = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
+                    Ok(event) => self
+                        .view
+                        .apply(&mut tx, &event, &mut produced)
+                        .await
+                        .map(|()| event.position)
+                        .map_err(|e| (e, Some(event))),
+                    Err(e) => Err((
+                        ProjectionError::BadEnvelope {
+                            stream_seq: seq,
+                            reason: e.to_string(),
+                        },
+                        None,
+                    )),
                 };
+                match applied {
+                    Ok(position) => {
+                        if careful {
+                            sqlx::query("RELEASE SAVEPOINT event")
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        pushes.extend(produced);
+                        at = Checkpoint {
+                            position,
+                            stream_seq: seq,
+                        };
+                    }
+                    Err((error, event)) if careful && error.is_poison() => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT event")
+                            .execute(&mut *tx)
+                            .await?;
+                        tracing::error!(view = self.view.name(), seq, %error, "event dead-lettered");
+                        sqlx::query(
+                            "INSERT INTO projection_dead_letters (view, stream_seq, event_id, event_type, error)
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(self.view.name())
+                        .bind(seq as i64)
+                        .bind(event.as_ref().map(|e| e.event_id))
+                        .bind(event.as_ref().map(|e| e.event_type.clone()))
+                        .bind(error.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                        let position = event.map_or(at.position, |e| e.position);
+                        at = Checkpoint {
+                            position,
+                            stream_seq: seq,
+                        };
+                    }
+                    Err((error, _)) => return Err(error),
+                }
             }
             done.push(message);
         }

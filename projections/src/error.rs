@@ -19,6 +19,14 @@ pub enum ProjectionError {
         /// Why.
         reason: String,
     },
+    /// A stream message that is not an event envelope.
+    #[error("stream message {stream_seq} is not an event envelope: {reason}")]
+    BadEnvelope {
+        /// Where it is.
+        stream_seq: u64,
+        /// Why.
+        reason: String,
+    },
     /// The consumer skipped ahead of the checkpoint; it is re-created from the checkpoint.
     #[error("gap: expected stream sequence {expected}, got {got}")]
     Gap {
@@ -33,6 +41,18 @@ pub enum ProjectionError {
 }
 
 impl ProjectionError {
+    /// Whether the event itself is at fault (so retrying cannot help), not the connection.
+    pub fn is_poison(&self) -> bool {
+        match self {
+            Self::Unreadable { .. } | Self::BadEnvelope { .. } => true,
+            Self::Database(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+            Self::Database(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn nats(error: impl std::fmt::Display) -> Self {
         Self::Nats(error.to_string())
     }

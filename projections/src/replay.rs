@@ -1,19 +1,24 @@
 //! Rebuilds read models from the event store.
 //!
-//! A replay runs in one transaction per view: it empties the view, applies every event below the
-//! horizon in global order, and sets the checkpoint — all or nothing, while readers keep seeing
-//! the old rows until it commits. It holds the view's advisory lock, so the live consumer waits
-//! and then simply continues after the new checkpoint. The checkpoint's stream sequence is the
-//! number of events applied: the relay keeps the stream an exact copy of the global order.
+//! A replay builds the view afresh in a shadow schema (empty copies of the view's tables),
+//! applying every event below the horizon in global order in short transactions, then swaps the
+//! shadow tables in and sets the checkpoint in one short transaction. Readers keep the old rows
+//! until the swap; no transaction stays open long enough to hold back the relay's horizon. The
+//! view's advisory lock is held throughout, so its live consumer waits and then simply continues
+//! after the new checkpoint. The checkpoint's stream sequence is the number of events applied:
+//! the relay keeps the stream an exact copy of the global order.
 
 use domain::Position;
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use moim_nats::EventEnvelope;
-use sqlx::{PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::{ProjectionError, View};
+
+/// Events applied per transaction.
+const BATCH: usize = 2000;
 
 /// How a replay went.
 #[derive(Debug, Clone, Copy)]
@@ -30,19 +35,39 @@ pub async fn replay(
     view: View,
     progress: bool,
 ) -> Result<Replayed, ProjectionError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    // A session lock on a connection of its own: released when it closes, whatever happens.
+    let mut guard = pool.connect_options().connect().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(view.lock_key())
-        .execute(&mut *tx)
+        .execute(&mut guard)
         .await?;
+    let result = rebuild(pool, view, progress).await;
+    let _ = guard.close().await;
+    result
+}
+
+async fn rebuild(pool: &PgPool, view: View, progress: bool) -> Result<Replayed, ProjectionError> {
+    let shadow = format!("moim_replay_{}", view.name());
+    let retired = format!("moim_retired_{}", view.name());
+    let mut ddl = String::new();
+    ddl.push_str(&format!(
+        "DROP SCHEMA IF EXISTS {shadow} CASCADE; CREATE SCHEMA {shadow};"
+    ));
+    for table in view.tables() {
+        ddl.push_str(&format!(
+            "CREATE TABLE {shadow}.{table} (LIKE public.{table} INCLUDING ALL);"
+        ));
+    }
+    sqlx::raw_sql(&ddl).execute(pool).await?;
+
     let (horizon,): (i64,) =
         sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(&mut *tx)
+            .fetch_one(pool)
             .await?;
     let (total,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM events WHERE tx_id < $1::bigint::text::xid8")
             .bind(horizon)
-            .fetch_one(&mut *tx)
+            .fetch_one(pool)
             .await?;
     let bar = if progress {
         ProgressBar::new(total as u64)
@@ -56,9 +81,9 @@ pub async fn replay(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(view.name());
-    view.clear(&mut tx).await?;
-    // The events are read on a second connection: one connection cannot stream a query and
-    // run the view's writes at the same time.
+
+    // The events are read on a connection of their own, outside any transaction, so the long
+    // read holds no transaction id.
     let mut reader = pool.acquire().await?;
     let mut rows = sqlx::query(
         "SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
@@ -68,38 +93,81 @@ pub async fn replay(
     .bind(horizon)
     .fetch(&mut *reader);
     let mut at = Checkpoint::default();
-    let mut discarded = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        let event = EventEnvelope {
-            event_id: row.try_get("event_id")?,
-            aggregate_type: row.try_get("aggregate_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            sequence: row.try_get("sequence")?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            position: Position {
-                tx_id: row.try_get("tx")?,
-                position: row.try_get("position")?,
-            },
-            recorded_at: row.try_get("recorded_at")?,
-            payload: row.try_get("payload")?,
-            metadata: row.try_get("metadata")?,
-        };
-        view.apply(&mut tx, &event, &mut discarded).await?;
-        // Replays re-create the feed, not the moment: nothing is pushed again.
-        discarded.clear();
-        at = Checkpoint {
-            position: event.position,
-            stream_seq: at.stream_seq + 1,
-        };
-        bar.inc(1);
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let row = rows.try_next().await?;
+        if let Some(row) = &row {
+            batch.push(EventEnvelope {
+                event_id: row.try_get("event_id")?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: row.try_get("sequence")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                position: Position {
+                    tx_id: row.try_get("tx")?,
+                    position: row.try_get("position")?,
+                },
+                recorded_at: row.try_get("recorded_at")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+            });
+        }
+        if batch.len() == BATCH || (row.is_none() && !batch.is_empty()) {
+            let mut tx = pool.begin().await?;
+            apply_into(&mut tx, &shadow, view, &batch).await?;
+            tx.commit().await?;
+            at = Checkpoint {
+                position: batch.last().map_or(at.position, |e| e.position),
+                stream_seq: at.stream_seq + batch.len() as u64,
+            };
+            bar.inc(batch.len() as u64);
+            batch.clear();
+        }
+        if row.is_none() {
+            break;
+        }
     }
     drop(rows);
+
+    let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
+    for table in view.tables() {
+        swap.push_str(&format!(
+            "ALTER TABLE public.{table} SET SCHEMA {retired}; ALTER TABLE {shadow}.{table} SET SCHEMA public;"
+        ));
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(&swap).execute(&mut *tx).await?;
     checkpoint::save(&mut tx, view.name(), at).await?;
     tx.commit().await?;
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA {retired} CASCADE; DROP SCHEMA {shadow} CASCADE;"
+    ))
+    .execute(pool)
+    .await?;
     bar.finish();
     Ok(Replayed {
         events: at.stream_seq,
         checkpoint: at,
     })
+}
+
+/// Applies events to the shadow tables: the shadow schema comes first on the search path, so
+/// the view's own SQL writes there unchanged.
+async fn apply_into(
+    tx: &mut PgConnection,
+    shadow: &str,
+    view: View,
+    events: &[EventEnvelope],
+) -> Result<(), ProjectionError> {
+    sqlx::query(&format!("SET LOCAL search_path = {shadow}, public"))
+        .execute(&mut *tx)
+        .await?;
+    let mut discarded = Vec::new();
+    for event in events {
+        view.apply(&mut *tx, event, &mut discarded).await?;
+        // Replays re-create the feed, not the moment: nothing is pushed again.
+        discarded.clear();
+    }
+    Ok(())
 }

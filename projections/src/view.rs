@@ -65,6 +65,11 @@ impl View {
         0x6d6f_696d_0000_0000 + self as i64
     }
 
+    /// The key of the advisory lock held by the one process that runs this view's consumer.
+    pub(crate) fn leader_key(self) -> i64 {
+        0x6d6f_696d_0001_0000 + self as i64
+    }
+
     /// Applies one event inside the caller's transaction; pushes to send after commit go to `out`.
     pub async fn apply(
         self,
@@ -81,22 +86,15 @@ impl View {
         }
     }
 
-    /// Empties the view's tables, before a replay.
-    pub async fn clear(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        let tables: &[&str] = match self {
+    /// The tables this view owns (and a replay rebuilds).
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
             Self::Users => &["users_view"],
-            Self::Chat => &["chat_messages", "chat_room_members", "chat_rooms"],
-            Self::Couples => &["couple_members", "couple_invites"],
-            Self::Games => &["game_players", "games"],
+            Self::Chat => &["chat_rooms", "chat_room_members", "chat_messages"],
+            Self::Couples => &["couple_invites", "couple_members"],
+            Self::Games => &["games", "game_players"],
             Self::Notifications => &["notifications", "notifier_room_members"],
-        };
-        for table in tables {
-            // DELETE rather than TRUNCATE: readers keep seeing the old rows until replay commits.
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
         }
-        Ok(())
     }
 }
 

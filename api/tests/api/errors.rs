@@ -54,6 +54,10 @@ async fn bad_requests_get_problem_json_and_write_nothing() {
             .json(&json!({ "name": "r", "kind": "secret", "member_ids": [] })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         ("game without places", app.http.post(url("/games")).header("authorization", &bearer)
             .json(&json!({ "title": "g", "starts_at": "2026-12-01T10:00:00Z", "max_participants": 0 })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+        ("start in the far past", app.http.post(url("/games")).header("authorization", &bearer)
+            .json(&json!({ "title": "g", "starts_at": "-5000-01-01T00:00:00Z", "max_participants": 4 })), StatusCode::UNPROCESSABLE_ENTITY, "starts_at_out_of_range"),
+        ("login with a NUL byte", app.http.post(url("/auth/login"))
+            .json(&json!({ "email": "a\u{0}b@example.com", "password": "whatever it is" })), StatusCode::UNAUTHORIZED, "bad_credentials"),
         ("bad date", app.http.post(url("/games")).header("authorization", &bearer)
             .json(&json!({ "title": "g", "starts_at": "tomorrow", "max_participants": 4 })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         ("unknown game", app.http.post(url(&format!("/games/{}/join", Uuid::now_v7()))).header("authorization", &bearer),
@@ -92,4 +96,35 @@ async fn bad_requests_get_problem_json_and_write_nothing() {
         .await
         .unwrap();
     assert_eq!(after, before, "no bad request wrote anything");
+}
+
+#[tokio::test]
+async fn an_event_a_view_cannot_apply_is_set_aside_and_the_view_goes_on() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    // An event no code of ours would write: the games view cannot read it.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
+         VALUES ('game', $1, 1, 'GameCreated', '1', '{\"GameCreated\": {\"nonsense\": true}}')",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let created = app
+        .post("/games", &kim, json!({ "title": "after", "starts_at": crate::helpers::next_week(), "max_participants": 2 }))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let game = created.body["game_id"].as_str().unwrap();
+    let shown = app
+        .get_after(&format!("/games/{game}"), &kim, &created.token())
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{:?}", shown.body);
+    assert_eq!(shown.body["title"], "after");
+    let (set_aside,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM projection_dead_letters WHERE view = 'games' AND event_type = 'GameCreated'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(set_aside, 1);
 }

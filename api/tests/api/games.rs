@@ -14,7 +14,7 @@ use crate::helpers::{spawn_app, TestApp, User};
 
 async fn create_game(app: &TestApp, host: &User, max: u32) -> Uuid {
     let answer = app
-        .post("/games", host, json!({ "title": "Sunday doubles", "starts_at": "2026-12-06T09:00:00Z", "max_participants": max }))
+        .post("/games", host, json!({ "title": "Sunday doubles", "starts_at": crate::helpers::next_week(), "max_participants": max }))
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
     answer.body["game_id"].as_str().unwrap().parse().unwrap()

@@ -399,3 +399,8 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A start time a week from now, always in the range games accept.
+pub fn next_week() -> String {
+    (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339()
+}

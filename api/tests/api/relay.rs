@@ -247,3 +247,86 @@ async fn killing_the_relay_with_sigkill_loses_and_doubles_nothing() {
         *expected += 1;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn late_commits_among_many_writers_are_published_exactly_once() {
+    use rand::Rng;
+
+    let (sandbox, pool, _commands, js) = setup().await;
+    let relay = Relay::new(pool.clone(), js.clone(), sandbox.subjects());
+    let writing = Arc::new(AtomicBool::new(true));
+
+    // Relay rounds interleaved with the writers: each round reads the global order afresh.
+    let reader = {
+        let (relay, writing) = (relay.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut at = relay.recover().await.unwrap();
+            let mut rounds = 0u64;
+            while writing.load(Ordering::Relaxed) {
+                relay.publish_batch(&mut at).await.unwrap();
+                rounds += 1;
+                let pause = rand::rng().random_range(0..4);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            (at, rounds)
+        })
+    };
+
+    let mut writers = Vec::new();
+    for writer in 0..16 {
+        let pool = pool.clone();
+        writers.push(tokio::spawn(async move {
+            let (mut sequence, mut committed, mut aborted) = (0i64, 0usize, 0usize);
+            for _ in 0..15 {
+                let (events, hold, abort) = {
+                    let mut rng = rand::rng();
+                    let hold = rng.random_bool(0.3).then(|| rng.random_range(1..150));
+                    (rng.random_range(1..=3), hold, rng.random_bool(0.1))
+                };
+                let mut tx = pool.begin().await.unwrap();
+                for i in 1..=events {
+                    sqlx::query(
+                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
+                         VALUES ('gap', $1, $2, 'Wrote', '1', '{}')",
+                    )
+                    .bind(format!("w{writer}"))
+                    .bind(sequence + i)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                }
+                if let Some(millis) = hold {
+                    // Holding the transaction open lets later ones commit first.
+                    tokio::time::sleep(Duration::from_millis(millis)).await;
+                }
+                if abort {
+                    tx.rollback().await.unwrap();
+                    aborted += 1;
+                } else {
+                    tx.commit().await.unwrap();
+                    sequence += events;
+                    committed += events as usize;
+                }
+            }
+            (committed, aborted)
+        }));
+    }
+    let (mut committed, mut aborted) = (0, 0);
+    for writer in writers {
+        let (c, a) = writer.await.unwrap();
+        committed += c;
+        aborted += a;
+    }
+    writing.store(false, Ordering::Relaxed);
+    let (mut at, rounds) = reader.await.unwrap();
+    while relay.publish_batch(&mut at).await.unwrap() > 0 {}
+
+    let store = store_order(&pool).await;
+    assert_eq!(store.len(), committed);
+    assert!(
+        rounds > 20,
+        "the relay read the global order {rounds} times while writers ran"
+    );
+    assert!(aborted > 0 || committed > 0);
+    assert_exactly_once_in_order(&store, &stream_order(&js, &sandbox.subjects()).await);
+}

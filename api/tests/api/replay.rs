@@ -67,7 +67,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         .post(
             "/games",
             &kim,
-            json!({ "title": "g", "starts_at": "2026-12-06T09:00:00Z", "max_participants": 1 }),
+            json!({ "title": "g", "starts_at": crate::helpers::next_week(), "max_participants": 1 }),
         )
         .await
         .body["game_id"]

@@ -1,5 +1,6 @@
 //! The game aggregate: places up to `max_participants`, then a waitlist in order.
 
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
@@ -43,6 +44,9 @@ pub enum GameError {
     /// Leaving a game one is not in.
     #[error("not in this game")]
     NotJoined,
+    /// A start time in the past or too far ahead.
+    #[error("starts_at must be between a day ago and five years ahead")]
+    StartOutOfRange,
 }
 
 impl Rejection for GameError {
@@ -50,6 +54,7 @@ impl Rejection for GameError {
         match self {
             Self::NotFound | Self::NotJoined => ErrorKind::NotFound,
             Self::AlreadyExists => ErrorKind::Conflict,
+            Self::StartOutOfRange => ErrorKind::Invalid,
         }
     }
 
@@ -58,6 +63,7 @@ impl Rejection for GameError {
             Self::NotFound => "game_not_found",
             Self::AlreadyExists => "game_exists",
             Self::NotJoined => "not_joined",
+            Self::StartOutOfRange => "starts_at_out_of_range",
         }
     }
 }
@@ -108,6 +114,10 @@ impl Aggregate for Game {
         {
             if self.game_id.is_some() {
                 return Err(GameError::AlreadyExists);
+            }
+            let now = services.now();
+            if starts_at < now - Duration::days(1) || starts_at > now + Duration::days(5 * 366) {
+                return Err(GameError::StartOutOfRange);
             }
             return Ok(vec![GameEvent::GameCreated(GameCreated {
                 game_id,
@@ -238,6 +248,33 @@ mod tests {
         given::<Game>([created(2)])
             .when(create())
             .then_expect_error("game_exists");
+    }
+
+    #[test]
+    fn a_game_starts_between_yesterday_and_five_years_ahead() {
+        let now = FixedServices::new().now;
+        let create_at = |starts_at| GameCommand::Create {
+            game_id: GAME,
+            title: GameTitle::parse("Sunday doubles").unwrap(),
+            starts_at,
+            max_participants: MaxParticipants::new(2).unwrap(),
+            host_id: HOST,
+        };
+        for bad in [now - Duration::days(2), now + Duration::days(6 * 366)] {
+            given::<Game>([])
+                .when(create_at(bad))
+                .then_expect_error("starts_at_out_of_range");
+        }
+        given::<Game>([])
+            .when(create_at(now + Duration::days(30)))
+            .then_expect_events(vec![GameEvent::GameCreated(GameCreated {
+                game_id: GAME,
+                title: "Sunday doubles".into(),
+                starts_at: now + Duration::days(30),
+                max_participants: 2,
+                host_id: HOST,
+                created_at: now,
+            })]);
     }
 
     #[test]
