@@ -60,7 +60,8 @@ impl Commands {
     }
 
     /// Sends a message. A retry with the same `client_msg_id` returns the original message and
-    /// stores nothing: the message id is derived from it and event ids are unique in the store.
+    /// stores nothing: the message id is derived from it and event ids are unique in the store,
+    /// so the retry's append fails on that index and the original is read back.
     #[tracing::instrument(skip(self, body))]
     pub async fn send_message(
         &self,
@@ -70,9 +71,6 @@ impl Commands {
         body: MessageBody,
     ) -> Result<SentMessage, CommandError> {
         let message_id = message_id_for(room_id, sender_id, client_msg_id);
-        if let Some(sent) = self.stored_message(message_id).await? {
-            return Ok(sent);
-        }
         let command = ChatCommand::SendMessage {
             sender_id,
             client_msg_id,

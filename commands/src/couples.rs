@@ -136,6 +136,13 @@ impl Commands {
             )?;
             let rows = [invite.rows()?, redeemer.rows()?, inviter.rows()?];
             let position = self.store.append_all(&rows).await?;
+            for key in [
+                (Invite::TYPE, code.as_str().to_owned()),
+                (User::TYPE, inviter_id.to_string()),
+                (User::TYPE, redeemer_id.to_string()),
+            ] {
+                self.cache.remove(&key);
+            }
             Ok(Matched {
                 couple_id,
                 partner_id: inviter_id,

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod adapter;
+mod cache;
 pub mod chat;
 pub mod couples;
 mod error;
@@ -24,8 +25,15 @@ use sqlx::PgPool;
 pub use error::CommandError;
 pub use services::SystemServices;
 
+use crate::cache::AggregateCache;
 use crate::locks::KeyedLocks;
 use crate::store::{retry_conflicts, EventStore};
+
+/// How many aggregates a process keeps in memory.
+const CACHE_CAPACITY: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(10_000) {
+    Some(n) => n,
+    None => std::num::NonZeroUsize::MIN,
+};
 
 /// What a command on one aggregate did.
 #[derive(Debug, Clone)]
@@ -44,6 +52,7 @@ pub struct Commands {
     store: EventStore,
     services: Arc<dyn domain::Services>,
     locks: Arc<KeyedLocks>,
+    cache: Arc<AggregateCache>,
 }
 
 impl Commands {
@@ -58,6 +67,7 @@ impl Commands {
             store: EventStore::new(pool),
             services,
             locks: Arc::new(KeyedLocks::default()),
+            cache: Arc::new(AggregateCache::new(CACHE_CAPACITY)),
         }
     }
 
@@ -68,27 +78,62 @@ impl Commands {
 }
 
 impl Commands {
-    /// Runs a command on one aggregate: load, decide, append, retrying lost races.
+    /// Runs a command on one aggregate: decide on the cached (or freshly loaded) state, append,
+    /// and retry lost races on a fresh load.
     async fn execute<A>(&self, id: &str, command: A::Command) -> Result<Executed<A>, CommandError>
     where
         A: Aggregate,
         A::Command: Clone + Send,
     {
-        let _held = self.locks.lock(vec![(A::TYPE, id.to_owned())]).await;
-        retry_conflicts(A::TYPE, || async {
-            let loaded = self.store.load::<A>(id).await?;
-            let change = loaded.decide(command.clone(), self.services.as_ref())?;
-            let position = if change.events.is_empty() {
-                self.store.last_position(A::TYPE, id).await?
-            } else {
-                self.store.append_all(&[change.rows()?]).await?
+        let key = (A::TYPE, id.to_owned());
+        let _held = self.locks.lock(vec![key.clone()]).await;
+        let result = retry_conflicts(A::TYPE, || async {
+            let (loaded, cached) = match self.cache.get::<A>(&key) {
+                Some(loaded) => (loaded, true),
+                None => (self.store.load::<A>(id).await?, false),
             };
-            Ok(Executed {
-                state: change.after,
-                events: change.events,
-                position,
-            })
+            let decided = loaded.decide(command.clone(), self.services.as_ref());
+            let writes = decided
+                .as_ref()
+                .is_ok_and(|change| !change.events.is_empty());
+            if !writes {
+                // Nothing to append means no primary key to catch a stale state: confirm it.
+                let (sequence, position) = self.store.latest(A::TYPE, id).await?;
+                if cached && sequence != loaded.sequence {
+                    self.cache.remove(&key);
+                    return Err(CommandError::Conflict);
+                }
+                let change = decided?;
+                self.cache.put(key.clone(), loaded);
+                return Ok(Executed {
+                    state: change.after,
+                    events: vec![],
+                    position,
+                });
+            }
+            let change = decided?;
+            match self.store.append_all(&[change.rows()?]).await {
+                Ok(position) => {
+                    let events = change.events.clone();
+                    let done = change.into_loaded();
+                    let state = done.aggregate.clone();
+                    self.cache.put(key.clone(), done);
+                    Ok(Executed {
+                        state,
+                        events,
+                        position,
+                    })
+                }
+                Err(error) => {
+                    self.cache.remove(&key);
+                    Err(error.into())
+                }
+            }
         })
-        .await
+        .await;
+        if result.is_err() {
+            self.cache.remove(&key);
+        }
+        result
     }
 }

@@ -81,6 +81,21 @@ pub struct Rows {
 }
 
 impl<A: Aggregate> Change<A> {
+    /// The aggregate as it stands once this change is appended.
+    pub fn into_loaded(self) -> Loaded<A> {
+        let sequence = self.loaded.sequence + self.events.len() as u64;
+        let snapshotted = matches!(
+            snapshot_every(A::TYPE),
+            Some(every) if sequence / every > self.loaded.sequence / every
+        );
+        Loaded {
+            id: self.loaded.id,
+            aggregate: self.after,
+            sequence,
+            snapshot_count: self.loaded.snapshot_count + u64::from(snapshotted),
+        }
+    }
+
     /// Serialises the change for [`EventStore::append`].
     pub fn rows(&self) -> Result<Rows, CommandError> {
         let loaded = &self.loaded;
@@ -240,35 +255,38 @@ impl EventStore {
             .map_err(AppendError::Database)
     }
 
-    /// Appends in a transaction of its own.
+    /// Appends in a transaction of its own. Without a snapshot to write the append is a single
+    /// statement, which PostgreSQL runs as its own transaction: one round trip.
     pub async fn append_all(&self, changes: &[Rows]) -> Result<Position, AppendError> {
+        if changes.iter().all(|c| c.snapshot.is_none()) {
+            return Self::append(&mut *self.pool.acquire().await?, changes).await;
+        }
         let mut tx = self.pool.begin().await?;
         let position = Self::append(&mut tx, changes).await?;
         tx.commit().await?;
         Ok(position)
     }
 
-    /// The position of an aggregate's latest event, for commands that changed nothing.
-    pub async fn last_position(
+    /// An aggregate's latest sequence and that event's position (0 and the start if it has
+    /// none): what a command that changed nothing answers, and how a cached state is confirmed.
+    pub async fn latest(
         &self,
         aggregate_type: &str,
         id: &str,
-    ) -> Result<Position, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT tx_id::text::bigint AS tx_id, position FROM events
+    ) -> Result<(u64, Position), sqlx::Error> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT sequence, tx_id::text::bigint, position FROM events
              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence DESC LIMIT 1",
         )
         .bind(aggregate_type)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => Ok(Position {
-                tx_id: row.try_get("tx_id")?,
-                position: row.try_get("position")?,
+        Ok(
+            row.map_or((0, Position::START), |(sequence, tx_id, position)| {
+                (sequence as u64, Position { tx_id, position })
             }),
-            None => Ok(Position::START),
-        }
+        )
     }
 
     /// An event by its id.

@@ -131,3 +131,44 @@ async fn a_query_waits_for_its_token_then_gives_up_with_503() {
     assert_eq!(now.status, StatusCode::OK);
     assert_eq!(now.body["messages"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_never_answers_from_a_state_another_instance_changed() {
+    let first = spawn_app_with(Roles::ALL).await;
+    let second = first.instance(API_ONLY).await;
+    let host = first.register("Host").await;
+    let (x, y) = (first.register("X").await, first.register("Y").await);
+    let created = first
+        .post("/games", &host, json!({ "title": "g", "starts_at": crate::helpers::next_week(), "max_participants": 1 }))
+        .await;
+    let game = created.body["game_id"].as_str().unwrap().to_owned();
+    let join = format!("/games/{game}/join");
+    assert_eq!(
+        first.post(&join, &x, json!({})).await.body["status"],
+        "joined"
+    );
+    assert_eq!(
+        first.post(&join, &y, json!({})).await.body["status"],
+        "waitlisted"
+    );
+    // X leaves through the other instance, which promotes Y there.
+    let left = second
+        .request(reqwest::Method::DELETE, &join, Some(&x.token), None, None)
+        .await;
+    assert_eq!(left.status, StatusCode::OK);
+    // The first instance still remembers Y as waitlisted; it must not answer from that.
+    let again = first.post(&join, &y, json!({})).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["status"], "joined");
+    // And a write from a stale state is caught by the store, then redone on fresh state.
+    let z = first.register("Z").await;
+    let x_back = second.post(&join, &x, json!({})).await;
+    assert_eq!(x_back.body["status"], "waitlisted");
+    assert_eq!(x_back.body["position"], 1);
+    let z_join = first.post(&join, &z, json!({})).await;
+    assert_eq!(z_join.body["status"], "waitlisted");
+    assert_eq!(
+        z_join.body["position"], 2,
+        "behind X, whom only the other instance saw join"
+    );
+}
