@@ -62,6 +62,8 @@ pub struct Relay {
     js: jetstream::Context,
     subjects: Subjects,
     batch: i64,
+    /// When the checkpoint row was last written.
+    saved: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl Relay {
@@ -72,6 +74,7 @@ impl Relay {
             js,
             subjects,
             batch: 500,
+            saved: std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         }
     }
 
@@ -236,7 +239,16 @@ impl Relay {
             position: last,
             stream_seq: sequence,
         };
-        self.save_checkpoint(*at).await?;
+        // The stream, not this row, is what recovery trusts; the row is for operators, so it is
+        // written at most once a second.
+        let due = self
+            .saved
+            .lock()
+            .map(|t| t.elapsed() >= Duration::from_secs(1))
+            .unwrap_or(true);
+        if due {
+            self.save_checkpoint(*at).await?;
+        }
         Ok(rows.len())
     }
 
@@ -251,6 +263,9 @@ impl Relay {
     }
 
     async fn save_checkpoint(&self, at: Cursor) -> Result<(), RelayError> {
+        if let Ok(mut saved) = self.saved.lock() {
+            *saved = std::time::Instant::now();
+        }
         sqlx::query(
             "INSERT INTO relay_checkpoints (name, tx_id, position, stream_seq) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET tx_id = $2, position = $3, stream_seq = $4,

@@ -93,9 +93,15 @@ pub(crate) async fn apply(
             .await?;
         }
         ChatEvent::MessageSent(e) => {
+            // One statement for both writes: one round trip per message.
             sqlx::query(
-                "INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body, sent_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                "WITH message AS (
+                     INSERT INTO chat_messages
+                         (room_id, seq, message_id, sender_id, client_msg_id, body, sent_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
+                 )
+                 UPDATE chat_rooms SET last_seq = GREATEST(last_seq, $2), last_message_at = $7
+                 WHERE room_id = $1",
             )
             .bind(e.room_id)
             .bind(e.seq as i64)
@@ -103,14 +109,6 @@ pub(crate) async fn apply(
             .bind(e.sender_id)
             .bind(e.client_msg_id)
             .bind(&e.body)
-            .bind(e.sent_at)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE chat_rooms SET last_seq = GREATEST(last_seq, $2), last_message_at = $3 WHERE room_id = $1",
-            )
-            .bind(e.room_id)
-            .bind(e.seq as i64)
             .bind(e.sent_at)
             .execute(&mut *tx)
             .await?;

@@ -19,12 +19,13 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::{ProjectionError, Push, View};
 
 /// Runs one read model's consumer.
-#[derive(Clone)]
 pub struct Runner {
     pool: PgPool,
     nats: async_nats::Client,
     subjects: Subjects,
     view: View,
+    /// The last outbox row whose pushes are on NATS and that no transaction has deleted yet.
+    sent_outbox: std::sync::atomic::AtomicI64,
 }
 
 impl Runner {
@@ -35,6 +36,7 @@ impl Runner {
             nats,
             subjects,
             view,
+            sent_outbox: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -177,10 +179,25 @@ impl Runner {
         careful: bool,
     ) -> Result<(), ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(self.view.lock_key())
-            .execute(&mut *tx)
-            .await?;
+        // Asynchronous commit is safe here: if a crash forgets this transaction, it forgets the
+        // checkpoint with it, the next messages then look like a gap, and the consumer is
+        // re-created to read them again from the stream, which keeps every event.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)",
+        )
+        .bind(self.view.lock_key())
+        .execute(&mut *tx)
+        .await?;
+        let sent = self
+            .sent_outbox
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if sent > 0 {
+            // Pushes of earlier batches are on NATS; forget them with this batch's commit.
+            sqlx::query("DELETE FROM push_outbox WHERE id <= $1")
+                .bind(sent)
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut at = checkpoint::load(&mut tx, self.view.name()).await?;
         let mut pushes = Vec::new();
         let mut done = Vec::with_capacity(batch.len());
@@ -290,17 +307,23 @@ impl Runner {
         for (id, pushes) in left {
             self.send(id, &pushes.0).await?;
         }
+        let sent = self
+            .sent_outbox
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        sqlx::query("DELETE FROM push_outbox WHERE id <= $1")
+            .bind(sent)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Publishes one outbox row's pushes, waits until NATS has them, then deletes the row.
+    /// Publishes one outbox row's pushes and waits until NATS has them; the row is deleted by the
+    /// next batch's transaction (or re-sent after a crash, which receivers drop as a repeat).
     async fn send(&self, outbox_id: i64, pushes: &[Push]) -> Result<(), ProjectionError> {
         publish(&self.nats, &self.subjects, pushes).await?;
         self.nats.flush().await.map_err(ProjectionError::nats)?;
-        sqlx::query("DELETE FROM push_outbox WHERE id = $1")
-            .bind(outbox_id)
-            .execute(&self.pool)
-            .await?;
+        self.sent_outbox
+            .fetch_max(outbox_id, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

@@ -160,9 +160,13 @@ async fn apply_into(
     view: View,
     events: &[EventEnvelope],
 ) -> Result<(), ProjectionError> {
-    sqlx::query(&format!("SET LOCAL search_path = {shadow}, public"))
-        .execute(&mut *tx)
-        .await?;
+    // Asynchronous commit: a crash mid-replay leaves only the shadow schema, which the next
+    // replay drops and rebuilds.
+    sqlx::raw_sql(&format!(
+        "SET LOCAL search_path = {shadow}, public; SET LOCAL synchronous_commit = off"
+    ))
+    .execute(&mut *tx)
+    .await?;
     let mut discarded = Vec::new();
     for event in events {
         view.apply(&mut *tx, event, &mut discarded).await?;
