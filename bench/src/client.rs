@@ -156,3 +156,9 @@ impl Setup {
         })
     }
 }
+
+/// The message id of a `message.sent` frame.
+pub fn message_id(frame: &str) -> Option<Uuid> {
+    let frame: Value = serde_json::from_str(frame).ok()?;
+    frame["data"]["message_id"].as_str()?.parse().ok()
+}

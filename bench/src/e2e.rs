@@ -54,13 +54,7 @@ pub async fn run(
                     continue;
                 };
                 let arrived = Instant::now();
-                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
-                    continue;
-                };
-                let Some(id) = frame["data"]["message_id"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok())
-                else {
+                let Some(id) = client::message_id(&text) else {
                     continue;
                 };
                 let from = sent.lock().map(|s| s.get(&id).copied()).ok().flatten();

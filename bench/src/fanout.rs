@@ -49,13 +49,7 @@ pub async fn run(url: &str, members: usize, messages: usize) -> anyhow::Result<F
                     continue;
                 };
                 let arrived = Instant::now();
-                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
-                    continue;
-                };
-                let Some(id) = frame["data"]["message_id"]
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok())
-                else {
+                let Some(id) = client::message_id(&text) else {
                     continue;
                 };
                 delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

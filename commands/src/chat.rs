@@ -1,7 +1,7 @@
 //! Chat commands: create a room, send a message (idempotent by `client_msg_id`).
 
 use chrono::{DateTime, Utc};
-use domain::chat::{message_id_for, ChatCommand, ChatEvent, ChatRoom, RoomKind};
+use domain::chat::{message_id_for, ChatCommand, ChatEvent, ChatRoom, MessageSent, RoomKind};
 use domain::values::{MessageBody, RoomName};
 use domain::{ErrorKind, Position};
 use uuid::Uuid;
@@ -25,6 +25,20 @@ pub struct SentMessage {
     pub sent_at: DateTime<Utc>,
     /// Where the event stands in the global order.
     pub position: Position,
+}
+
+impl SentMessage {
+    fn new(m: MessageSent, position: Position) -> Self {
+        Self {
+            message_id: m.message_id,
+            room_id: m.room_id,
+            seq: m.seq,
+            sender_id: m.sender_id,
+            body: m.body,
+            sent_at: m.sent_at,
+            position,
+        }
+    }
 }
 
 impl Commands {
@@ -108,15 +122,7 @@ impl Commands {
             return Ok(None);
         };
         match serde_json::from_value(found.payload) {
-            Ok(ChatEvent::MessageSent(m)) => Ok(Some(SentMessage {
-                message_id: m.message_id,
-                room_id: m.room_id,
-                seq: m.seq,
-                sender_id: m.sender_id,
-                body: m.body,
-                sent_at: m.sent_at,
-                position: found.position,
-            })),
+            Ok(ChatEvent::MessageSent(m)) => Ok(Some(SentMessage::new(m, found.position))),
             Ok(_) => Err(CommandError::Store(format!(
                 "event {message_id} is not a message"
             ))),

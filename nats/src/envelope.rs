@@ -51,6 +51,15 @@ pub struct EventEnvelope {
 }
 
 impl EventEnvelope {
+    /// `SELECT`s stored events as envelopes: `filter` is everything after `FROM events`.
+    pub fn select(filter: &str) -> String {
+        format!(
+            "SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                    payload, metadata, recorded_at, tx_id::text::bigint AS tx, position
+             FROM events {filter}"
+        )
+    }
+
     /// The headers describing this event.
     pub fn headers(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -70,5 +79,27 @@ impl EventEnvelope {
     /// The global position named in a message's headers.
     pub fn position_in(headers: Option<&HeaderMap>) -> Option<Position> {
         headers?.get(headers::POSITION)?.as_str().parse().ok()
+    }
+}
+
+/// Reads a row of [`EventEnvelope::select`].
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for EventEnvelope {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            event_id: row.try_get("event_id")?,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            position: Position {
+                tx_id: row.try_get("tx")?,
+                position: row.try_get("position")?,
+            },
+            recorded_at: row.try_get("recorded_at")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+        })
     }
 }

@@ -13,13 +13,10 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
-use chrono::{DateTime, Utc};
 use domain::Position;
-use serde_json::Value;
-use sqlx::postgres::{PgListener, PgRow};
-use sqlx::{ConnectOptions, PgPool, Row};
+use sqlx::postgres::PgListener;
+use sqlx::{ConnectOptions, PgPool};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::envelope::EventEnvelope;
 use crate::stream;
@@ -188,15 +185,12 @@ impl Relay {
 
     /// Publishes the next batch after `at`, advancing it; answers how many were published.
     pub async fn publish_batch(&self, at: &mut Cursor) -> Result<usize, RelayError> {
-        let rows = sqlx::query(
-            "SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload, metadata, recorded_at, tx_id::text::bigint AS tx, position
-             FROM events
-             WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+        let rows: Vec<EventEnvelope> = sqlx::query_as(&EventEnvelope::select(
+            "WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
                AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY tx_id, position
              LIMIT $3",
-        )
+        ))
         .bind(at.position.tx_id)
         .bind(at.position.position)
         .bind(self.batch)
@@ -207,8 +201,7 @@ impl Relay {
         }
         let mut acks = Vec::with_capacity(rows.len());
         let mut last = at.position;
-        for (expected, row) in (at.stream_seq..).zip(&rows) {
-            let envelope = envelope(row)?;
+        for (expected, envelope) in (at.stream_seq..).zip(&rows) {
             let body = serde_json::to_vec(&envelope).map_err(nats)?;
             let message = PublishMessage::build()
                 .payload(body.into())
@@ -292,26 +285,4 @@ pub async fn checkpoint(pool: &PgPool, subjects: &Subjects) -> Result<Option<Cur
         position: Position { tx_id, position },
         stream_seq: seq as u64,
     }))
-}
-
-fn envelope(row: &PgRow) -> Result<EventEnvelope, sqlx::Error> {
-    let recorded_at: DateTime<Utc> = row.try_get("recorded_at")?;
-    let payload: Value = row.try_get("payload")?;
-    let metadata: Value = row.try_get("metadata")?;
-    let event_id: Uuid = row.try_get("event_id")?;
-    Ok(EventEnvelope {
-        event_id,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        position: Position {
-            tx_id: row.try_get("tx")?,
-            position: row.try_get("position")?,
-        },
-        recorded_at,
-        payload,
-        metadata,
-    })
 }

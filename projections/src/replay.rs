@@ -8,11 +8,10 @@
 //! after the new checkpoint. The checkpoint's stream sequence is the number of events applied:
 //! the relay keeps the stream an exact copy of the global order.
 
-use domain::Position;
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use moim_nats::EventEnvelope;
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::{ProjectionError, View};
@@ -85,35 +84,18 @@ async fn rebuild(pool: &PgPool, view: View, progress: bool) -> Result<Replayed, 
     // The events are read on a connection of their own, outside any transaction, so the long
     // read holds no transaction id.
     let mut reader = pool.acquire().await?;
-    let mut rows = sqlx::query(
-        "SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-                metadata, recorded_at, tx_id::text::bigint AS tx, position
-         FROM events WHERE tx_id < $1::bigint::text::xid8 ORDER BY tx_id, position",
-    )
-    .bind(horizon)
-    .fetch(&mut *reader);
+    let sql =
+        EventEnvelope::select("WHERE tx_id < $1::bigint::text::xid8 ORDER BY tx_id, position");
+    let mut rows = sqlx::query_as::<_, EventEnvelope>(&sql)
+        .bind(horizon)
+        .fetch(&mut *reader);
     let mut at = Checkpoint::default();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let row = rows.try_next().await?;
-        if let Some(row) = &row {
-            batch.push(EventEnvelope {
-                event_id: row.try_get("event_id")?,
-                aggregate_type: row.try_get("aggregate_type")?,
-                aggregate_id: row.try_get("aggregate_id")?,
-                sequence: row.try_get("sequence")?,
-                event_type: row.try_get("event_type")?,
-                event_version: row.try_get("event_version")?,
-                position: Position {
-                    tx_id: row.try_get("tx")?,
-                    position: row.try_get("position")?,
-                },
-                recorded_at: row.try_get("recorded_at")?,
-                payload: row.try_get("payload")?,
-                metadata: row.try_get("metadata")?,
-            });
-        }
-        if batch.len() == BATCH || (row.is_none() && !batch.is_empty()) {
+        let next = rows.try_next().await?;
+        let finished = next.is_none();
+        batch.extend(next);
+        if batch.len() == BATCH || (finished && !batch.is_empty()) {
             let mut tx = pool.begin().await?;
             apply_into(&mut tx, &shadow, view, &batch).await?;
             tx.commit().await?;
@@ -124,7 +106,7 @@ async fn rebuild(pool: &PgPool, view: View, progress: bool) -> Result<Replayed, 
             bar.inc(batch.len() as u64);
             batch.clear();
         }
-        if row.is_none() {
+        if finished {
             break;
         }
     }

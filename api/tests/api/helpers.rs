@@ -404,3 +404,16 @@ where
 pub fn next_week() -> String {
     (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339()
 }
+
+/// Starts `moim serve --role <role>` as a child process of a deployment, killed when dropped.
+pub fn spawn_moim(env: Vec<(&'static str, String)>, role: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+        .args(["serve", "--role", role])
+        .envs(env)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn moim")
+}

@@ -3,7 +3,6 @@
 //! relay process is killed with SIGKILL over and over while events are being written.
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -199,17 +198,7 @@ async fn killing_the_relay_with_sigkill_loses_and_doubles_nothing() {
         }));
     }
 
-    let spawn_relay = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
-            .args(["serve", "--role", "relay"])
-            .envs(sandbox.env())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
+    let spawn_relay = || crate::helpers::spawn_moim(sandbox.env(), "relay");
     let mut kills = 0;
     for round in 0..8u64 {
         let mut relay = spawn_relay();

@@ -1,7 +1,6 @@
 //! Parts of Moim in separate processes and several API instances, and the bound on
 //! read-your-writes waits.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use moim_api::startup::Roles;
@@ -53,17 +52,7 @@ async fn a_client_gets_its_pushes_on_whichever_instance_it_is_connected_to() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn api_relay_and_projections_run_as_separate_processes() {
     let api = spawn_app_with(API_ONLY).await;
-    let spawn = |role: &str| {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
-            .args(["serve", "--role", role])
-            .envs(api.sandbox_env())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |role: &str| crate::helpers::spawn_moim(api.sandbox_env(), role);
     let _relay = spawn("relay");
     let _projections = spawn("projections");
     let kim = api.register("Kim").await;
