@@ -327,3 +327,20 @@ async fn a_push_re_sent_after_a_crash_reaches_a_socket_once() {
         .unwrap();
     assert_eq!(left, 0, "sent pushes leave the outbox");
 }
+
+#[tokio::test]
+async fn browsers_authenticate_the_websocket_with_a_query_parameter() {
+    use futures::StreamExt;
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let base = app.address.replace("http://", "ws://");
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{base}/api/v1/ws?access_token={}", kim.token))
+            .await
+            .expect("query-parameter token accepted");
+    let ready = socket.next().await.unwrap().unwrap().into_text().unwrap();
+    assert!(ready.contains("\"ready\""));
+    let refused =
+        tokio_tungstenite::connect_async(format!("{base}/api/v1/ws?access_token=forged")).await;
+    assert!(refused.is_err(), "a bad token gets no socket");
+}

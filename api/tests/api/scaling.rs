@@ -161,3 +161,41 @@ async fn an_instance_never_answers_from_a_state_another_instance_changed() {
         "behind X, whom only the other instance saw join"
     );
 }
+
+#[tokio::test]
+async fn the_server_refuses_to_start_without_a_secret_unless_in_dev_mode() {
+    let app = spawn_app_with(API_ONLY).await;
+    let env: Vec<_> = app
+        .sandbox_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "MOIM_JWT_SECRET")
+        .collect();
+    let run = |extra: Vec<(&'static str, &'static str)>| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+            .args(["serve", "--role", "api"])
+            .env_remove("MOIM_JWT_SECRET")
+            .envs(env.clone())
+            .envs(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let refused = run(vec![]).wait_with_output().await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("MOIM_JWT_SECRET"));
+    let typo = run(vec![("MOIM_JWT_SECERT", "x")])
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown setting MOIM_JWT_SECERT"));
+    // In dev mode it starts (and keeps running until killed).
+    let mut dev = run(vec![("MOIM_DEV", "1")]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        dev.try_wait().unwrap().is_none(),
+        "dev mode starts without a secret"
+    );
+    dev.start_kill().unwrap();
+}
