@@ -6,13 +6,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 
-COPY Cargo.toml Cargo.lock ./
-COPY domain ./domain
-COPY commands ./commands
-COPY nats ./nats
-COPY projections ./projections
-COPY api ./api
-COPY migrations ./migrations
+# The whole workspace: cargo needs every member's manifest (.dockerignore keeps target/ out).
+COPY . .
 
 RUN cargo build --release --locked --bin moim
 
