@@ -167,3 +167,80 @@ pub async fn history(
     messages.truncate(limit as usize);
     Ok(Page { messages, has_more })
 }
+
+/// Messages waiting to be written together.
+#[derive(Default)]
+struct Pending {
+    room_ids: Vec<Uuid>,
+    seqs: Vec<i64>,
+    message_ids: Vec<Uuid>,
+    sender_ids: Vec<Uuid>,
+    client_msg_ids: Vec<Uuid>,
+    bodies: Vec<String>,
+    sent_ats: Vec<DateTime<Utc>>,
+}
+
+impl Pending {
+    /// Writes the messages with one insert and moves each room's latest seq with one update.
+    async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.seqs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "WITH message AS (
+                 INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body, sent_at)
+                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
+                                      $6::text[], $7::timestamptz[])
+                 ON CONFLICT DO NOTHING
+             ), latest AS (
+                 SELECT DISTINCT ON (room_id) room_id, seq, sent_at
+                 FROM UNNEST($1::uuid[], $2::bigint[], $7::timestamptz[]) AS m(room_id, seq, sent_at)
+                 ORDER BY room_id, seq DESC
+             )
+             UPDATE chat_rooms r SET last_seq = GREATEST(r.last_seq, latest.seq),
+                                     last_message_at = latest.sent_at
+             FROM latest WHERE r.room_id = latest.room_id",
+        )
+        .bind(&self.room_ids)
+        .bind(&self.seqs)
+        .bind(&self.message_ids)
+        .bind(&self.sender_ids)
+        .bind(&self.client_msg_ids)
+        .bind(&self.bodies)
+        .bind(&self.sent_ats)
+        .execute(&mut *tx)
+        .await?;
+        *self = Self::default();
+        Ok(())
+    }
+}
+
+/// Applies events in order, writing each run of messages with one statement.
+pub(crate) async fn apply_many(
+    tx: &mut PgConnection,
+    events: &[EventEnvelope],
+) -> Result<(), ProjectionError> {
+    let mut pending = Pending::default();
+    for event in events {
+        if event.aggregate_type != ChatRoom::TYPE {
+            continue;
+        }
+        match decode(event)? {
+            ChatEvent::MessageSent(e) => {
+                pending.room_ids.push(e.room_id);
+                pending.seqs.push(e.seq as i64);
+                pending.message_ids.push(e.message_id);
+                pending.sender_ids.push(e.sender_id);
+                pending.client_msg_ids.push(e.client_msg_id);
+                pending.bodies.push(e.body);
+                pending.sent_ats.push(e.sent_at);
+            }
+            ChatEvent::RoomCreated(_) => {
+                // A room must exist before its messages move its latest seq.
+                pending.flush(&mut *tx).await?;
+                apply(&mut *tx, event).await?;
+            }
+        }
+    }
+    pending.flush(tx).await
+}

@@ -188,9 +188,7 @@ impl Runner {
         .bind(self.view.lock_key())
         .execute(&mut *tx)
         .await?;
-        let sent = self
-            .sent_outbox
-            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        let sent = self.sent_outbox.load(std::sync::atomic::Ordering::Relaxed);
         if sent > 0 {
             // Pushes of earlier batches are on NATS; forget them with this batch's commit.
             sqlx::query("DELETE FROM push_outbox WHERE id <= $1")
@@ -199,80 +197,54 @@ impl Runner {
                 .await?;
         }
         let mut at = checkpoint::load(&mut tx, self.view.name()).await?;
-        let mut pushes = Vec::new();
+        // Which messages come next in stream order; older ones were applied already.
+        let mut next = Vec::with_capacity(batch.len());
         let mut done = Vec::with_capacity(batch.len());
         let mut gap = None;
+        let mut expected = at.stream_seq + 1;
         for message in batch {
             let seq = message
                 .info()
                 .map_err(ProjectionError::nats)?
                 .stream_sequence;
-            if seq > at.stream_seq + 1 {
-                gap = Some(ProjectionError::Gap {
-                    expected: at.stream_seq + 1,
-                    got: seq,
-                });
+            if seq > expected {
+                gap = Some(ProjectionError::Gap { expected, got: seq });
                 break;
             }
-            if seq == at.stream_seq + 1 {
-                if careful {
-                    sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
-                }
-                let mut produced = Vec::new();
-                let applied = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
-                    Ok(event) => self
-                        .view
-                        .apply(&mut tx, &event, &mut produced)
-                        .await
-                        .map(|()| event.position)
-                        .map_err(|e| (e, Some(event))),
-                    Err(e) => Err((
-                        ProjectionError::BadEnvelope {
-                            stream_seq: seq,
-                            reason: e.to_string(),
-                        },
-                        None,
-                    )),
-                };
-                match applied {
-                    Ok(position) => {
-                        if careful {
-                            sqlx::query("RELEASE SAVEPOINT event")
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        pushes.extend(produced);
-                        at = Checkpoint {
-                            position,
-                            stream_seq: seq,
-                        };
-                    }
-                    Err((error, event)) if careful && error.is_poison() => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT event")
-                            .execute(&mut *tx)
-                            .await?;
-                        tracing::error!(view = self.view.name(), seq, %error, "event dead-lettered");
-                        sqlx::query(
-                            "INSERT INTO projection_dead_letters (view, stream_seq, event_id, event_type, error)
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(self.view.name())
-                        .bind(seq as i64)
-                        .bind(event.as_ref().map(|e| e.event_id))
-                        .bind(event.as_ref().map(|e| e.event_type.clone()))
-                        .bind(error.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                        let position = event.map_or(at.position, |e| e.position);
-                        at = Checkpoint {
-                            position,
-                            stream_seq: seq,
-                        };
-                    }
-                    Err((error, _)) => return Err(error),
-                }
+            if seq == expected {
+                next.push((seq, message));
+                expected += 1;
             }
             done.push(message);
+        }
+        let mut pushes = Vec::new();
+        if careful {
+            for (seq, message) in next {
+                at = self
+                    .apply_carefully(&mut tx, seq, message, at, &mut pushes)
+                    .await?;
+            }
+        } else {
+            let events = next
+                .iter()
+                .map(|(seq, message)| {
+                    serde_json::from_slice::<EventEnvelope>(&message.payload).map_err(|e| {
+                        ProjectionError::BadEnvelope {
+                            stream_seq: *seq,
+                            reason: e.to_string(),
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.view
+                .apply_many(&mut tx, &events, Some(&mut pushes))
+                .await?;
+            if let (Some((seq, _)), Some(last)) = (next.last(), events.last()) {
+                at = Checkpoint {
+                    position: last.position,
+                    stream_seq: *seq,
+                };
+            }
         }
         let outbox = if pushes.is_empty() {
             None
@@ -286,6 +258,14 @@ impl Runner {
         };
         checkpoint::save(&mut tx, self.view.name(), at).await?;
         tx.commit().await?;
+        if sent > 0 {
+            let _ = self.sent_outbox.compare_exchange(
+                sent,
+                0,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         for message in done {
             // A lost ack only means a redelivery, which the checkpoint turns into a no-op.
             if let Err(error) = message.ack().await {
@@ -296,6 +276,67 @@ impl Runner {
             self.send(id, &pushes).await?;
         }
         gap.map_or(Ok(()), Err)
+    }
+
+    /// Applies one event under a savepoint; one that cannot be applied is recorded in
+    /// `projection_dead_letters` and skipped. Answers the new checkpoint.
+    async fn apply_carefully(
+        &self,
+        tx: &mut PgConnection,
+        seq: u64,
+        message: &jetstream::Message,
+        at: Checkpoint,
+        pushes: &mut Vec<Push>,
+    ) -> Result<Checkpoint, ProjectionError> {
+        sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
+        let mut produced = Vec::new();
+        let applied = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
+            Ok(event) => match self.view.apply(&mut *tx, &event, Some(&mut produced)).await {
+                Ok(()) => Ok(event.position),
+                Err(error) => Err((error, Some(event))),
+            },
+            Err(e) => Err((
+                ProjectionError::BadEnvelope {
+                    stream_seq: seq,
+                    reason: e.to_string(),
+                },
+                None,
+            )),
+        };
+        match applied {
+            Ok(position) => {
+                sqlx::query("RELEASE SAVEPOINT event")
+                    .execute(&mut *tx)
+                    .await?;
+                pushes.extend(produced);
+                Ok(Checkpoint {
+                    position,
+                    stream_seq: seq,
+                })
+            }
+            Err((error, event)) if error.is_poison() => {
+                sqlx::query("ROLLBACK TO SAVEPOINT event")
+                    .execute(&mut *tx)
+                    .await?;
+                tracing::error!(view = self.view.name(), seq, %error, "event dead-lettered");
+                sqlx::query(
+                    "INSERT INTO projection_dead_letters (view, stream_seq, event_id, event_type, error)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(self.view.name())
+                .bind(seq as i64)
+                .bind(event.as_ref().map(|e| e.event_id))
+                .bind(event.as_ref().map(|e| e.event_type.clone()))
+                .bind(error.to_string())
+                .execute(&mut *tx)
+                .await?;
+                Ok(Checkpoint {
+                    position: event.map_or(at.position, |e| e.position),
+                    stream_seq: seq,
+                })
+            }
+            Err((error, _)) => Err(error),
+        }
     }
 
     /// Sends what a crashed run left in the outbox.

@@ -34,7 +34,7 @@ pub struct Notification {
 pub(crate) async fn apply(
     tx: &mut PgConnection,
     event: &EventEnvelope,
-    out: &mut Vec<Push>,
+    out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
     let at = event.recorded_at;
     if event.aggregate_type == ChatRoom::TYPE {
@@ -50,6 +50,8 @@ pub(crate) async fn apply(
                 .await?;
             }
             ChatEvent::MessageSent(e) => {
+                // Messages only make pushes; a replay has no one to push to.
+                let Some(out) = out else { return Ok(()) };
                 let members: Vec<(Uuid,)> =
                     sqlx::query_as("SELECT user_id FROM notifier_room_members WHERE room_id = $1")
                         .bind(e.room_id)
@@ -105,7 +107,7 @@ async fn notify(
     kind: &'static str,
     mut data: Value,
     at: DateTime<Utc>,
-    out: &mut Vec<Push>,
+    out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
     let id = per_user_id(event, user_id);
     sqlx::query(
@@ -122,12 +124,14 @@ async fn notify(
     if let Some(object) = data.as_object_mut() {
         object.insert("notification_id".into(), json!(id));
     }
-    out.push(Push {
-        id,
-        user_id,
-        kind: kind.into(),
-        data,
-    });
+    if let Some(out) = out {
+        out.push(Push {
+            id,
+            user_id,
+            kind: kind.into(),
+            data,
+        });
+    }
     Ok(())
 }
 

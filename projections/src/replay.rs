@@ -149,12 +149,8 @@ async fn apply_into(
     ))
     .execute(&mut *tx)
     .await?;
-    let mut discarded = Vec::new();
-    for event in events {
-        view.apply(&mut *tx, event, &mut discarded).await?;
-        // Replays re-create the feed, not the moment: nothing is pushed again.
-        discarded.clear();
-    }
+    // Replays re-create the feed, not the moment: nothing is pushed again.
+    view.apply_many(&mut *tx, events, None).await?;
     Ok(())
 }
 

@@ -70,12 +70,13 @@ impl View {
         0x6d6f_696d_0001_0000 + self as i64
     }
 
-    /// Applies one event inside the caller's transaction; pushes to send after commit go to `out`.
+    /// Applies one event inside the caller's transaction. Live pushes to send after commit go to
+    /// `out`; a replay passes `None` and none are worked out.
     pub async fn apply(
         self,
         tx: &mut PgConnection,
         event: &EventEnvelope,
-        out: &mut Vec<Push>,
+        out: Option<&mut Vec<Push>>,
     ) -> Result<(), ProjectionError> {
         match self {
             Self::Users => users::apply(tx, event).await,
@@ -84,6 +85,23 @@ impl View {
             Self::Games => games::apply(tx, event).await,
             Self::Notifications => notifications::apply(tx, event, out).await,
         }
+    }
+
+    /// Applies events in order, as [`View::apply`] would one by one, in fewer statements where
+    /// the view can (chat writes a run of messages with one insert).
+    pub async fn apply_many(
+        self,
+        tx: &mut PgConnection,
+        events: &[EventEnvelope],
+        mut out: Option<&mut Vec<Push>>,
+    ) -> Result<(), ProjectionError> {
+        if self == Self::Chat {
+            return chat::apply_many(tx, events).await;
+        }
+        for event in events {
+            self.apply(&mut *tx, event, out.as_deref_mut()).await?;
+        }
+        Ok(())
     }
 
     /// The tables this view owns (and a replay rebuilds).
