@@ -58,7 +58,13 @@ pub fn log_excerpts(dir: &WorkDir) {
         let lines: Vec<String> = BufReader::new(file)
             .lines()
             .map_while(Result::ok)
-            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.starts_with("====="))
+            // `Error:` is how moim's main reports why it exited.
+            .filter(|l| {
+                l.contains("WARN")
+                    || l.contains("ERROR")
+                    || l.starts_with("Error:")
+                    || l.starts_with("=====")
+            })
             .collect();
         println!("\n--- {name}.log: last warnings and errors ---");
         for line in &lines[lines.len().saturating_sub(LOG_LINES)..] {
