@@ -162,3 +162,19 @@ pub fn message_id(frame: &str) -> Option<Uuid> {
     let frame: Value = serde_json::from_str(frame).ok()?;
     frame["data"]["message_id"].as_str()?.parse().ok()
 }
+
+/// The next `message.sent` frame on a socket: its message id and when it arrived; `None` once the
+/// socket ends.
+pub async fn next_message(socket: &mut Socket) -> Option<(Uuid, std::time::Instant)> {
+    use futures::StreamExt;
+    while let Some(Ok(frame)) = socket.next().await {
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        let arrived = std::time::Instant::now();
+        if let Some(id) = message_id(&text) {
+            return Some((id, arrived));
+        }
+    }
+    None
+}

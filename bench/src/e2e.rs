@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::client::{self, Setup};
@@ -49,14 +47,7 @@ pub async fn run(
         let (sent, received, delivered, me) =
             (sent.clone(), received.clone(), delivered.clone(), user.id);
         readers.push(tokio::spawn(async move {
-            while let Some(Ok(message)) = socket.next().await {
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                let arrived = Instant::now();
-                let Some(id) = client::message_id(&text) else {
-                    continue;
-                };
+            while let Some((id, arrived)) = client::next_message(&mut socket).await {
                 let from = sent.lock().map(|s| s.get(&id).copied()).ok().flatten();
                 // The first other member to see it is what a conversation feels.
                 if let Some((at, sender)) = from {

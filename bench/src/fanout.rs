@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::client;
@@ -44,14 +43,7 @@ pub async fn run(url: &str, members: usize, messages: usize) -> anyhow::Result<F
         let mut socket = socket?;
         let (pending, done, delivered) = (pending.clone(), done.clone(), delivered.clone());
         readers.push(tokio::spawn(async move {
-            while let Some(Ok(message)) = socket.next().await {
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                let arrived = Instant::now();
-                let Some(id) = client::message_id(&text) else {
-                    continue;
-                };
+            while let Some((id, arrived)) = client::next_message(&mut socket).await {
                 delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Ok(mut pending) = pending.lock() else {
                     continue;

@@ -144,24 +144,22 @@ async fn wrong_passwords_duplicate_emails_and_bad_tokens_are_refused() {
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 
     // Signed with another secret.
-    let forged = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({ "sub": kim.id, "exp": 4_000_000_000u64, "iat": 0, "jti": kim.id, "typ": "access" }),
-        &jsonwebtoken::EncodingKey::from_secret(b"not-the-server-secret-not-the-server"),
-    )
-    .unwrap();
+    let forged = access_token(
+        kim.id,
+        4_000_000_000,
+        b"not-the-server-secret-not-the-server",
+    );
     let answer = app
         .request(Method::GET, "/users/me", Some(&forged), None, None)
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 
     // Signed with the right secret but expired.
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({ "sub": kim.id, "exp": 1_000_000_000u64, "iat": 0, "jti": kim.id, "typ": "access" }),
-        &jsonwebtoken::EncodingKey::from_secret(b"test-secret-test-secret-test-secret!"),
-    )
-    .unwrap();
+    let expired = access_token(
+        kim.id,
+        1_000_000_000,
+        b"test-secret-test-secret-test-secret!",
+    );
     let answer = app
         .request(Method::GET, "/users/me", Some(&expired), None, None)
         .await;
@@ -186,4 +184,15 @@ async fn passwords_are_stored_as_argon2id_and_never_published() {
             .await
             .unwrap();
     assert_eq!(leaks, 0);
+}
+
+/// An access token for `user` expiring at `exp`, signed with `secret`.
+fn access_token(user: uuid::Uuid, exp: u64, secret: &[u8]) -> String {
+    let claims = json!({ "sub": user, "exp": exp, "iat": 0, "jti": user, "typ": "access" });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
 }

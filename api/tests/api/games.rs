@@ -138,13 +138,7 @@ async fn leaving_promotes_the_first_in_line_and_joining_twice_changes_nothing() 
     );
 
     let left = app
-        .request(
-            Method::DELETE,
-            &format!("/games/{game}/join"),
-            Some(&a.token),
-            None,
-            None,
-        )
+        .request(Method::DELETE, &path, Some(&a.token), None, None)
         .await;
     assert_eq!(left.status, StatusCode::OK);
     let promoted = b_ws
@@ -159,13 +153,7 @@ async fn leaving_promotes_the_first_in_line_and_joining_twice_changes_nothing() 
     assert_eq!(view.body["waitlist"], json!([c.id]));
 
     let not_in = app
-        .request(
-            Method::DELETE,
-            &format!("/games/{game}/join"),
-            Some(&a.token),
-            None,
-            None,
-        )
+        .request(Method::DELETE, &path, Some(&a.token), None, None)
         .await;
     assert_eq!(not_in.status, StatusCode::NOT_FOUND);
     assert_eq!(not_in.body["code"], "not_joined");
