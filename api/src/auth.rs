@@ -20,6 +20,14 @@ struct Claims {
     typ: String,
 }
 
+/// The token of an `Authorization: Bearer <token>` header value; the scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` work as `Bearer` does.
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Signs and checks tokens. Cheap to clone.
 #[derive(Clone)]
 pub struct Keys {
@@ -69,7 +77,7 @@ impl Keys {
         ttl: Duration,
     ) -> Result<(String, Uuid, DateTime<Utc>), ApiError> {
         let now = Utc::now();
-        let exp = now + chrono::Duration::from_std(ttl).map_err(|e| ApiError::internal(&e))?;
+        let exp = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
         let claims = Claims {
             sub: user_id,
             exp: exp.timestamp(),
@@ -82,7 +90,7 @@ impl Keys {
             &claims,
             &self.inner.encoding,
         )
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(ApiError::internal)?;
         Ok((token, claims.jti, exp))
     }
 
@@ -131,5 +139,20 @@ impl Keys {
     pub fn verify_refresh(&self, token: &str) -> Result<(Uuid, Uuid), ApiError> {
         let claims = self.verify(token, "refresh")?;
         Ok((claims.sub, claims.jti))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        for header in ["Bearer abc", "bearer abc", "BEARER  abc ", " Bearer abc"] {
+            assert_eq!(bearer(header), Some("abc"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", ""] {
+            assert_eq!(bearer(header), None, "{header:?}");
+        }
     }
 }

@@ -1,5 +1,8 @@
 //! The API's one error type and the one place that turns errors into HTTP: RFC 9457
-//! `application/problem+json` with a stable machine-readable `code`.
+//! `application/problem+json` with a stable machine-readable `code` and the request id.
+//!
+//! A 500 keeps its cause: the whole chain is logged once, with the request id, when the answer
+//! is made; the body says only that something went wrong, and which request it was.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,6 +19,7 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     retry_after: Option<u64>,
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl ApiError {
@@ -26,6 +30,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -57,14 +62,16 @@ impl ApiError {
         }
     }
 
-    /// 500; the cause goes to the log, never to the client.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side",
-        )
+    /// 500; the cause (with its whole chain) goes to the log, never to the client.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "something went wrong on our side; quote the request id when you report it",
+            )
+        }
     }
 
     /// The status it answers with.
@@ -75,12 +82,23 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let request_id = crate::request_id::current();
+        let request_id = request_id.as_ref().map(|id| id.as_str());
+        if let Some(cause) = &self.cause {
+            let cause: &(dyn std::error::Error + 'static) = cause.as_ref();
+            tracing::error!(
+                request_id,
+                error = domain::error::chain(cause),
+                "internal error"
+            );
+        }
         let body = json!({
             "type": format!("https://moim.dev/problems/{}", self.code.replace('_', "-")),
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
             "code": self.code,
+            "request_id": request_id,
         });
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
@@ -118,20 +136,20 @@ impl From<CommandError> for ApiError {
             CommandError::Contention(_) | CommandError::Conflict => {
                 Self::unavailable("contention", error.to_string(), 1)
             }
-            other => Self::internal(&other),
+            other => Self::internal(other),
         }
     }
 }
 
 impl From<ProjectionError> for ApiError {
     fn from(error: ProjectionError) -> Self {
-        Self::internal(&error)
+        Self::internal(error)
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        Self::internal(&error)
+        Self::internal(error)
     }
 }
 

@@ -1,14 +1,17 @@
-//! Extractors whose rejections speak problem+json, the caller's identity, and the consistency
-//! header.
+//! Extractors whose rejections speak problem+json, the caller's identity (and the commands that
+//! act on their behalf), and the consistency header.
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use domain::Position;
+use commands::Commands;
+use domain::{Metadata, Position};
 use uuid::Uuid;
 
-use crate::auth::Keys;
+use crate::auth::{bearer, Keys};
 use crate::error::ApiError;
+use crate::request_id::RequestId;
+use crate::state::AppState;
 
 /// The request header carrying a consistency token.
 pub const CONSISTENCY_HEADER: &str = "x-moim-consistency";
@@ -53,17 +56,37 @@ where
             .ok_or_else(|| {
                 ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
             })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| {
-                ApiError::unauthorized("bad_token", "Authorization must be Bearer <token>")
-            })?;
-        keys.verify_access(token.trim()).map(AuthUser)
+        let token = header.to_str().ok().and_then(bearer).ok_or_else(|| {
+            ApiError::unauthorized("bad_token", "Authorization must be Bearer <token>")
+        })?;
+        keys.verify_access(token).map(AuthUser)
+    }
+}
+
+/// The authenticated caller, and the commands that act on their behalf: every event those
+/// commands write records the caller as its actor and the request id as its correlation id.
+#[derive(Clone)]
+pub struct Actor {
+    /// The caller.
+    pub user_id: Uuid,
+    /// Commands acting for them.
+    pub commands: Commands,
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(user_id) = AuthUser::from_request_parts(parts, state).await?;
+        let RequestId(id) = RequestId::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        Ok(Self {
+            user_id,
+            commands: state
+                .commands
+                .on_behalf(Metadata::request(Some(user_id), id)),
+        })
     }
 }
 

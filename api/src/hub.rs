@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use moim_nats::subjects::push_headers;
 use moim_nats::Subjects;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -81,7 +82,7 @@ impl Hub {
                 let id = message
                     .headers
                     .as_ref()
-                    .and_then(|h| h.get(projections::consumer::PUSH_ID_HEADER))
+                    .and_then(|h| h.get(push_headers::ID))
                     .map(|v| v.as_str().to_owned());
                 // The notifier re-sends pushes after a crash; each reaches a socket once.
                 if id.is_some_and(|id| !recent.insert(id)) {

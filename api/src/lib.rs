@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod hub;
+pub mod request_id;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -1,10 +1,11 @@
 //! The `moim` binary: `serve` (all roles, or one with `--role`), `migrate`, `replay`.
 
 use anyhow::Context;
+use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use moim_api::config::Settings;
 use moim_api::startup::{self, Application, Roles};
-use projections::View;
+use projections::Registry;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -30,7 +31,8 @@ enum Command {
     Migrate,
     /// Rebuilds read models from the event store.
     Replay {
-        /// The projection to rebuild: users, chat, couples, games or notifications.
+        /// The read model to rebuild.
+        #[arg(value_parser = PossibleValuesParser::new(Registry::standard().names()))]
         projection: Option<String>,
         /// Rebuild every projection.
         #[arg(long, conflicts_with = "projection")]
@@ -82,9 +84,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay { projection, all } => {
-            let views: Vec<View> = match (projection, all) {
-                (_, true) => View::ALL.to_vec(),
-                (Some(name), false) => vec![name.parse()?],
+            let registry = Registry::standard();
+            let views = match (projection, all) {
+                (_, true) => registry.views().to_vec(),
+                (Some(name), false) => vec![registry.get(&name)?],
                 (None, false) => anyhow::bail!("name a projection or pass --all"),
             };
             let pool = startup::database(&settings).await?;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use commands::Commands;
 use moim_nats::{Relay, Subjects};
-use projections::consumer::Runner;
-use projections::View;
+use projections::runner::Runner;
+use projections::Registry;
 use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -61,6 +61,7 @@ pub struct Application {
     pool: PgPool,
     nats: async_nats::Client,
     listener: Option<TcpListener>,
+    registry: Registry,
 }
 
 impl Application {
@@ -87,7 +88,13 @@ impl Application {
             pool,
             nats,
             listener,
+            registry: Registry::standard(),
         })
+    }
+
+    /// Runs the read models of `registry` instead of the standard ones (a test adds its own).
+    pub fn with_registry(self, registry: Registry) -> Self {
+        Self { registry, ..self }
     }
 
     /// The address the API listens on, if it serves one.
@@ -118,7 +125,7 @@ impl Application {
             });
         }
         if self.roles.projections {
-            for view in View::ALL {
+            for &view in self.registry.views() {
                 let runner =
                     Runner::new(self.pool.clone(), self.nats.clone(), subjects.clone(), view);
                 tasks.spawn(runner.run(stop.clone()));

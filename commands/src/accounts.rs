@@ -11,7 +11,7 @@ use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use domain::user::{User, UserCommand};
 use domain::values::{DisplayName, Email, Password};
-use domain::{ErrorKind, Position};
+use domain::{ErrorKind, Metadata, Position};
 use uuid::Uuid;
 
 use crate::store::EventStore;
@@ -22,7 +22,7 @@ fn hash(password: &str) -> Result<String, CommandError> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| CommandError::Hashing(e.to_string()))
+        .map_err(CommandError::Hashing)
 }
 
 fn verify(password: &str, stored: &str) -> bool {
@@ -44,7 +44,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, CommandError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| CommandError::Hashing(e.to_string()))
+        .map_err(CommandError::Worker)
 }
 
 impl Commands {
@@ -83,7 +83,12 @@ impl Commands {
                 message: "an account with this e-mail exists".into(),
             });
         }
-        let position = EventStore::append(&mut tx, &[change.rows()?]).await?;
+        // Whoever registers acts as the user they become.
+        let meta = Metadata {
+            actor: Some(user_id),
+            ..self.meta.clone()
+        };
+        let position = EventStore::append(&mut tx, &[change.rows(&meta)?]).await?;
         tx.commit().await?;
         Ok((user_id, position))
     }

@@ -1,6 +1,6 @@
-//! Chat commands: create a room, send a message (idempotent by `client_msg_id`).
+//! Chat commands: create a room, send a message (idempotent by `client_msg_id`), and the
+//! write-side membership check queries rely on.
 
-use chrono::{DateTime, Utc};
 use domain::chat::{message_id_for, ChatCommand, ChatEvent, ChatRoom, MessageSent, RoomKind};
 use domain::values::{MessageBody, RoomName};
 use domain::{ErrorKind, Position};
@@ -8,37 +8,13 @@ use uuid::Uuid;
 
 use crate::{CommandError, Commands};
 
-/// A message as stored, returned for a first send and for every retry of it alike.
+/// A message as stored, answered for a first send and for every retry of it alike.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SentMessage {
-    /// The message.
-    pub message_id: Uuid,
-    /// The room.
-    pub room_id: Uuid,
-    /// Its number in the room.
-    pub seq: u64,
-    /// Who sent it.
-    pub sender_id: Uuid,
-    /// The text.
-    pub body: String,
-    /// When.
-    pub sent_at: DateTime<Utc>,
+pub struct Sent {
+    /// The message, as its event recorded it.
+    pub message: MessageSent,
     /// Where the event stands in the global order.
     pub position: Position,
-}
-
-impl SentMessage {
-    fn new(m: MessageSent, position: Position) -> Self {
-        Self {
-            message_id: m.message_id,
-            room_id: m.room_id,
-            seq: m.seq,
-            sender_id: m.sender_id,
-            body: m.body,
-            sent_at: m.sent_at,
-            position,
-        }
-    }
 }
 
 impl Commands {
@@ -83,7 +59,7 @@ impl Commands {
         sender_id: Uuid,
         client_msg_id: Uuid,
         body: MessageBody,
-    ) -> Result<SentMessage, CommandError> {
+    ) -> Result<Sent, CommandError> {
         let message_id = message_id_for(room_id, sender_id, client_msg_id);
         let command = ChatCommand::SendMessage {
             sender_id,
@@ -95,38 +71,39 @@ impl Commands {
             .await
         {
             Ok(done) => match done.events.into_iter().next() {
-                Some(ChatEvent::MessageSent(m)) => Ok(SentMessage {
-                    message_id: m.message_id,
-                    room_id: m.room_id,
-                    seq: m.seq,
-                    sender_id: m.sender_id,
-                    body: m.body,
-                    sent_at: m.sent_at,
+                Some(ChatEvent::MessageSent(message)) => Ok(Sent {
+                    message,
                     position: done.position,
                 }),
-                _ => Err(CommandError::Store(
-                    "SendMessage recorded no message".into(),
-                )),
+                _ => Err(CommandError::Invariant(format!(
+                    "sending {message_id} recorded no message"
+                ))),
             },
             // A concurrent retry of the same send won the race: answer with its message.
-            Err(CommandError::Duplicate) => self
-                .stored_message(message_id)
-                .await?
-                .ok_or_else(|| CommandError::Store(format!("message {message_id} vanished"))),
+            Err(CommandError::Duplicate) => self.stored_message(message_id).await,
             Err(e) => Err(e),
         }
     }
 
-    async fn stored_message(&self, message_id: Uuid) -> Result<Option<SentMessage>, CommandError> {
-        let Some(found) = self.store.find_event(message_id).await? else {
-            return Ok(None);
-        };
-        match serde_json::from_value(found.payload) {
-            Ok(ChatEvent::MessageSent(m)) => Ok(Some(SentMessage::new(m, found.position))),
-            Ok(_) => Err(CommandError::Store(format!(
+    async fn stored_message(&self, message_id: Uuid) -> Result<Sent, CommandError> {
+        let found = self
+            .store
+            .find_event(message_id)
+            .await?
+            .ok_or_else(|| CommandError::Invariant(format!("message {message_id} vanished")))?;
+        let position = found.position;
+        match found.decode::<ChatEvent>()? {
+            ChatEvent::MessageSent(message) => Ok(Sent { message, position }),
+            ChatEvent::RoomCreated(_) => Err(CommandError::Invariant(format!(
                 "event {message_id} is not a message"
             ))),
-            Err(e) => Err(CommandError::Store(e.to_string())),
         }
+    }
+
+    /// Whether `user_id` is in `room_id`, decided by the room itself (never by a view that may
+    /// lag behind): what a query checks before it reads a room's messages.
+    pub async fn is_room_member(&self, room_id: Uuid, user_id: Uuid) -> Result<bool, CommandError> {
+        let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
+        Ok(room.aggregate.is_member(user_id))
     }
 }

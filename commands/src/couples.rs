@@ -81,7 +81,7 @@ impl Commands {
                 Err(e) => return Err(e),
             }
         }
-        Err(CommandError::Contention("invite codes".into()))
+        Err(CommandError::Contention("invite codes"))
     }
 
     /// Redeems a code: the redeemer and the inviter become a couple.
@@ -134,7 +134,11 @@ impl Commands {
                 },
                 services,
             )?;
-            let rows = [invite.rows()?, redeemer.rows()?, inviter.rows()?];
+            let rows = [
+                invite.rows(&self.meta)?,
+                redeemer.rows(&self.meta)?,
+                inviter.rows(&self.meta)?,
+            ];
             let position = self.store.append_all(&rows).await?;
             for key in [
                 (Invite::TYPE, code.as_str().to_owned()),
@@ -151,18 +155,5 @@ impl Commands {
             })
         })
         .await
-    }
-
-    /// The caller's couple, read from their own aggregate (never stale).
-    pub async fn couple_of(
-        &self,
-        user_id: Uuid,
-    ) -> Result<Option<(Uuid, Uuid, DateTime<Utc>)>, CommandError> {
-        Ok(self
-            .store
-            .load::<User>(&user_id.to_string())
-            .await?
-            .aggregate
-            .couple())
     }
 }

@@ -1,6 +1,8 @@
-//! The one error type of the command layer.
+//! The one error type of the command layer. Every failure that comes from elsewhere keeps its
+//! cause as the error's source, so the API can log the whole chain once.
 
 use domain::{ErrorKind, Rejection};
+use uuid::Uuid;
 
 /// Why a command did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +22,7 @@ pub enum CommandError {
     BadCredentials,
     /// The aggregate kept changing under us; the client may retry later.
     #[error("too much contention on {0}; try again")]
-    Contention(String),
+    Contention(&'static str),
     /// Another writer committed first; retried inside the command path, never returned by it.
     #[error("optimistic concurrency conflict")]
     Conflict,
@@ -30,12 +32,38 @@ pub enum CommandError {
     /// The event store or database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
-    /// Stored data could not be read back.
-    #[error("event store error: {0}")]
-    Store(String),
-    /// Password hashing failed or its worker died.
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
+    /// postgres-es could not load an aggregate.
+    #[error("could not load {aggregate} {id}")]
+    Load {
+        /// The aggregate type.
+        aggregate: &'static str,
+        /// Its id.
+        id: String,
+        /// What cqrs-es reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An event or snapshot could not be serialised.
+    #[error("could not encode an event or snapshot")]
+    Encode(#[source] serde_json::Error),
+    /// A stored event could not be read back as its type.
+    #[error("stored event {event_id} could not be read")]
+    Decode {
+        /// Which event.
+        event_id: Uuid,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The store answered something that cannot happen (a bug, not a user's mistake).
+    #[error("event store invariant broken: {0}")]
+    Invariant(String),
+    /// Password hashing failed.
+    #[error("password hashing failed")]
+    Hashing(#[source] argon2::password_hash::Error),
+    /// The blocking task that hashes passwords died.
+    #[error("the password worker died")]
+    Worker(#[source] tokio::task::JoinError),
 }
 
 impl CommandError {

@@ -4,7 +4,8 @@
 //! decide, and appending the resulting events in one transaction. Optimistic-concurrency
 //! conflicts are retried here, so callers only ever see a conflict the domain itself reports.
 //! Every successful command returns the global [`Position`](domain::Position) of what it wrote,
-//! which the API hands out as the read-your-writes consistency token.
+//! which the API hands out as the read-your-writes consistency token, and every event it writes
+//! carries the [`Metadata`] of the request it came from ([`Commands::on_behalf`]).
 
 pub mod accounts;
 mod adapter;
@@ -19,7 +20,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use domain::{Aggregate, Position};
+use domain::{Aggregate, Metadata, Position};
 use sqlx::PgPool;
 
 pub use error::CommandError;
@@ -53,6 +54,7 @@ pub struct Commands {
     services: Arc<dyn domain::Services>,
     locks: Arc<KeyedLocks>,
     cache: Arc<AggregateCache>,
+    meta: Metadata,
 }
 
 impl Commands {
@@ -68,6 +70,15 @@ impl Commands {
             services,
             locks: Arc::new(KeyedLocks::default()),
             cache: Arc::new(AggregateCache::new(CACHE_CAPACITY)),
+            meta: Metadata::default(),
+        }
+    }
+
+    /// The same commands, recording `meta` (who acts, for which request) with every event.
+    pub fn on_behalf(&self, meta: Metadata) -> Self {
+        Self {
+            meta,
+            ..self.clone()
         }
     }
 
@@ -112,7 +123,7 @@ impl Commands {
                 });
             }
             let change = decided?;
-            match self.store.append_all(&[change.rows()?]).await {
+            match self.store.append_all(&[change.rows(&self.meta)?]).await {
                 Ok(position) => {
                     let events = change.events.clone();
                     let done = change.into_loaded();

@@ -24,6 +24,9 @@ pub trait Aggregate:
     type Event: DomainEvent;
     /// Why it refuses a command.
     type Error: Rejection;
+    /// Take a snapshot every this many events, so a long-lived stream loads from its latest
+    /// snapshot instead of from its first event; `None` for aggregates that stay short.
+    const SNAPSHOT_EVERY: Option<u64> = None;
 
     /// Decides which events a command produces, without changing `self`.
     fn handle(
@@ -48,5 +51,11 @@ pub trait DomainEvent:
     /// unique event id turns a retried request into a no-op. `None` gets a fresh id.
     fn idempotency_id(&self) -> Option<Uuid> {
         None
+    }
+    /// Whether this event is a consequence of the event decided just before it by the same
+    /// command (a promotion caused by a leave), rather than of the request itself. Its metadata
+    /// then names that event as its cause.
+    fn caused_by_previous(&self) -> bool {
+        false
     }
 }

@@ -23,3 +23,15 @@ pub trait Rejection: std::error::Error + Send + Sync + 'static {
     /// A stable machine-readable code such as `not_a_member`.
     fn code(&self) -> &'static str;
 }
+
+/// An error with every cause under it, `outer: cause: root cause`, for one log line.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}

@@ -9,13 +9,16 @@ pub mod chat;
 pub mod couple;
 pub mod error;
 pub mod game;
+pub mod metadata;
 pub mod position;
 pub mod services;
 pub mod testing;
+pub mod upcast;
 pub mod user;
 pub mod values;
 
 pub use aggregate::{Aggregate, DomainEvent};
 pub use error::{ErrorKind, Rejection};
+pub use metadata::Metadata;
 pub use position::Position;
 pub use services::Services;

@@ -2,7 +2,7 @@
 
 use async_nats::HeaderMap;
 use chrono::{DateTime, Utc};
-use domain::Position;
+use domain::{Metadata, Position};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,6 +23,12 @@ pub mod headers {
     pub const AGGREGATE_SEQUENCE: &str = "Moim-Aggregate-Sequence";
     /// The global position, `<tx_id>.<position>`.
     pub const POSITION: &str = "Moim-Position";
+    /// The user whose request caused the event.
+    pub const ACTOR: &str = "Moim-Actor";
+    /// The request the event came from (its request id).
+    pub const CORRELATION_ID: &str = "Moim-Correlation-Id";
+    /// The event that caused this one, when one did.
+    pub const CAUSATION_ID: &str = "Moim-Causation-Id";
 }
 
 /// One stored event as it travels through NATS.
@@ -73,6 +79,16 @@ impl EventEnvelope {
             self.sequence.to_string().as_str(),
         );
         map.insert(headers::POSITION, self.position.to_string().as_str());
+        let meta: Metadata = serde_json::from_value(self.metadata.clone()).unwrap_or_default();
+        if let Some(actor) = meta.actor {
+            map.insert(headers::ACTOR, actor.to_string().as_str());
+        }
+        if let Some(correlation_id) = &meta.correlation_id {
+            map.insert(headers::CORRELATION_ID, correlation_id.as_str());
+        }
+        if let Some(causation_id) = meta.causation_id {
+            map.insert(headers::CAUSATION_ID, causation_id.to_string().as_str());
+        }
         map
     }
 

@@ -23,24 +23,40 @@ use crate::stream;
 use crate::subjects::Subjects;
 
 /// Advisory lock key of the relay leader ("moimrely" in ASCII).
-const LEADER_LOCK: i64 = 0x6d6f_696d_7265_6c79;
+pub const LEADER_LOCK: i64 = 0x6d6f_696d_7265_6c79;
 
 /// Why the relay stopped a round; it logs, re-synchronises and goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// PostgreSQL failed.
-    #[error("database: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
     /// NATS failed or refused a publish.
-    #[error("nats: {0}")]
-    Nats(String),
+    #[error("nats: {what}")]
+    Nats {
+        /// What was being done.
+        what: &'static str,
+        /// What async-nats (or the relay's own check) reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An envelope could not be serialised.
+    #[error("could not encode event {0}")]
+    Encode(uuid::Uuid, #[source] serde_json::Error),
     /// The stream and the event store disagree in a way the relay must not paper over.
     #[error("inconsistent: {0}")]
     Inconsistent(String),
 }
 
-fn nats(error: impl std::fmt::Display) -> RelayError {
-    RelayError::Nats(error.to_string())
+/// Wraps an async-nats error (or a message) with what was being done.
+fn nats<E>(what: &'static str) -> impl FnOnce(E) -> RelayError
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    move |source| RelayError::Nats {
+        what,
+        source: source.into(),
+    }
 }
 
 /// Where the relay stands: the last event published and its stream sequence.
@@ -132,7 +148,8 @@ impl Relay {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "relay round failed; re-synchronising");
+                    let error = domain::error::chain(&error);
+                    tracing::warn!(error, "relay round failed; re-synchronising");
                     cursor = None;
                     // Leadership lives on this connection; if it broke, start over.
                     sqlx::query("SELECT 1").execute(&mut leader).await?;
@@ -150,17 +167,26 @@ impl Relay {
     pub async fn recover(&self) -> Result<Cursor, RelayError> {
         let mut stream = stream::ensure(&self.js, &self.subjects)
             .await
-            .map_err(nats)?;
-        let last = stream.info().await.map_err(nats)?.state.last_sequence;
+            .map_err(nats("ensuring the stream"))?;
+        let last = stream
+            .info()
+            .await
+            .map_err(nats("reading the stream's state"))?
+            .state
+            .last_sequence;
         let cursor = if last == 0 {
             Cursor {
                 position: Position::START,
                 stream_seq: 0,
             }
         } else {
-            let message = stream.get_raw_message(last).await.map_err(nats)?;
-            let position = EventEnvelope::position_in(Some(&message.headers))
-                .ok_or_else(|| nats(format!("stream message {last} has no position header")))?;
+            let message = stream
+                .get_raw_message(last)
+                .await
+                .map_err(nats("reading the stream's last message"))?;
+            let position = EventEnvelope::position_in(Some(&message.headers)).ok_or_else(|| {
+                RelayError::Inconsistent(format!("stream message {last} has no position header"))
+            })?;
             Cursor {
                 position,
                 stream_seq: last,
@@ -202,7 +228,8 @@ impl Relay {
         let mut acks = Vec::with_capacity(rows.len());
         let mut last = at.position;
         for (expected, envelope) in (at.stream_seq..).zip(&rows) {
-            let body = serde_json::to_vec(&envelope).map_err(nats)?;
+            let body = serde_json::to_vec(&envelope)
+                .map_err(|e| RelayError::Encode(envelope.event_id, e))?;
             let message = PublishMessage::build()
                 .payload(body.into())
                 .headers(envelope.headers())
@@ -211,17 +238,24 @@ impl Relay {
             let subject = self
                 .subjects
                 .event(&envelope.aggregate_type, &envelope.aggregate_id);
-            acks.push(self.js.send_publish(subject, message).await.map_err(nats)?);
+            acks.push(
+                self.js
+                    .send_publish(subject, message)
+                    .await
+                    .map_err(nats("publishing"))?,
+            );
             last = envelope.position;
         }
         let mut sequence = at.stream_seq;
         for ack in acks {
             let ack = ack.await.map_err(|e| match e.kind() {
-                PublishErrorKind::WrongLastSequence => nats("stream moved under the relay"),
-                _ => nats(e),
+                PublishErrorKind::WrongLastSequence => {
+                    RelayError::Inconsistent("the stream moved under the relay".into())
+                }
+                _ => nats("awaiting a publish acknowledgement")(e),
             })?;
             if ack.duplicate || ack.sequence != sequence + 1 {
-                return Err(nats(format!(
+                return Err(RelayError::Inconsistent(format!(
                     "unexpected ack {} after {sequence}",
                     ack.sequence
                 )));
@@ -272,17 +306,4 @@ impl Relay {
         .await?;
         Ok(())
     }
-}
-
-/// The relay's last recorded cursor for a stream, if it has published anything.
-pub async fn checkpoint(pool: &PgPool, subjects: &Subjects) -> Result<Option<Cursor>, sqlx::Error> {
-    let row: Option<(i64, i64, i64)> =
-        sqlx::query_as("SELECT tx_id, position, stream_seq FROM relay_checkpoints WHERE name = $1")
-            .bind(subjects.stream_name())
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(tx_id, position, seq)| Cursor {
-        position: Position { tx_id, position },
-        stream_seq: seq as u64,
-    }))
 }

@@ -1,4 +1,5 @@
-//! Every subject and stream name Moim uses is built here and nowhere else.
+//! Every subject and stream name Moim uses is built here and nowhere else, with the names of
+//! the headers that travel on those subjects.
 
 use uuid::Uuid;
 
@@ -45,6 +46,14 @@ impl Subjects {
     pub fn consumer(&self, projection: &str) -> String {
         format!("{}_{}", self.prefix, token(projection))
     }
+}
+
+/// Headers of a live push on `<prefix>.push.user.<id>`.
+pub mod push_headers {
+    /// The push's id: receivers drop a push they have already forwarded.
+    pub const ID: &str = "Moim-Push-Id";
+    /// The request the pushed event came from.
+    pub const CORRELATION_ID: &str = "Moim-Correlation-Id";
 }
 
 /// Makes a string safe as one subject token (no `.`, wildcards or spaces).

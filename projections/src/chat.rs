@@ -1,15 +1,50 @@
 //! Read model of chat rooms, their members and their messages.
 
 use chrono::{DateTime, Utc};
-use domain::chat::{ChatEvent, ChatRoom};
+use domain::chat::{ChatEvent, ChatRoom, MemberRole, RoomKind};
 use domain::Aggregate;
+use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::view::decode;
-use crate::ProjectionError;
+use crate::decode::decode;
+use crate::frames::ChatMessage;
+use crate::{ProjectionError, Push, ReadModel, View};
+
+/// The chat view.
+pub const VIEW: View = View::of(&Chat);
+
+struct Chat;
+
+impl ReadModel for Chat {
+    fn name(&self) -> &'static str {
+        "chat"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["chat_rooms", "chat_room_members", "chat_messages"]
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [EventEnvelope],
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply_many(tx, events))
+    }
+}
 
 /// A room as listed for a member.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -32,63 +67,49 @@ pub struct Room {
     pub member_ids: Vec<Uuid>,
 }
 
-/// A message as served from history.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Message {
-    /// The message.
-    pub message_id: Uuid,
-    /// The room.
-    pub room_id: Uuid,
-    /// Its number in the room.
-    pub seq: i64,
-    /// Who sent it.
-    pub sender_id: Uuid,
-    /// The client's id for it.
-    pub client_msg_id: Uuid,
-    /// The text.
-    pub body: String,
-    /// When.
-    pub sent_at: DateTime<Utc>,
-}
-
 /// A page of history, newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
     /// The messages.
-    pub messages: Vec<Message>,
+    pub messages: Vec<ChatMessage>,
     /// Whether older messages exist.
     pub has_more: bool,
 }
 
-pub(crate) async fn apply(
-    tx: &mut PgConnection,
-    event: &EventEnvelope,
-) -> Result<(), ProjectionError> {
+async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), ProjectionError> {
     if event.aggregate_type != ChatRoom::TYPE {
         return Ok(());
     }
     match decode(event)? {
         ChatEvent::RoomCreated(e) => {
-            let kind = serde_json::to_value(e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
+            let kind = match e.kind {
+                RoomKind::Direct => "direct",
+                RoomKind::Group => "group",
+            };
             sqlx::query(
                 "INSERT INTO chat_rooms (room_id, name, kind, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (room_id) DO NOTHING",
             )
             .bind(e.room_id)
             .bind(&e.name)
-            .bind(kind.unwrap_or_default())
+            .bind(kind)
             .bind(e.created_by)
             .bind(e.created_at)
             .execute(&mut *tx)
             .await?;
+            let (ids, roles): (Vec<Uuid>, Vec<String>) = e
+                .members
+                .iter()
+                .map(|m| (m.user_id, role_name(m.role)))
+                .unzip();
             sqlx::query(
-                "INSERT INTO chat_room_members (room_id, user_id) SELECT $1, unnest($2::uuid[])
+                "INSERT INTO chat_room_members (room_id, user_id, role)
+                 SELECT $1, * FROM unnest($2::uuid[], $3::text[])
                  ON CONFLICT DO NOTHING",
             )
             .bind(e.room_id)
-            .bind(&e.member_ids)
+            .bind(&ids)
+            .bind(&roles)
             .execute(&mut *tx)
             .await?;
         }
@@ -131,22 +152,6 @@ pub async fn rooms_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Room>, Project
     .await?)
 }
 
-/// Whether `user_id` is in `room_id`, as far as this view knows.
-pub async fn is_member(
-    pool: &PgPool,
-    room_id: Uuid,
-    user_id: Uuid,
-) -> Result<bool, ProjectionError> {
-    let (member,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM chat_room_members WHERE room_id = $1 AND user_id = $2)",
-    )
-    .bind(room_id)
-    .bind(user_id)
-    .fetch_one(pool)
-    .await?;
-    Ok(member)
-}
-
 /// Up to `limit` messages older than `before` (or the newest), newest first.
 pub async fn history(
     pool: &PgPool,
@@ -154,7 +159,7 @@ pub async fn history(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Page, ProjectionError> {
-    let mut messages: Vec<Message> = sqlx::query_as(
+    let mut messages: Vec<ChatMessage> = sqlx::query_as(
         "SELECT message_id, room_id, seq, sender_id, client_msg_id, body, sent_at FROM chat_messages
          WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
     )
@@ -216,7 +221,7 @@ impl Pending {
 }
 
 /// Applies events in order, writing each run of messages with one statement.
-pub(crate) async fn apply_many(
+async fn apply_many(
     tx: &mut PgConnection,
     events: &[EventEnvelope],
 ) -> Result<(), ProjectionError> {
@@ -243,4 +248,13 @@ pub(crate) async fn apply_many(
         }
     }
     pending.flush(tx).await
+}
+
+fn role_name(role: MemberRole) -> String {
+    match role {
+        MemberRole::Owner => "owner",
+        MemberRole::Admin => "admin",
+        MemberRole::Member => "member",
+    }
+    .to_owned()
 }

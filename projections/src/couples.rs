@@ -4,13 +4,38 @@ use chrono::{DateTime, Utc};
 use domain::couple::{Invite, InviteEvent};
 use domain::user::{User, UserEvent};
 use domain::Aggregate;
+use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::view::decode;
-use crate::ProjectionError;
+use crate::decode::decode;
+use crate::{ProjectionError, Push, ReadModel, View};
+
+/// The couples view.
+pub const VIEW: View = View::of(&Couples);
+
+struct Couples;
+
+impl ReadModel for Couples {
+    fn name(&self) -> &'static str {
+        "couples"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["couple_invites", "couple_members"]
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event))
+    }
+}
 
 /// A user's couple.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -32,10 +57,7 @@ pub struct OpenInvite {
     pub expires_at: DateTime<Utc>,
 }
 
-pub(crate) async fn apply(
-    tx: &mut PgConnection,
-    event: &EventEnvelope,
-) -> Result<(), ProjectionError> {
+async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), ProjectionError> {
     if event.aggregate_type == Invite::TYPE {
         match decode(event)? {
             InviteEvent::InviteCreated(e) => {

@@ -1,32 +1,46 @@
-//! The projections' error type.
+//! The projections' error type. Failures from elsewhere keep their cause as the source.
+
+/// A boxed cause from a library whose error types are many (async-nats has one per call).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a read model could not take an event or answer a query.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     /// PostgreSQL failed.
-    #[error("database: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
     /// NATS failed.
-    #[error("nats: {0}")]
-    Nats(String),
+    #[error("nats: {what}")]
+    Nats {
+        /// What was being done.
+        what: &'static str,
+        /// What async-nats reported.
+        #[source]
+        source: BoxError,
+    },
     /// A stored event could not be read as the domain type it claims to be.
-    #[error("event {event_id} ({event_type}) unreadable: {reason}")]
+    #[error("event {event_id} ({event_type}) unreadable")]
     Unreadable {
         /// Which event.
         event_id: uuid::Uuid,
         /// Its type.
         event_type: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: serde_json::Error,
     },
     /// A stream message that is not an event envelope.
-    #[error("stream message {stream_seq} is not an event envelope: {reason}")]
+    #[error("stream message {stream_seq} is not an event envelope")]
     BadEnvelope {
         /// Where it is.
         stream_seq: u64,
         /// Why.
-        reason: String,
+        #[source]
+        source: serde_json::Error,
     },
+    /// A frame could not be serialised.
+    #[error("could not encode a frame")]
+    Encode(#[source] serde_json::Error),
     /// The consumer skipped ahead of the checkpoint; it is re-created from the checkpoint.
     #[error("gap: expected stream sequence {expected}, got {got}")]
     Gap {
@@ -35,9 +49,17 @@ pub enum ProjectionError {
         /// What came.
         got: u64,
     },
-    /// No such read model.
-    #[error("unknown projection {0:?}; known: users, chat, couples, games, notifications")]
-    UnknownView(String),
+    /// No such read model in the registry.
+    #[error("unknown read model {name:?}; known: {known}")]
+    UnknownView {
+        /// What was asked for.
+        name: String,
+        /// The registry's names, comma-separated.
+        known: String,
+    },
+    /// Two read models with one name in a registry.
+    #[error("two read models are called {0:?}")]
+    DuplicateView(&'static str),
 }
 
 impl ProjectionError {
@@ -53,7 +75,11 @@ impl ProjectionError {
         }
     }
 
-    pub(crate) fn nats(error: impl std::fmt::Display) -> Self {
-        Self::Nats(error.to_string())
+    /// Wraps an async-nats error with what was being done.
+    pub(crate) fn nats<E: Into<BoxError>>(what: &'static str) -> impl FnOnce(E) -> Self {
+        move |source| Self::Nats {
+            what,
+            source: source.into(),
+        }
     }
 }

@@ -3,13 +3,38 @@
 use chrono::{DateTime, Utc};
 use domain::game::{Game, GameEvent};
 use domain::Aggregate;
+use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::view::decode;
-use crate::ProjectionError;
+use crate::decode::decode;
+use crate::{ProjectionError, Push, ReadModel, View};
+
+/// The games view.
+pub const VIEW: View = View::of(&Games);
+
+struct Games;
+
+impl ReadModel for Games {
+    fn name(&self) -> &'static str {
+        "games"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["games", "game_players"]
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event))
+    }
+}
 
 /// A game with who plays and who waits.
 #[derive(Debug, Clone, Serialize)]
@@ -39,10 +64,7 @@ struct GameRow {
     host_id: Uuid,
 }
 
-pub(crate) async fn apply(
-    tx: &mut PgConnection,
-    event: &EventEnvelope,
-) -> Result<(), ProjectionError> {
+async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), ProjectionError> {
     if event.aggregate_type != Game::TYPE {
         return Ok(());
     }
@@ -63,19 +85,17 @@ pub(crate) async fn apply(
             .await?;
             return Ok(());
         }
-        GameEvent::PlayerLeft { game_id, user_id } => {
+        GameEvent::PlayerLeft(e) => {
             sqlx::query("DELETE FROM game_players WHERE game_id = $1 AND user_id = $2")
-                .bind(game_id)
-                .bind(user_id)
+                .bind(e.game_id)
+                .bind(e.user_id)
                 .execute(&mut *tx)
                 .await?;
             return Ok(());
         }
-        GameEvent::PlayerJoined { game_id, user_id }
-        | GameEvent::PlayerPromoted { game_id, user_id } => (game_id, user_id, "joined"),
-        GameEvent::PlayerWaitlisted {
-            game_id, user_id, ..
-        } => (game_id, user_id, "waitlisted"),
+        GameEvent::PlayerJoined(e) => (e.game_id, e.user_id, "joined"),
+        GameEvent::PlayerPromoted(e) => (e.game_id, e.user_id, "joined"),
+        GameEvent::PlayerWaitlisted(e) => (e.game_id, e.user_id, "waitlisted"),
     };
     sqlx::query(
         "INSERT INTO game_players (game_id, user_id, status, placed_at) VALUES ($1, $2, $3, $4)

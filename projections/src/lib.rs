@@ -1,20 +1,27 @@
 //! The read side: one JetStream consumer per read model, the read models and their queries, the
-//! notifier that pushes live notifications, replay from the event store, and the wait behind
+//! notifier that pushes live frames, replay from the event store, and the wait behind
 //! read-your-writes.
 //!
-//! Each read model writes its rows and its checkpoint in one PostgreSQL transaction and acks the
-//! messages only after that commits, so a redelivered message changes nothing.
+//! Each read model is one module that describes itself ([`ReadModel`]) and one line in
+//! [`Registry::standard`]. It writes its rows and its checkpoint in one PostgreSQL transaction
+//! and acks the messages only after that commits, so a redelivered message changes nothing.
 
 pub mod chat;
 pub mod checkpoint;
-pub mod consumer;
 pub mod couples;
+mod dead_letters;
+mod decode;
 mod error;
+pub mod fingerprint;
+pub mod frames;
 pub mod games;
 pub mod notifications;
+pub mod outbox;
+mod registry;
 pub mod replay;
+pub mod runner;
 pub mod users;
-mod view;
 
 pub use error::ProjectionError;
-pub use view::{Push, View};
+pub use frames::Push;
+pub use registry::{ReadModel, Registry, View};

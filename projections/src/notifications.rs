@@ -1,5 +1,5 @@
 //! The notifier: turns events into user-facing notifications, keeps them in a per-user feed, and
-//! hands live pushes to the consumer to publish on `moim.push.user.<id>` once the feed commits.
+//! hands live pushes to its runner to publish on `moim.push.user.<id>` once the feed commits.
 //!
 //! Chat messages are pushed to every member of the room but not kept in the feed: the room's
 //! history already holds them.
@@ -8,44 +8,74 @@ use chrono::{DateTime, Utc};
 use domain::chat::{ChatEvent, ChatRoom};
 use domain::game::{Game, GameEvent};
 use domain::user::{User, UserEvent};
-use domain::Aggregate;
+use domain::{Aggregate, Metadata};
+use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::view::decode;
-use crate::{ProjectionError, Push};
+use crate::decode::decode;
+use crate::frames::{ChatMessage, CoupleMatched, Frame, GamePlace};
+use crate::{ProjectionError, Push, ReadModel, View};
+
+/// The notifications view.
+pub const VIEW: View = View::of(&Notifications);
+
+struct Notifications;
+
+impl ReadModel for Notifications {
+    fn name(&self) -> &'static str {
+        "notifications"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["notifications", "notifier_room_members"]
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        out: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event, out))
+    }
+
+    fn makes_pushes(&self) -> bool {
+        true
+    }
+}
 
 /// One entry of a user's feed.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Notification {
     /// Stable id (derived from the event and the user, so a redelivery cannot double it).
     pub notification_id: Uuid,
-    /// e.g. `couple.matched`.
+    /// The frame type it was pushed as, e.g. `couple.matched`.
     pub kind: String,
-    /// Details, as in the live frame.
+    /// The frame's data.
     pub data: Value,
     /// When the event happened.
     pub created_at: DateTime<Utc>,
 }
 
-pub(crate) async fn apply(
+async fn apply(
     tx: &mut PgConnection,
     event: &EventEnvelope,
     out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
-    let at = event.recorded_at;
     if event.aggregate_type == ChatRoom::TYPE {
         match decode(event)? {
             ChatEvent::RoomCreated(e) => {
+                let ids: Vec<Uuid> = e.members.iter().map(|m| m.user_id).collect();
                 sqlx::query(
                     "INSERT INTO notifier_room_members (room_id, user_id) SELECT $1, unnest($2::uuid[])
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(e.room_id)
-                .bind(&e.member_ids)
+                .bind(&ids)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -57,82 +87,89 @@ pub(crate) async fn apply(
                         .bind(e.room_id)
                         .fetch_all(&mut *tx)
                         .await?;
-                let data = json!({
-                    "message_id": e.message_id, "room_id": e.room_id, "seq": e.seq,
-                    "sender_id": e.sender_id, "client_msg_id": e.client_msg_id,
-                    "body": e.body, "sent_at": e.sent_at,
-                });
+                let frame = Frame::MessageSent(ChatMessage::from(e));
+                let correlation_id = correlation_id(event);
                 out.extend(members.into_iter().map(|(user_id,)| Push {
                     id: per_user_id(event, user_id),
                     user_id,
-                    kind: "message.sent".into(),
-                    data: data.clone(),
+                    frame: frame.clone(),
+                    correlation_id: correlation_id.clone(),
                 }));
             }
         }
     } else if event.aggregate_type == User::TYPE {
         if let UserEvent::UserCoupled(e) = decode(event)? {
-            let data =
-                json!({ "couple_id": e.couple_id, "partner_id": e.partner_id, "since": e.since });
-            notify(tx, event, e.user_id, "couple.matched", data, at, out).await?;
+            let frame = Frame::CoupleMatched(CoupleMatched {
+                notification_id: per_user_id(event, e.user_id),
+                couple_id: e.couple_id,
+                partner_id: e.partner_id,
+                since: e.since,
+            });
+            notify(tx, event, e.user_id, frame, out).await?;
         }
     } else if event.aggregate_type == Game::TYPE {
-        let (user_id, kind, data) = match decode(event)? {
-            GameEvent::PlayerJoined { game_id, user_id } => {
-                (user_id, "game.joined", json!({ "game_id": game_id }))
-            }
-            GameEvent::PlayerWaitlisted {
-                game_id,
-                user_id,
-                position,
-            } => (
-                user_id,
-                "game.waitlisted",
-                json!({ "game_id": game_id, "position": position }),
-            ),
-            GameEvent::PlayerPromoted { game_id, user_id } => {
-                (user_id, "game.promoted", json!({ "game_id": game_id }))
-            }
-            GameEvent::GameCreated(_) | GameEvent::PlayerLeft { .. } => return Ok(()),
+        let place = |game_id, user_id, position| GamePlace {
+            notification_id: per_user_id(event, user_id),
+            game_id,
+            position,
         };
-        notify(tx, event, user_id, kind, data, at, out).await?;
+        let (user_id, frame) = match decode(event)? {
+            GameEvent::PlayerJoined(e) => (
+                e.user_id,
+                Frame::GameJoined(place(e.game_id, e.user_id, None)),
+            ),
+            GameEvent::PlayerWaitlisted(e) => (
+                e.user_id,
+                Frame::GameWaitlisted(place(e.game_id, e.user_id, Some(e.position))),
+            ),
+            GameEvent::PlayerPromoted(e) => (
+                e.user_id,
+                Frame::GamePromoted(place(e.game_id, e.user_id, None)),
+            ),
+            GameEvent::GameCreated(_) | GameEvent::PlayerLeft(_) => return Ok(()),
+        };
+        notify(tx, event, user_id, frame, out).await?;
     }
     Ok(())
 }
 
+/// Keeps a feed entry and, live, pushes it.
 async fn notify(
     tx: &mut PgConnection,
     event: &EventEnvelope,
     user_id: Uuid,
-    kind: &'static str,
-    mut data: Value,
-    at: DateTime<Utc>,
+    frame: Frame,
     out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
     let id = per_user_id(event, user_id);
+    let wire = serde_json::to_value(&frame).map_err(ProjectionError::Encode)?;
     sqlx::query(
         "INSERT INTO notifications (notification_id, user_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (notification_id) DO NOTHING",
     )
     .bind(id)
     .bind(user_id)
-    .bind(kind)
-    .bind(&data)
-    .bind(at)
+    .bind(frame.kind())
+    .bind(&wire["data"])
+    .bind(event.recorded_at)
     .execute(&mut *tx)
     .await?;
-    if let Some(object) = data.as_object_mut() {
-        object.insert("notification_id".into(), json!(id));
-    }
     if let Some(out) = out {
         out.push(Push {
             id,
             user_id,
-            kind: kind.into(),
-            data,
+            frame,
+            correlation_id: correlation_id(event),
         });
     }
     Ok(())
+}
+
+/// The request an event came from, as its metadata records it.
+fn correlation_id(event: &EventEnvelope) -> Option<String> {
+    serde_json::from_value::<Metadata>(event.metadata.clone())
+        .ok()
+        .and_then(|m| m.correlation_id)
 }
 
 /// The id of what `event` means for `user_id`: the same on every redelivery and replay.

@@ -150,38 +150,6 @@ async fn apply_into(
     .execute(&mut *tx)
     .await?;
     // Replays re-create the feed, not the moment: nothing is pushed again.
-    view.apply_many(&mut *tx, events, None).await?;
+    view.apply(&mut *tx, events, None).await?;
     Ok(())
-}
-
-/// One table's fingerprint: its row count and an md5 of all its rows in a fixed order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableFingerprint {
-    /// The table.
-    pub table: &'static str,
-    /// How many rows.
-    pub rows: i64,
-    /// md5 of the rows' text forms, sorted.
-    pub md5: String,
-}
-
-/// Fingerprints every table of `view`, to compare a live view with a rebuilt one.
-pub async fn fingerprint(
-    pool: &PgPool,
-    view: View,
-) -> Result<Vec<TableFingerprint>, ProjectionError> {
-    let mut out = Vec::new();
-    for table in view.tables() {
-        let (rows, md5): (i64, Option<String>) = sqlx::query_as(&format!(
-            "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.{table} t"
-        ))
-        .fetch_one(pool)
-        .await?;
-        out.push(TableFingerprint {
-            table,
-            rows,
-            md5: md5.unwrap_or_default(),
-        });
-    }
-    Ok(out)
 }

@@ -3,13 +3,38 @@
 use chrono::{DateTime, Utc};
 use domain::user::{User, UserEvent};
 use domain::Aggregate;
+use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::view::decode;
-use crate::ProjectionError;
+use crate::decode::decode;
+use crate::{ProjectionError, Push, ReadModel, View};
+
+/// The users view.
+pub const VIEW: View = View::of(&Users);
+
+struct Users;
+
+impl ReadModel for Users {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["users_view"]
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event))
+    }
+}
 
 /// A user as others see them.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -22,10 +47,7 @@ pub struct Profile {
     pub registered_at: DateTime<Utc>,
 }
 
-pub(crate) async fn apply(
-    tx: &mut PgConnection,
-    event: &EventEnvelope,
-) -> Result<(), ProjectionError> {
+async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), ProjectionError> {
     if event.aggregate_type != User::TYPE {
         return Ok(());
     }

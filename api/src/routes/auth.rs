@@ -2,13 +2,14 @@
 
 use axum::extract::State;
 use domain::values::{DisplayName, Email, Password};
-use domain::Position;
+use domain::{Metadata, Position};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Written;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -60,12 +61,17 @@ async fn tokens(state: &AppState, user_id: Uuid) -> Result<Tokens, ApiError> {
 #[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
+    request_id: RequestId,
     Json(body): Json<Register>,
 ) -> Result<Written<Tokens>, ApiError> {
     let email = Email::parse(&body.email)?;
     let password = Password::parse(&body.password)?;
     let name = DisplayName::parse(&body.display_name)?;
-    let (user_id, position) = state.commands.register(email, password, name).await?;
+    let (user_id, position) = state
+        .commands
+        .on_behalf(Metadata::request(None, request_id.as_str()))
+        .register(email, password, name)
+        .await?;
     Ok(Written::created(tokens(&state, user_id).await?, position))
 }
 

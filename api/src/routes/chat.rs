@@ -1,17 +1,16 @@
 //! Chat rooms and messages.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use domain::chat::{ChatRoom, RoomKind};
+use domain::chat::RoomKind;
 use domain::values::{MessageBody, RoomName};
-use projections::chat::{Page, Room};
-use projections::View;
+use projections::chat::{Page, Room, VIEW};
+use projections::frames::ChatMessage;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Written;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Consistency, Json, Path, Query};
+use crate::extract::{Actor, AuthUser, Consistency, Json, Path, Query};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -35,16 +34,6 @@ pub struct SendMessage {
     body: String,
 }
 
-#[derive(Serialize)]
-pub struct MessageOut {
-    message_id: Uuid,
-    room_id: Uuid,
-    seq: u64,
-    sender_id: Uuid,
-    body: String,
-    sent_at: DateTime<Utc>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
@@ -59,14 +48,13 @@ pub struct Rooms {
 
 /// `POST /chat/rooms`.
 pub async fn create_room(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
+    actor: Actor,
     Json(body): Json<CreateRoom>,
 ) -> Result<Written<RoomCreated>, ApiError> {
     let name = RoomName::parse(&body.name)?;
-    let (room_id, position) = state
+    let (room_id, position) = actor
         .commands
-        .create_room(user_id, name, body.kind, body.member_ids)
+        .create_room(actor.user_id, name, body.kind, body.member_ids)
         .await?;
     Ok(Written::created(RoomCreated { room_id }, position))
 }
@@ -77,33 +65,25 @@ pub async fn my_rooms(
     AuthUser(user_id): AuthUser,
     consistency: Option<Consistency>,
 ) -> Result<Json<Rooms>, ApiError> {
-    state.caught_up(View::Chat, consistency).await?;
+    state.caught_up(VIEW, consistency).await?;
     Ok(Json(Rooms {
         rooms: projections::chat::rooms_of(&state.pool, user_id).await?,
     }))
 }
 
 /// `POST /chat/rooms/{room_id}/messages`.
+/// Answers the message exactly as the `message.sent` frame carries it.
 pub async fn send_message(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
+    actor: Actor,
     Path(room_id): Path<Uuid>,
     Json(body): Json<SendMessage>,
-) -> Result<Written<MessageOut>, ApiError> {
+) -> Result<Written<ChatMessage>, ApiError> {
     let text = MessageBody::parse(&body.body)?;
-    let sent = state
+    let sent = actor
         .commands
-        .send_message(room_id, user_id, body.client_msg_id, text)
+        .send_message(room_id, actor.user_id, body.client_msg_id, text)
         .await?;
-    let out = MessageOut {
-        message_id: sent.message_id,
-        room_id: sent.room_id,
-        seq: sent.seq,
-        sender_id: sent.sender_id,
-        body: sent.body,
-        sent_at: sent.sent_at,
-    };
-    Ok(Written::created(out, sent.position))
+    Ok(Written::created(sent.message.into(), sent.position))
 }
 
 /// `GET /chat/rooms/{room_id}/messages?before=<seq>&limit=<n>`: newest first.
@@ -124,16 +104,10 @@ pub async fn history(
             "before must be a seq of 1 or more",
         ));
     }
-    // Membership is checked on the room itself, never on a view that may lag behind.
-    let room = state
-        .commands
-        .store()
-        .load::<ChatRoom>(&room_id.to_string())
-        .await?;
-    if !room.aggregate.is_member(user_id) {
+    if !state.commands.is_room_member(room_id, user_id).await? {
         return Err(ApiError::not_found("room_not_found", "room not found"));
     }
-    state.caught_up(View::Chat, consistency).await?;
+    state.caught_up(VIEW, consistency).await?;
     Ok(Json(
         projections::chat::history(&state.pool, room_id, query.before, limit).await?,
     ))

@@ -3,14 +3,13 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use domain::values::InviteCode;
-use projections::couples::{Couple, OpenInvite};
-use projections::View;
+use projections::couples::{Couple, OpenInvite, VIEW};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Written;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Consistency, Json};
+use crate::extract::{Actor, AuthUser, Consistency, Json};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -39,11 +38,8 @@ pub struct Mine {
 }
 
 /// `POST /couples/invites`.
-pub async fn create_invite(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
-) -> Result<Written<InviteOut>, ApiError> {
-    let invite = state.commands.create_invite(user_id).await?;
+pub async fn create_invite(actor: Actor) -> Result<Written<InviteOut>, ApiError> {
+    let invite = actor.commands.create_invite(actor.user_id).await?;
     let out = InviteOut {
         code: invite.code.as_str().to_owned(),
         expires_at: invite.expires_at,
@@ -53,12 +49,11 @@ pub async fn create_invite(
 
 /// `POST /couples/match`.
 pub async fn match_couple(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
+    actor: Actor,
     Json(body): Json<Match>,
 ) -> Result<Written<Matched>, ApiError> {
     let code = InviteCode::parse(&body.code)?;
-    let matched = state.commands.match_couple(user_id, code).await?;
+    let matched = actor.commands.match_couple(actor.user_id, code).await?;
     let out = Matched {
         couple_id: matched.couple_id,
         partner_id: matched.partner_id,
@@ -73,7 +68,7 @@ pub async fn mine(
     AuthUser(user_id): AuthUser,
     consistency: Option<Consistency>,
 ) -> Result<Json<Mine>, ApiError> {
-    state.caught_up(View::Couples, consistency).await?;
+    state.caught_up(VIEW, consistency).await?;
     let couple = projections::couples::couple_of(&state.pool, user_id).await?;
     let open_invites = projections::couples::open_invites(&state.pool, user_id).await?;
     Ok(Json(Mine {

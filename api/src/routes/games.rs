@@ -4,14 +4,13 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use domain::game::Participation;
 use domain::values::{GameTitle, MaxParticipants};
-use projections::games::GameView;
-use projections::View;
+use projections::games::{GameView, VIEW};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Written;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Consistency, Json, Path};
+use crate::extract::{Actor, AuthUser, Consistency, Json, Path};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -40,26 +39,21 @@ pub struct Left {
 
 /// `POST /games`.
 pub async fn create(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
+    actor: Actor,
     Json(body): Json<CreateGame>,
 ) -> Result<Written<GameCreated>, ApiError> {
     let title = GameTitle::parse(&body.title)?;
     let max = MaxParticipants::new(body.max_participants)?;
-    let (game_id, position) = state
+    let (game_id, position) = actor
         .commands
-        .create_game(user_id, title, body.starts_at, max)
+        .create_game(actor.user_id, title, body.starts_at, max)
         .await?;
     Ok(Written::created(GameCreated { game_id }, position))
 }
 
 /// `POST /games/{id}/join`.
-pub async fn join(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
-    Path(game_id): Path<Uuid>,
-) -> Result<Written<Joined>, ApiError> {
-    let (participation, position) = state.commands.join_game(game_id, user_id).await?;
+pub async fn join(actor: Actor, Path(game_id): Path<Uuid>) -> Result<Written<Joined>, ApiError> {
+    let (participation, position) = actor.commands.join_game(game_id, actor.user_id).await?;
     let out = match participation {
         Participation::Joined => Joined {
             status: "joined",
@@ -74,12 +68,8 @@ pub async fn join(
 }
 
 /// `DELETE /games/{id}/join`.
-pub async fn leave(
-    State(state): State<AppState>,
-    AuthUser(user_id): AuthUser,
-    Path(game_id): Path<Uuid>,
-) -> Result<Written<Left>, ApiError> {
-    let position = state.commands.leave_game(game_id, user_id).await?;
+pub async fn leave(actor: Actor, Path(game_id): Path<Uuid>) -> Result<Written<Left>, ApiError> {
+    let position = actor.commands.leave_game(game_id, actor.user_id).await?;
     Ok(Written::ok(Left { left: true }, position))
 }
 
@@ -90,7 +80,7 @@ pub async fn show(
     Path(game_id): Path<Uuid>,
     consistency: Option<Consistency>,
 ) -> Result<Json<GameView>, ApiError> {
-    state.caught_up(View::Games, consistency).await?;
+    state.caught_up(VIEW, consistency).await?;
     projections::games::game(&state.pool, game_id)
         .await?
         .map(Json)

@@ -13,7 +13,7 @@ mod notifications;
 mod users;
 mod ws;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::extract::CONSISTENCY_HEADER;
+use crate::request_id;
 use crate::state::AppState;
 
 /// The whole router.
@@ -62,7 +63,23 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let id = request
+                    .headers()
+                    .get(request_id::HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    uri = %request.uri(),
+                    request_id = id,
+                )
+            }),
+        )
+        // Outermost, so the id exists before the span above is made and is on every answer.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 

@@ -1,8 +1,7 @@
 //! The caller's notification feed.
 
 use axum::extract::State;
-use projections::notifications::Notification;
-use projections::View;
+use projections::notifications::{Notification, VIEW};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -31,7 +30,7 @@ pub async fn feed(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("bad_limit", "limit must be 1 to 200"));
     }
-    state.caught_up(View::Notifications, consistency).await?;
+    state.caught_up(VIEW, consistency).await?;
     Ok(Json(Feed {
         notifications: projections::notifications::feed(&state.pool, user_id, limit).await?,
     }))

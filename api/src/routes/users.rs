@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use projections::View;
+use projections::users::VIEW;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ pub async fn me(
     AuthUser(user_id): AuthUser,
     consistency: Option<Consistency>,
 ) -> Result<Json<Me>, ApiError> {
-    state.caught_up(View::Users, consistency).await?;
+    state.caught_up(VIEW, consistency).await?;
     let email = state.commands.email_of(user_id).await?;
     let profile = projections::users::profile(&state.pool, user_id).await?;
     Ok(Json(Me {

@@ -1,5 +1,6 @@
-//! `GET /api/v1/ws`: the live channel. Frames are JSON `{"type": "...", "data": {...}}`; the first
-//! is `ready`, sent once this process is subscribed for the user, so nothing after it is missed.
+//! `GET /api/v1/ws`: the live channel. Frames are `projections::frames::OutFrame`s, JSON
+//! `{"type": "...", "id": "...", "data": {...}}`; the first is `ready`, sent once this process is
+//! subscribed for the user, so nothing after it is missed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,10 +10,11 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
+use projections::frames::{Frame, OutFrame, Ready};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
+use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -28,7 +30,7 @@ pub async fn upgrade(
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(bearer)
         .map(str::to_owned)
         .or_else(|| query.get("access_token").cloned())
         .ok_or_else(|| {
@@ -49,7 +51,13 @@ async fn serve(state: AppState, user_id: Uuid, mut socket: WebSocket) {
             return;
         }
     };
-    let ready = json!({ "type": "ready", "data": { "user_id": user_id } }).to_string();
+    let ready = OutFrame {
+        id: None,
+        frame: Frame::Ready(Ready { user_id }),
+    };
+    let Ok(ready) = serde_json::to_string(&ready) else {
+        return;
+    };
     if socket.send(Message::Text(ready.into())).await.is_err() {
         return;
     }

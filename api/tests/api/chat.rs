@@ -47,7 +47,14 @@ async fn a_message_reaches_the_other_members_socket_and_history() {
         .expect("Lee gets it live");
     assert_eq!(frame["data"]["body"], "안녕");
     assert_eq!(frame["data"]["room_id"], room.to_string());
-    assert_eq!(frame["data"]["message_id"], sent.body["message_id"]);
+    // The 201 and the frame are one shape: the same fields with the same values.
+    let mut answered = sent.body.clone();
+    answered
+        .as_object_mut()
+        .unwrap()
+        .remove("consistency_token");
+    assert_eq!(frame["data"], answered);
+    assert!(answered["client_msg_id"].is_string());
     let own = kim_other_ws
         .next_of("message.sent", Duration::from_secs(10))
         .await
@@ -58,7 +65,10 @@ async fn a_message_reaches_the_other_members_socket_and_history() {
         .get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token())
         .await;
     assert_eq!(history.status, StatusCode::OK);
-    assert_eq!(history.body["messages"][0]["body"], "안녕");
+    assert_eq!(
+        history.body["messages"][0], answered,
+        "history has the same shape too"
+    );
     assert_eq!(history.body["has_more"], false);
 
     let rooms = app.get_after("/chat/rooms", &lee, &sent.token()).await;
@@ -291,14 +301,16 @@ async fn a_push_re_sent_after_a_crash_reaches_a_socket_once() {
     let again = projections::Push {
         id: push_id,
         user_id: lee.id,
-        kind: "message.sent".into(),
-        data: frame["data"].clone(),
+        frame: serde_json::from_value::<projections::frames::OutFrame>(frame.clone())
+            .unwrap()
+            .frame,
+        correlation_id: None,
     };
     let fresh = projections::Push {
         id: Uuid::now_v7(),
         ..again.clone()
     };
-    projections::consumer::publish(&nats, &app.subjects(), &[again, fresh.clone()])
+    projections::outbox::publish(&nats, &app.subjects(), &[again, fresh.clone()])
         .await
         .unwrap();
     let next = lee_ws

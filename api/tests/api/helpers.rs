@@ -7,6 +7,7 @@ use futures::{SinkExt, StreamExt};
 use moim_api::config::Settings;
 use moim_api::startup::{Application, Roles};
 use moim_nats::Subjects;
+use projections::Registry;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -156,12 +157,30 @@ pub async fn spawn_app_custom(roles: Roles, tweak: impl FnOnce(&mut Settings)) -
     start(Arc::new(Sandbox::new().await), roles, tweak).await
 }
 
+/// An app that runs the read models of `registry`, after `setup` (SQL, e.g. a test view's
+/// table) has run on its freshly migrated database.
+pub async fn spawn_app_with_registry(registry: Registry, setup: &str) -> TestApp {
+    let sandbox = Arc::new(Sandbox::new().await);
+    let app = Application::build(sandbox.settings(), Roles::ALL)
+        .await
+        .expect("build app");
+    sqlx::raw_sql(setup)
+        .execute(app.pool())
+        .await
+        .expect("setup SQL");
+    run(sandbox, app.with_registry(registry))
+}
+
 async fn start(sandbox: Arc<Sandbox>, roles: Roles, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = sandbox.settings();
     tweak(&mut settings);
     let app = Application::build(settings, roles)
         .await
         .expect("build app");
+    run(sandbox, app)
+}
+
+fn run(sandbox: Arc<Sandbox>, app: Application) -> TestApp {
     let address = format!("http://{}", app.address().expect("api role listens"));
     let pool = app.pool().clone();
     let stop = CancellationToken::new();
@@ -359,7 +378,12 @@ impl Ws {
                 .ok()??
                 .ok()?;
             match message {
-                Message::Text(text) => return serde_json::from_str(&text).ok(),
+                // Every frame must be one the shared frame type knows.
+                Message::Text(text) => {
+                    let frame: projections::frames::OutFrame = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("unknown frame {text}: {e}"));
+                    return serde_json::to_value(frame).ok();
+                }
                 Message::Ping(p) => {
                     let _ = self.socket.send(Message::Pong(p)).await;
                 }

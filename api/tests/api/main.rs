@@ -7,11 +7,15 @@
 )]
 
 mod auth;
+mod causes;
 mod chat;
 mod couples;
 mod errors;
 mod games;
 mod helpers;
+mod metadata;
+mod registry;
 mod relay;
 mod replay;
 mod scaling;
+mod upcasting;

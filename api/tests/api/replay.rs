@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use projections::View;
+use projections::Registry;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
@@ -10,12 +10,10 @@ use uuid::Uuid;
 
 use crate::helpers::spawn_app;
 
-async fn dump(pool: &PgPool) -> Vec<projections::replay::TableFingerprint> {
-    let mut out = Vec::new();
-    for view in View::ALL {
-        out.extend(projections::replay::fingerprint(pool, view).await.unwrap());
-    }
-    out
+async fn dump(pool: &PgPool) -> Vec<projections::fingerprint::TableFingerprint> {
+    projections::fingerprint::all(pool, &Registry::standard())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -69,7 +67,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         )
         .await;
     let token = last.token().parse().unwrap();
-    for view in View::ALL {
+    for &view in Registry::standard().views() {
         assert!(
             projections::checkpoint::wait_for(&app.pool, view, token, Duration::from_secs(20))
                 .await
@@ -84,7 +82,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
 
     let mut conn = app.pool.acquire().await.unwrap();
     let mut before = Vec::new();
-    for view in View::ALL {
+    for &view in Registry::standard().views() {
         before.push(
             projections::checkpoint::load(&mut conn, view.name())
                 .await
@@ -105,7 +103,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         String::from_utf8_lossy(&replayed.stderr)
     );
     let mut conn = app.pool.acquire().await.unwrap();
-    for (view, live_checkpoint) in View::ALL.into_iter().zip(before) {
+    for (view, live_checkpoint) in Registry::standard().views().iter().zip(before) {
         let after = projections::checkpoint::load(&mut conn, view.name())
             .await
             .unwrap();

@@ -1,39 +1,24 @@
 //! Every read model equals a fresh `moim replay --all`: with the projections process stopped,
-//! each table's row count and an md5 of its rows in key order are taken, the replay rebuilds
+//! each table's fingerprint (row count and an md5 of its rows) is taken, the replay rebuilds
 //! every view from the event store, and the same is taken again. The views' checkpoints must
 //! not move either: live and replayed views stand at the same position and stream sequence.
 
+use projections::Registry;
 use sqlx::PgPool;
 
 use super::Check;
 use crate::cluster::{Cluster, Part};
 
-/// Each read-model table and its primary key.
-const TABLES: &[(&str, &str)] = &[
-    ("users_view", "user_id"),
-    ("chat_rooms", "room_id"),
-    ("chat_room_members", "room_id, user_id"),
-    ("chat_messages", "room_id, seq"),
-    ("couple_invites", "code"),
-    ("couple_members", "user_id"),
-    ("games", "game_id"),
-    ("game_players", "game_id, user_id"),
-    ("notifications", "notification_id"),
-    ("notifier_room_members", "room_id, user_id"),
-];
-
 type Dump = Vec<(String, i64, String)>;
 
+/// Every table of every registered read model (the registry is the list: a view added there
+/// is checked here too), then the checkpoints.
 async fn dump(pool: &PgPool) -> anyhow::Result<Dump> {
-    let mut out = Vec::new();
-    for (table, key) in TABLES {
-        let (count, digest): (i64, Option<String>) = sqlx::query_as(&format!(
-            "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {key})) FROM {table} t"
-        ))
-        .fetch_one(pool)
-        .await?;
-        out.push((table.to_string(), count, digest.unwrap_or_default()));
-    }
+    let mut out: Dump = projections::fingerprint::all(pool, &Registry::standard())
+        .await?
+        .into_iter()
+        .map(|t| (t.table.to_owned(), t.rows, t.md5))
+        .collect();
     out.push(checkpoints(pool).await?);
     Ok(out)
 }

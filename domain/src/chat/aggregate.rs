@@ -1,13 +1,13 @@
 //! The chat room aggregate: membership and the message counter.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
-use crate::chat::{message_id_for, ChatCommand, ChatEvent, MessageSent, RoomCreated};
+use crate::chat::{message_id_for, ChatCommand, ChatEvent, MessageSent, RoomCreated, RoomMember};
 use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
 
@@ -21,13 +21,25 @@ pub enum RoomKind {
     Group,
 }
 
+/// What a member may do in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    /// Opened the room (or was handed it).
+    Owner,
+    /// Helps the owner run it.
+    Admin,
+    /// Takes part.
+    Member,
+}
+
 /// State kept per room. Messages themselves live only in events and read models, so the state
 /// (and its snapshot) stays small however long the room's history grows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatRoom {
     room_id: Option<Uuid>,
     kind: Option<RoomKind>,
-    members: BTreeSet<Uuid>,
+    members: BTreeMap<Uuid, MemberRole>,
     last_seq: u64,
 }
 
@@ -76,7 +88,12 @@ impl ChatRoom {
 
     /// Whether someone is in the room.
     pub fn is_member(&self, user_id: Uuid) -> bool {
-        self.members.contains(&user_id)
+        self.members.contains_key(&user_id)
+    }
+
+    /// A member's role, if they are in the room.
+    pub fn role_of(&self, user_id: Uuid) -> Option<MemberRole> {
+        self.members.get(&user_id).copied()
     }
 
     /// The seq of the last message, 0 when there is none.
@@ -92,6 +109,7 @@ impl ChatRoom {
 
 impl Aggregate for ChatRoom {
     const TYPE: &'static str = "chat_room";
+    const SNAPSHOT_EVERY: Option<u64> = Some(100);
     type Command = ChatCommand;
     type Event = ChatEvent;
     type Error = ChatError;
@@ -112,10 +130,16 @@ impl Aggregate for ChatRoom {
                 if self.exists() {
                     return Err(ChatError::RoomExists);
                 }
-                let mut members = vec![creator_id];
-                for id in member_ids {
-                    if !members.contains(&id) {
-                        members.push(id);
+                let mut members = vec![RoomMember {
+                    user_id: creator_id,
+                    role: MemberRole::Owner,
+                }];
+                for user_id in member_ids {
+                    if members.iter().all(|m| m.user_id != user_id) {
+                        members.push(RoomMember {
+                            user_id,
+                            role: MemberRole::Member,
+                        });
                     }
                 }
                 if kind == RoomKind::Direct && members.len() != 2 {
@@ -129,7 +153,7 @@ impl Aggregate for ChatRoom {
                     name: name.as_str().to_owned(),
                     kind,
                     created_by: creator_id,
-                    member_ids: members,
+                    members,
                     created_at: services.now(),
                 })])
             }
@@ -160,7 +184,7 @@ impl Aggregate for ChatRoom {
             ChatEvent::RoomCreated(e) => {
                 self.room_id = Some(e.room_id);
                 self.kind = Some(e.kind);
-                self.members = e.member_ids.into_iter().collect();
+                self.members = e.members.into_iter().map(|m| (m.user_id, m.role)).collect();
             }
             ChatEvent::MessageSent(e) => self.last_seq = e.seq,
         }
@@ -184,7 +208,18 @@ mod tests {
             name: "us".into(),
             kind,
             created_by: members[0],
-            member_ids: members,
+            members: members
+                .iter()
+                .enumerate()
+                .map(|(i, &user_id)| RoomMember {
+                    user_id,
+                    role: if i == 0 {
+                        MemberRole::Owner
+                    } else {
+                        MemberRole::Member
+                    },
+                })
+                .collect(),
             created_at: FixedServices::new().now,
         })
     }
@@ -224,6 +259,16 @@ mod tests {
         given::<ChatRoom>([])
             .when(create(RoomKind::Group, vec![LEE, KIM, LEE, PARK]))
             .then_expect_events(vec![created(RoomKind::Group, vec![KIM, LEE, PARK])]);
+    }
+
+    #[test]
+    fn the_creator_owns_the_room_and_the_others_are_members() {
+        let room = given::<ChatRoom>([])
+            .when(create(RoomKind::Group, vec![LEE]))
+            .then_expect_events(vec![created(RoomKind::Group, vec![KIM, LEE])]);
+        assert_eq!(room.role_of(KIM), Some(MemberRole::Owner));
+        assert_eq!(room.role_of(LEE), Some(MemberRole::Member));
+        assert_eq!(room.role_of(PARK), None);
     }
 
     #[test]

@@ -2,10 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::aggregate::DomainEvent;
-use crate::chat::RoomKind;
+use crate::chat::{ChatRoom, MemberRole, RoomKind};
+use crate::upcast::{self, Upcaster};
+use crate::Aggregate;
 
 /// Events of a [`ChatRoom`](crate::chat::ChatRoom).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,10 +30,19 @@ pub struct RoomCreated {
     pub kind: RoomKind,
     /// Who opened it.
     pub created_by: Uuid,
-    /// Everyone in it, the creator first.
-    pub member_ids: Vec<Uuid>,
+    /// Everyone in it with their role, the creator (the owner) first.
+    pub members: Vec<RoomMember>,
     /// When.
     pub created_at: DateTime<Utc>,
+}
+
+/// A member of a room and what they may do there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMember {
+    /// The member.
+    pub user_id: Uuid,
+    /// Their role.
+    pub role: MemberRole,
 }
 
 /// Payload of [`ChatEvent::MessageSent`].
@@ -71,7 +83,11 @@ impl DomainEvent for ChatEvent {
     }
 
     fn event_version(&self) -> &'static str {
-        "1"
+        match self {
+            // v2: `member_ids` became `members` with a role each.
+            Self::RoomCreated(_) => "2",
+            Self::MessageSent(_) => "1",
+        }
     }
 
     fn idempotency_id(&self) -> Option<Uuid> {
@@ -79,5 +95,65 @@ impl DomainEvent for ChatEvent {
             Self::MessageSent(m) => Some(m.message_id),
             Self::RoomCreated(_) => None,
         }
+    }
+}
+
+/// `RoomCreated` v1 listed `member_ids`; v2 lists `members` with roles. A v1 room's creator is
+/// its owner and everyone else a member, which is what v1 rooms meant.
+pub(crate) const ROOM_CREATED_V1_TO_V2: Upcaster = Upcaster {
+    aggregate_type: ChatRoom::TYPE,
+    event_type: "RoomCreated",
+    from: "1",
+    to: "2",
+    rewrite: room_created_v1_to_v2,
+};
+
+fn room_created_v1_to_v2(mut payload: Value) -> Value {
+    if let Some(fields) = upcast::fields(&mut payload, "RoomCreated") {
+        let creator = fields.get("created_by").cloned().unwrap_or(Value::Null);
+        let ids = match fields.remove("member_ids") {
+            Some(Value::Array(ids)) => ids,
+            _ => Vec::new(),
+        };
+        let members = ids
+            .into_iter()
+            .map(|id| {
+                let role = if id == creator { "owner" } else { "member" };
+                json!({ "user_id": id, "role": role })
+            })
+            .collect();
+        fields.insert("members".into(), Value::Array(members));
+    }
+    payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v1_room_reads_as_v2_with_the_creator_as_owner() {
+        let (kim, lee) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let v1 = json!({"RoomCreated": {
+            "room_id": Uuid::from_u128(9), "name": "us", "kind": "direct", "created_by": kim,
+            "member_ids": [kim, lee], "created_at": "2026-01-01T00:00:00Z"}});
+        let (version, payload) = upcast::upcast("chat_room", "RoomCreated", "1", v1);
+        assert_eq!(version, "2");
+        let Ok(ChatEvent::RoomCreated(room)) = serde_json::from_value::<ChatEvent>(payload) else {
+            panic!("not a RoomCreated v2");
+        };
+        assert_eq!(
+            room.members,
+            vec![
+                RoomMember {
+                    user_id: kim,
+                    role: MemberRole::Owner
+                },
+                RoomMember {
+                    user_id: lee,
+                    role: MemberRole::Member
+                },
+            ]
+        );
     }
 }

@@ -4,6 +4,7 @@ mod aggregate;
 mod commands;
 mod events;
 
-pub use aggregate::{ChatError, ChatRoom, RoomKind};
+pub use aggregate::{ChatError, ChatRoom, MemberRole, RoomKind};
 pub use commands::ChatCommand;
-pub use events::{message_id_for, ChatEvent, MessageSent, RoomCreated};
+pub(crate) use events::ROOM_CREATED_V1_TO_V2;
+pub use events::{message_id_for, ChatEvent, MessageSent, RoomCreated, RoomMember};

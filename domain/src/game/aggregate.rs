@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
 use crate::error::{ErrorKind, Rejection};
-use crate::game::{GameCommand, GameCreated, GameEvent};
+use crate::game::{
+    GameCommand, GameCreated, GameEvent, PlayerJoined, PlayerLeft, PlayerPromoted, PlayerWaitlisted,
+};
 use crate::services::Services;
 
 /// A game's state.
@@ -95,6 +97,7 @@ impl Game {
 
 impl Aggregate for Game {
     const TYPE: &'static str = "game";
+    const SNAPSHOT_EVERY: Option<u64> = Some(50);
     type Command = GameCommand;
     type Event = GameEvent;
     type Error = GameError;
@@ -136,27 +139,30 @@ impl Aggregate for Game {
                     return Ok(vec![]);
                 }
                 if self.participants.len() < self.max_participants as usize {
-                    return Ok(vec![GameEvent::PlayerJoined { game_id, user_id }]);
+                    return Ok(vec![GameEvent::PlayerJoined(PlayerJoined {
+                        game_id,
+                        user_id,
+                    })]);
                 }
                 let position = u32::try_from(self.waitlist.len() + 1).unwrap_or(u32::MAX);
-                Ok(vec![GameEvent::PlayerWaitlisted {
+                Ok(vec![GameEvent::PlayerWaitlisted(PlayerWaitlisted {
                     game_id,
                     user_id,
                     position,
-                }])
+                })])
             }
             GameCommand::Leave { user_id } => match self.participation(user_id) {
                 None => Err(GameError::NotJoined),
                 Some(Participation::Waitlisted { .. }) => {
-                    Ok(vec![GameEvent::PlayerLeft { game_id, user_id }])
+                    Ok(vec![GameEvent::PlayerLeft(PlayerLeft { game_id, user_id })])
                 }
                 Some(Participation::Joined) => {
-                    let mut events = vec![GameEvent::PlayerLeft { game_id, user_id }];
+                    let mut events = vec![GameEvent::PlayerLeft(PlayerLeft { game_id, user_id })];
                     if let Some(&first) = self.waitlist.first() {
-                        events.push(GameEvent::PlayerPromoted {
+                        events.push(GameEvent::PlayerPromoted(PlayerPromoted {
                             game_id,
                             user_id: first,
-                        });
+                        }));
                     }
                     Ok(events)
                 }
@@ -170,13 +176,13 @@ impl Aggregate for Game {
                 self.game_id = Some(e.game_id);
                 self.max_participants = e.max_participants;
             }
-            GameEvent::PlayerJoined { user_id, .. } => self.participants.push(user_id),
-            GameEvent::PlayerWaitlisted { user_id, .. } => self.waitlist.push(user_id),
-            GameEvent::PlayerLeft { user_id, .. } => {
+            GameEvent::PlayerJoined(e) => self.participants.push(e.user_id),
+            GameEvent::PlayerWaitlisted(e) => self.waitlist.push(e.user_id),
+            GameEvent::PlayerLeft(PlayerLeft { user_id, .. }) => {
                 self.participants.retain(|u| *u != user_id);
                 self.waitlist.retain(|u| *u != user_id);
             }
-            GameEvent::PlayerPromoted { user_id, .. } => {
+            GameEvent::PlayerPromoted(PlayerPromoted { user_id, .. }) => {
                 self.waitlist.retain(|u| *u != user_id);
                 self.participants.push(user_id);
             }
@@ -210,18 +216,18 @@ mod tests {
     }
 
     fn joined(n: u128) -> GameEvent {
-        GameEvent::PlayerJoined {
+        GameEvent::PlayerJoined(PlayerJoined {
             game_id: GAME,
             user_id: player(n),
-        }
+        })
     }
 
     fn waitlisted(n: u128, position: u32) -> GameEvent {
-        GameEvent::PlayerWaitlisted {
+        GameEvent::PlayerWaitlisted(PlayerWaitlisted {
             game_id: GAME,
             user_id: player(n),
             position,
-        }
+        })
     }
 
     fn join(n: u128) -> GameCommand {
@@ -309,14 +315,14 @@ mod tests {
         let game = given::<Game>([created(1), joined(1), waitlisted(2, 1), waitlisted(3, 2)])
             .when(leave(1))
             .then_expect_events(vec![
-                GameEvent::PlayerLeft {
+                GameEvent::PlayerLeft(PlayerLeft {
                     game_id: GAME,
                     user_id: player(1),
-                },
-                GameEvent::PlayerPromoted {
+                }),
+                GameEvent::PlayerPromoted(PlayerPromoted {
                     game_id: GAME,
                     user_id: player(2),
-                },
+                }),
             ]);
         assert_eq!(game.participants(), &[player(2)]);
         assert_eq!(
@@ -329,10 +335,10 @@ mod tests {
     fn leaving_the_waitlist_moves_the_queue_up() {
         let game = given::<Game>([created(1), joined(1), waitlisted(2, 1), waitlisted(3, 2)])
             .when(leave(2))
-            .then_expect_events(vec![GameEvent::PlayerLeft {
+            .then_expect_events(vec![GameEvent::PlayerLeft(PlayerLeft {
                 game_id: GAME,
                 user_id: player(2),
-            }]);
+            })]);
         assert_eq!(game.waitlist(), &[player(3)]);
     }
 

@@ -6,4 +6,6 @@ mod events;
 
 pub use aggregate::{Game, GameError, Participation};
 pub use commands::GameCommand;
-pub use events::{GameCreated, GameEvent};
+pub use events::{
+    GameCreated, GameEvent, PlayerJoined, PlayerLeft, PlayerPromoted, PlayerWaitlisted,
+};

@@ -5,7 +5,9 @@
 //! checkpoint was applied before (its ack got lost) and is acked again without effect. A message
 //! beyond the next expected one means the consumer ran ahead (a redelivery is pending), so the
 //! consumer is re-created to start right after the checkpoint. The checkpoint in PostgreSQL, not
-//! the consumer's state, is the truth.
+//! the consumer's state, is the truth. The runner knows no particular view: what a view does
+//! beyond applying events (making pushes) it says through its [`ReadModel`](crate::ReadModel)
+//! hooks.
 
 use std::time::Duration;
 
@@ -16,7 +18,8 @@ use sqlx::{ConnectOptions, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::{ProjectionError, Push, View};
+use crate::outbox::Outbox;
+use crate::{dead_letters, ProjectionError, Push, View};
 
 /// Runs one read model's consumer.
 pub struct Runner {
@@ -24,8 +27,7 @@ pub struct Runner {
     nats: async_nats::Client,
     subjects: Subjects,
     view: View,
-    /// The last outbox row whose pushes are on NATS and that no transaction has deleted yet.
-    sent_outbox: std::sync::atomic::AtomicI64,
+    outbox: Outbox,
 }
 
 impl Runner {
@@ -36,7 +38,7 @@ impl Runner {
             nats,
             subjects,
             view,
-            sent_outbox: std::sync::atomic::AtomicI64::new(0),
+            outbox: Outbox::default(),
         }
     }
 
@@ -45,6 +47,7 @@ impl Runner {
     /// others wait as standbys.
     pub async fn run(self, stop: CancellationToken) {
         let mut leader = None;
+        let name = self.view.name();
         while !stop.is_cancelled() {
             if leader.is_none() {
                 leader = Some(tokio::select! {
@@ -57,17 +60,19 @@ impl Runner {
                 Ok(()) => return,
                 Err(ProjectionError::Gap { expected, got }) => {
                     tracing::info!(
-                        view = self.view.name(),
+                        view = name,
                         expected,
                         got,
                         "consumer ran ahead; re-creating it"
                     );
                     if let Err(error) = self.delete_consumer().await {
-                        tracing::warn!(view = self.view.name(), %error, "could not delete consumer");
+                        let error = domain::error::chain(&error);
+                        tracing::warn!(view = name, error, "could not delete consumer");
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(view = self.view.name(), %error, "projection failed; restarting");
+                    let error = domain::error::chain(&error);
+                    tracing::warn!(view = name, error, "projection failed; restarting");
                     if let Some(conn) = leader.as_mut() {
                         if sqlx::query("SELECT 1").execute(conn).await.is_err() {
                             leader = None;
@@ -97,7 +102,10 @@ impl Runner {
             match attempt.await {
                 Ok(Some(conn)) => return conn,
                 Ok(None) => {}
-                Err(error) => tracing::warn!(view = self.view.name(), %error, "leader lock failed"),
+                Err(error) => {
+                    let error = domain::error::chain(&error);
+                    tracing::warn!(view = self.view.name(), error, "leader lock failed");
+                }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -107,7 +115,7 @@ impl Runner {
         let js = jetstream::new(self.nats.clone());
         let stream = moim_nats::stream::ensure(&js, &self.subjects)
             .await
-            .map_err(ProjectionError::nats)?;
+            .map_err(ProjectionError::nats("ensuring the stream"))?;
         let name = self.subjects.consumer(self.view.name());
         let config = pull::Config {
             durable_name: Some(name.clone()),
@@ -122,8 +130,11 @@ impl Runner {
         let consumer: jetstream::consumer::Consumer<pull::Config> = stream
             .get_or_create_consumer(&name, config)
             .await
-            .map_err(ProjectionError::nats)?;
-        consumer.messages().await.map_err(ProjectionError::nats)
+            .map_err(ProjectionError::nats("creating the consumer"))?;
+        consumer
+            .messages()
+            .await
+            .map_err(ProjectionError::nats("pulling messages"))
     }
 
     async fn delete_consumer(&self) -> Result<(), ProjectionError> {
@@ -131,17 +142,19 @@ impl Runner {
         let stream = js
             .get_stream(self.subjects.stream_name())
             .await
-            .map_err(ProjectionError::nats)?;
+            .map_err(ProjectionError::nats("finding the stream"))?;
         stream
             .delete_consumer(&self.subjects.consumer(self.view.name()))
             .await
-            .map_err(ProjectionError::nats)?;
+            .map_err(ProjectionError::nats("deleting the consumer"))?;
         Ok(())
     }
 
     async fn run_once(&self, stop: &CancellationToken) -> Result<(), ProjectionError> {
-        if self.view == View::Notifications {
-            self.flush_outbox().await?;
+        if self.view.makes_pushes() {
+            self.outbox
+                .flush(&self.pool, &self.nats, &self.subjects)
+                .await?;
         }
         let start = checkpoint::load(&mut *self.pool.acquire().await?, self.view.name()).await?;
         let mut messages = self.consumer(start.stream_seq).await?.ready_chunks(500);
@@ -151,12 +164,15 @@ impl Runner {
                 batch = messages.next() => batch,
             };
             let Some(batch) = batch else {
-                return Err(ProjectionError::Nats("message stream ended".into()));
+                return Err(ProjectionError::Nats {
+                    what: "pulling messages",
+                    source: "the message stream ended".into(),
+                });
             };
             let batch = batch
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(ProjectionError::nats)?;
+                .map_err(ProjectionError::nats("receiving a message"))?;
             self.apply_batch(batch).await?;
         }
     }
@@ -164,7 +180,12 @@ impl Runner {
     async fn apply_batch(&self, batch: Vec<jetstream::Message>) -> Result<(), ProjectionError> {
         match self.apply_messages(&batch, false).await {
             Err(error) if error.is_poison() => {
-                tracing::warn!(view = self.view.name(), %error, "retrying the batch one event at a time");
+                let reason = domain::error::chain(&error);
+                tracing::warn!(
+                    view = self.view.name(),
+                    reason,
+                    "retrying the batch one event at a time"
+                );
                 self.apply_messages(&batch, true).await
             }
             other => other,
@@ -172,7 +193,7 @@ impl Runner {
     }
 
     /// Applies a batch in one transaction. With `careful`, each event runs under a savepoint and
-    /// one that cannot be applied is recorded in `projection_dead_letters` and skipped.
+    /// one that cannot be applied is dead-lettered and skipped.
     async fn apply_messages(
         &self,
         batch: &[jetstream::Message],
@@ -188,98 +209,50 @@ impl Runner {
         .bind(self.view.lock_key())
         .execute(&mut *tx)
         .await?;
-        let sent = self.sent_outbox.load(std::sync::atomic::Ordering::Relaxed);
-        if sent > 0 {
-            // Pushes of earlier batches are on NATS; forget them with this batch's commit.
-            sqlx::query("DELETE FROM push_outbox WHERE id <= $1")
-                .bind(sent)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let forgotten = self.outbox.forget_sent(&mut tx).await?;
         let mut at = checkpoint::load(&mut tx, self.view.name()).await?;
-        // Which messages come next in stream order; older ones were applied already.
-        let mut next = Vec::with_capacity(batch.len());
-        let mut done = Vec::with_capacity(batch.len());
-        let mut gap = None;
-        let mut expected = at.stream_seq + 1;
-        for message in batch {
-            let seq = message
-                .info()
-                .map_err(ProjectionError::nats)?
-                .stream_sequence;
-            if seq > expected {
-                gap = Some(ProjectionError::Gap { expected, got: seq });
-                break;
-            }
-            if seq == expected {
-                next.push((seq, message));
-                expected += 1;
-            }
-            done.push(message);
-        }
+        let next = next_in_order(batch, at.stream_seq)?;
         let mut pushes = Vec::new();
         if careful {
-            for (seq, message) in next {
+            for (seq, message) in &next.apply {
                 at = self
-                    .apply_carefully(&mut tx, seq, message, at, &mut pushes)
+                    .apply_carefully(&mut tx, *seq, message, at, &mut pushes)
                     .await?;
             }
         } else {
             let events = next
+                .apply
                 .iter()
-                .map(|(seq, message)| {
-                    serde_json::from_slice::<EventEnvelope>(&message.payload).map_err(|e| {
-                        ProjectionError::BadEnvelope {
-                            stream_seq: *seq,
-                            reason: e.to_string(),
-                        }
-                    })
-                })
+                .map(|(seq, message)| envelope(*seq, message))
                 .collect::<Result<Vec<_>, _>>()?;
-            self.view
-                .apply_many(&mut tx, &events, Some(&mut pushes))
-                .await?;
-            if let (Some((seq, _)), Some(last)) = (next.last(), events.last()) {
+            self.view.apply(&mut tx, &events, Some(&mut pushes)).await?;
+            if let (Some((seq, _)), Some(last)) = (next.apply.last(), events.last()) {
                 at = Checkpoint {
                     position: last.position,
                     stream_seq: *seq,
                 };
             }
         }
-        let outbox = if pushes.is_empty() {
-            None
-        } else {
-            let (id,): (i64,) =
-                sqlx::query_as("INSERT INTO push_outbox (pushes) VALUES ($1) RETURNING id")
-                    .bind(sqlx::types::Json(&pushes))
-                    .fetch_one(&mut *tx)
-                    .await?;
-            Some(id)
-        };
+        let row = Outbox::keep(&mut tx, &pushes).await?;
         checkpoint::save(&mut tx, self.view.name(), at).await?;
         tx.commit().await?;
-        if sent > 0 {
-            let _ = self.sent_outbox.compare_exchange(
-                sent,
-                0,
-                std::sync::atomic::Ordering::Relaxed,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-        }
-        for message in done {
+        self.outbox.committed(forgotten);
+        for message in next.ack {
             // A lost ack only means a redelivery, which the checkpoint turns into a no-op.
             if let Err(error) = message.ack().await {
                 tracing::debug!(%error, "ack failed");
             }
         }
-        if let Some(id) = outbox {
-            self.send(id, &pushes).await?;
+        if let Some(row) = row {
+            self.outbox
+                .send(&self.nats, &self.subjects, row, &pushes)
+                .await?;
         }
-        gap.map_or(Ok(()), Err)
+        next.gap.map_or(Ok(()), Err)
     }
 
-    /// Applies one event under a savepoint; one that cannot be applied is recorded in
-    /// `projection_dead_letters` and skipped. Answers the new checkpoint.
+    /// Applies one event under a savepoint; one that cannot be applied is dead-lettered and
+    /// skipped. Answers the new checkpoint.
     async fn apply_carefully(
         &self,
         tx: &mut PgConnection,
@@ -290,18 +263,16 @@ impl Runner {
     ) -> Result<Checkpoint, ProjectionError> {
         sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
         let mut produced = Vec::new();
-        let applied = match serde_json::from_slice::<EventEnvelope>(&message.payload) {
-            Ok(event) => match self.view.apply(&mut *tx, &event, Some(&mut produced)).await {
+        let applied = match envelope(seq, message) {
+            Ok(event) => match self
+                .view
+                .apply(&mut *tx, std::slice::from_ref(&event), Some(&mut produced))
+                .await
+            {
                 Ok(()) => Ok(event.position),
                 Err(error) => Err((error, Some(event))),
             },
-            Err(e) => Err((
-                ProjectionError::BadEnvelope {
-                    stream_seq: seq,
-                    reason: e.to_string(),
-                },
-                None,
-            )),
+            Err(error) => Err((error, None)),
         };
         match applied {
             Ok(position) => {
@@ -318,18 +289,7 @@ impl Runner {
                 sqlx::query("ROLLBACK TO SAVEPOINT event")
                     .execute(&mut *tx)
                     .await?;
-                tracing::error!(view = self.view.name(), seq, %error, "event dead-lettered");
-                sqlx::query(
-                    "INSERT INTO projection_dead_letters (view, stream_seq, event_id, event_type, error)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                )
-                .bind(self.view.name())
-                .bind(seq as i64)
-                .bind(event.as_ref().map(|e| e.event_id))
-                .bind(event.as_ref().map(|e| e.event_type.clone()))
-                .bind(error.to_string())
-                .execute(&mut *tx)
-                .await?;
+                dead_letters::record(tx, self.view, seq, event.as_ref(), &error).await?;
                 Ok(Checkpoint {
                     position: event.map_or(at.position, |e| e.position),
                     stream_seq: seq,
@@ -338,58 +298,49 @@ impl Runner {
             Err((error, _)) => Err(error),
         }
     }
-
-    /// Sends what a crashed run left in the outbox.
-    async fn flush_outbox(&self) -> Result<(), ProjectionError> {
-        let left: Vec<(i64, sqlx::types::Json<Vec<Push>>)> =
-            sqlx::query_as("SELECT id, pushes FROM push_outbox ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        for (id, pushes) in left {
-            self.send(id, &pushes.0).await?;
-        }
-        let sent = self
-            .sent_outbox
-            .swap(0, std::sync::atomic::Ordering::Relaxed);
-        sqlx::query("DELETE FROM push_outbox WHERE id <= $1")
-            .bind(sent)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Publishes one outbox row's pushes and waits until NATS has them; the row is deleted by the
-    /// next batch's transaction (or re-sent after a crash, which receivers drop as a repeat).
-    async fn send(&self, outbox_id: i64, pushes: &[Push]) -> Result<(), ProjectionError> {
-        publish(&self.nats, &self.subjects, pushes).await?;
-        self.nats.flush().await.map_err(ProjectionError::nats)?;
-        self.sent_outbox
-            .fetch_max(outbox_id, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
 }
 
-/// Header carrying a push's id.
-pub const PUSH_ID_HEADER: &str = "Moim-Push-Id";
+/// A batch sorted against the checkpoint.
+struct Next<'a> {
+    /// The messages that come next in stream order, with their sequences.
+    apply: Vec<(u64, &'a jetstream::Message)>,
+    /// Everything to ack once the transaction commits (older messages included).
+    ack: Vec<&'a jetstream::Message>,
+    /// A message beyond the next expected one, if the consumer ran ahead.
+    gap: Option<ProjectionError>,
+}
 
-/// Publishes pushes on core NATS as `{"type", "id", "data"}` frames, with the push id also in
-/// the `Moim-Push-Id` header so receivers can drop a re-sent one without parsing it.
-pub async fn publish(
-    nats: &async_nats::Client,
-    subjects: &Subjects,
-    pushes: &[Push],
-) -> Result<(), ProjectionError> {
-    for push in pushes {
-        let frame = serde_json::json!({ "type": push.kind, "id": push.id, "data": push.data });
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(PUSH_ID_HEADER, push.id.to_string().as_str());
-        nats.publish_with_headers(
-            subjects.push_user(push.user_id),
-            headers,
-            frame.to_string().into(),
-        )
-        .await
-        .map_err(ProjectionError::nats)?;
+fn next_in_order(batch: &[jetstream::Message], after: u64) -> Result<Next<'_>, ProjectionError> {
+    let mut next = Next {
+        apply: Vec::with_capacity(batch.len()),
+        ack: Vec::with_capacity(batch.len()),
+        gap: None,
+    };
+    let mut expected = after + 1;
+    for message in batch {
+        let seq = message
+            .info()
+            .map_err(|e| ProjectionError::Nats {
+                what: "reading a message's sequence",
+                source: e,
+            })?
+            .stream_sequence;
+        if seq > expected {
+            next.gap = Some(ProjectionError::Gap { expected, got: seq });
+            break;
+        }
+        if seq == expected {
+            next.apply.push((seq, message));
+            expected += 1;
+        }
+        next.ack.push(message);
     }
-    Ok(())
+    Ok(next)
+}
+
+fn envelope(seq: u64, message: &jetstream::Message) -> Result<EventEnvelope, ProjectionError> {
+    serde_json::from_slice(&message.payload).map_err(|source| ProjectionError::BadEnvelope {
+        stream_seq: seq,
+        source,
+    })
 }

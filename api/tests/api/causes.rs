@@ -1,0 +1,203 @@
+//! Causes are never lost: every answer names its request id, and a failure on the command path
+//! is logged once with its whole cause chain and that id, while the client gets problem+json
+//! with the id and no internals.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::io::AsyncBufReadExt;
+use uuid::Uuid;
+
+use crate::helpers::{eventually, spawn_app, Sandbox};
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_sane_incoming_one_is_kept() {
+    let app = spawn_app().await;
+    let url = format!("{}/api/v1/games/not-a-uuid", app.address);
+    let kept = app
+        .http
+        .get(&url)
+        .header("x-request-id", "client-chosen_42.a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "client-chosen_42.a");
+    let body: Value = kept.json().await.unwrap();
+    assert_eq!(body["request_id"], "client-chosen_42.a", "{body}");
+
+    let replaced = app
+        .http
+        .get(&url)
+        .header("x-request-id", "x".repeat(200))
+        .send()
+        .await
+        .unwrap();
+    let id = replaced.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        Uuid::parse_str(&id).is_ok(),
+        "an insane id is replaced: {id}"
+    );
+    let body: Value = replaced.json().await.unwrap();
+    assert_eq!(body["request_id"], id.as_str());
+
+    let ok = app
+        .http
+        .get(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.headers().contains_key("x-request-id"));
+}
+
+/// A `moim serve` child process logging JSON to a buffer the test reads.
+struct Logged {
+    _child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    address: String,
+}
+
+async fn spawn_logged(sandbox: &Sandbox) -> Logged {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+        .arg("serve")
+        .envs(sandbox.env())
+        .env("MOIM_BIND", format!("127.0.0.1:{port}"))
+        .env("MOIM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let sink = lines.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let address = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            http.get(format!("{address}/health/ready"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await,
+        "moim did not become ready"
+    );
+    Logged {
+        _child: child,
+        lines,
+        address,
+    }
+}
+
+#[tokio::test]
+async fn a_database_failure_logs_its_cause_chain_with_the_request_id() {
+    let sandbox = Sandbox::new().await;
+    let moim = spawn_logged(&sandbox).await;
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/v1{path}", moim.address);
+    let registered: Value = http
+        .post(api("/auth/register"))
+        .json(&json!({ "email": "kim@example.com", "password": "correct horse", "display_name": "Kim" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap().to_owned();
+    let room: Value = http
+        .post(api("/chat/rooms"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "solo", "kind": "group", "member_ids": [] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = room["room_id"].as_str().unwrap().to_owned();
+
+    // From now on every append fails inside PostgreSQL.
+    let pool = PgPool::connect(&sandbox.database_url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION moim_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'forced failure for the cause test'; END $$;
+         CREATE TRIGGER moim_test_fail BEFORE INSERT ON events
+             FOR EACH STATEMENT EXECUTE FUNCTION moim_test_fail();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (events_before,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let request_id = format!("cause-test-{}", Uuid::new_v4().simple());
+    let answer = http
+        .post(api(&format!("/chat/rooms/{room}/messages")))
+        .bearer_auth(&token)
+        .header("x-request-id", &request_id)
+        .json(&json!({ "client_msg_id": Uuid::now_v7(), "body": "hello?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
+    assert_eq!(answer.headers()["x-request-id"], request_id.as_str());
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["code"], "internal");
+    assert_eq!(body["request_id"], request_id.as_str());
+    assert!(
+        !body.to_string().contains("forced failure"),
+        "no internals in the body: {body}"
+    );
+
+    // One log line at ERROR with the request id and every cause down to PostgreSQL's message.
+    let logged = || {
+        moim.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(&request_id) && l.contains("\"ERROR\""))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || async { !logged().is_empty() }).await,
+        "no error line with the request id"
+    );
+    let lines = logged();
+    assert_eq!(lines.len(), 1, "logged once: {lines:?}");
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    let error = line["fields"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("database error: ")
+            && error.contains("forced failure for the cause test"),
+        "the whole chain: {line}"
+    );
+
+    // And nothing was written.
+    let (events_after,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events_after, events_before);
+}

@@ -1,0 +1,264 @@
+//! The read models Moim maintains, each described by itself, and the one list of them.
+//!
+//! A read model is a module that implements [`ReadModel`]: its name, the tables it owns and how
+//! it applies a batch of events (plus hooks such as "makes live pushes"). [`Registry::standard`]
+//! lists them, one line each; the runner, replay, fingerprints, `moim replay <name>` and the crash
+//! test all read that list, so a view added there is run, rebuilt and checked everywhere, and a
+//! view left out of it is nowhere. Nothing outside a view's own module names the view.
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+use moim_nats::EventEnvelope;
+use sqlx::PgConnection;
+
+use crate::{chat, couples, games, notifications, users, ProjectionError, Push};
+
+/// What every read model says about itself.
+pub trait ReadModel: Send + Sync + 'static {
+    /// Stable name: its checkpoint, JetStream consumer, lock keys and `moim replay <name>`.
+    /// Renaming a view starts it afresh.
+    fn name(&self) -> &'static str;
+
+    /// The tables it alone writes, and which a replay rebuilds.
+    fn tables(&self) -> &'static [&'static str];
+
+    /// Applies one event inside the caller's transaction. Live pushes to send after the commit
+    /// go to `out`; a replay passes `None`, and nothing is pushed again.
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        out: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+
+    /// Applies `events` in order, as [`ReadModel::apply_one`] would one by one; a view that can
+    /// write a run of events in fewer statements overrides it.
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [EventEnvelope],
+        mut out: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move {
+            for event in events {
+                self.apply_one(&mut *tx, event, out.as_deref_mut()).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Hook: whether it makes live pushes, so its runner keeps a push outbox and re-sends what
+    /// a crash left in it.
+    fn makes_pushes(&self) -> bool {
+        false
+    }
+}
+
+/// A read model, cheap to copy and compare (by name).
+#[derive(Clone, Copy)]
+pub struct View(&'static dyn ReadModel);
+
+impl View {
+    /// The handle of a read model.
+    pub const fn of(model: &'static dyn ReadModel) -> Self {
+        Self(model)
+    }
+
+    /// Its stable name.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The tables it owns.
+    pub fn tables(self) -> &'static [&'static str] {
+        self.0.tables()
+    }
+
+    /// Whether it makes live pushes.
+    pub fn makes_pushes(self) -> bool {
+        self.0.makes_pushes()
+    }
+
+    /// Applies events in order; see [`ReadModel::apply`].
+    pub async fn apply(
+        self,
+        tx: &mut PgConnection,
+        events: &[EventEnvelope],
+        out: Option<&mut Vec<Push>>,
+    ) -> Result<(), ProjectionError> {
+        self.0.apply(tx, events, out).await
+    }
+
+    /// The key of the advisory lock that serialises writers of this view (live and replay).
+    pub fn lock_key(self) -> i64 {
+        stable_key("writer", self.name())
+    }
+
+    /// The key of the advisory lock held by the one process that runs this view's consumer.
+    pub fn leader_key(self) -> i64 {
+        stable_key("leader", self.name())
+    }
+}
+
+impl PartialEq for View {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for View {}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("View").field(&self.name()).finish()
+    }
+}
+
+/// An advisory-lock key from a purpose and a view's name: 64-bit FNV-1a, which never changes
+/// between builds or with the order views are listed in, so two versions of Moim running side
+/// by side in a rolling deploy always agree on who leads a view.
+fn stable_key(purpose: &str, name: &str) -> i64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    for byte in "moim.view."
+        .bytes()
+        .chain(purpose.bytes())
+        .chain([b':'])
+        .chain(name.bytes())
+    {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// The read models one deployment runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registry {
+    views: Vec<View>,
+}
+
+impl Registry {
+    /// Every read model Moim maintains. **Adding a read model is one line here.**
+    pub fn standard() -> Self {
+        Self {
+            views: vec![
+                users::VIEW,
+                chat::VIEW,
+                couples::VIEW,
+                games::VIEW,
+                notifications::VIEW,
+            ],
+        }
+    }
+
+    /// This registry and one more view (e.g. one a test brings).
+    pub fn with(mut self, view: View) -> Result<Self, ProjectionError> {
+        if self.views.contains(&view) {
+            return Err(ProjectionError::DuplicateView(view.name()));
+        }
+        self.views.push(view);
+        Ok(self)
+    }
+
+    /// The views, in the order they were listed.
+    pub fn views(&self) -> &[View] {
+        &self.views
+    }
+
+    /// Their names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.views.iter().map(|v| v.name()).collect()
+    }
+
+    /// The view called `name`.
+    pub fn get(&self, name: &str) -> Result<View, ProjectionError> {
+        self.views
+            .iter()
+            .copied()
+            .find(|v| v.name() == name)
+            .ok_or_else(|| ProjectionError::UnknownView {
+                name: name.to_owned(),
+                known: self.names().join(", "),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn todays_lock_keys_never_change() {
+        // Pinned: a process of this version and one of the next must agree on every key.
+        let keys: Vec<(&str, i64, i64)> = Registry::standard()
+            .views()
+            .iter()
+            .map(|v| (v.name(), v.lock_key(), v.leader_key()))
+            .collect();
+        assert_eq!(keys, PINNED);
+    }
+
+    const PINNED: [(&str, i64, i64); 5] = [
+        (
+            "users",
+            -7_903_305_895_143_163_495,
+            -3_585_856_944_841_182_637,
+        ),
+        ("chat", -3_636_658_853_561_045_011, -361_068_893_580_105_685),
+        (
+            "couples",
+            -7_188_183_341_093_385_592,
+            4_509_181_954_904_670_362,
+        ),
+        (
+            "games",
+            -6_064_182_390_916_125_130,
+            -5_470_921_297_127_560_996,
+        ),
+        (
+            "notifications",
+            -4_657_249_309_159_719_123,
+            7_069_191_934_548_738_031,
+        ),
+    ];
+
+    #[test]
+    fn different_names_never_share_a_key() {
+        let mut names: Vec<String> = Registry::standard()
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // Names a future view might take, and near-misses of today's.
+        names.extend((0..20_000).map(|i| format!("view_{i}")));
+        names
+            .extend(["user", "chats", "Chat", "chat ", "games2", "notification"].map(String::from));
+        let mut seen = HashSet::from([moim_nats::relay::LEADER_LOCK]);
+        for name in &names {
+            for purpose in ["writer", "leader"] {
+                assert!(
+                    seen.insert(stable_key(purpose, name)),
+                    "{purpose} key of {name:?} collides"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_unknown_names_list_the_known_ones() {
+        let registry = Registry::standard();
+        let names: HashSet<_> = registry.names().into_iter().collect();
+        assert_eq!(names.len(), registry.views().len());
+        assert!(registry.clone().with(chat::VIEW).is_err());
+        let error = registry.get("nope").err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("unknown read model \"nope\"; known: users, chat, couples, games, notifications")
+        );
+    }
+}
