@@ -30,8 +30,6 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// `MOIM_BIND`; default `127.0.0.1:8080`.
     pub bind: SocketAddr,
-    /// `MOIM_DEV=1`: developer mode (a random JWT secret if none is set).
-    pub dev: bool,
     /// `MOIM_SUBJECT_PREFIX`; default `moim` (subjects `moim.events.…`, stream `MOIM_EVENTS`).
     pub subject_prefix: String,
     /// `MOIM_ACCESS_TTL_SECS`; default 900.
@@ -110,7 +108,6 @@ impl Settings {
             nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             jwt_secret: jwt_secret.into(),
             bind: parsed("MOIM_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            dev,
             subject_prefix: var("MOIM_SUBJECT_PREFIX").unwrap_or_else(|| "moim".into()),
             access_ttl: Duration::from_secs(parsed("MOIM_ACCESS_TTL_SECS", 900)?),
             refresh_ttl: Duration::from_secs(parsed("MOIM_REFRESH_TTL_SECS", 30 * 24 * 3600)?),

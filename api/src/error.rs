@@ -73,11 +73,6 @@ impl ApiError {
             )
         }
     }
-
-    /// The status it answers with.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl IntoResponse for ApiError {

@@ -1,7 +1,7 @@
 //! Moim's HTTP command/query API and WebSocket, and the start-up that wires every part together.
 //!
 //! `startup` builds an [`Application`](startup::Application) that runs any mix of the roles
-//! (api, relay, projections) in one process; `main.rs` only parses the command line.
+//! (api, relay, projections) in one process; `main.rs` parses the command line and runs the chosen subcommand.
 
 pub mod auth;
 pub mod config;

@@ -72,12 +72,11 @@ impl Target {
         let name = format!("moim_bench_{}", &id[..12]);
         create_database(&options.database_url, &name).await?;
         let prefix = format!("bench{}", &id[..8]);
-        let mut settings = Settings {
+        let settings = Settings {
             database_url: database_url(&options.database_url, &name).into(),
             nats_url: options.nats_url.clone(),
             jwt_secret: format!("{id}{id}").into(),
             bind: "127.0.0.1:0".parse()?,
-            dev: false,
             subject_prefix: prefix.clone(),
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(3600),
@@ -85,7 +84,6 @@ impl Target {
             max_body_bytes: 256 * 1024,
             db_max_connections: 40,
         };
-        settings.consistency_timeout = Duration::from_secs(5);
         let stop = CancellationToken::new();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let server_stop = stop.clone();

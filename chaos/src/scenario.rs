@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use moim_nats::Subjects;
 use sqlx::postgres::PgPoolOptions;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -18,8 +19,6 @@ use crate::load::{LoadReport, Progress};
 use crate::setup::{self, World};
 use crate::{faults, load, monitor, report, settle, watcher, Args};
 
-/// The stream's name for Moim's default subject prefix `moim`.
-const STREAM: &str = "MOIM_EVENTS";
 /// How long sends still in flight when the load ends keep being retried.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 /// Time for the last pushes to reach the watcher once everything has settled.
@@ -119,7 +118,14 @@ pub async fn run(args: Args) -> anyhow::Result<usize> {
         load.requests
     );
 
-    let settled = settle::wait(&pool, &js, STREAM, Duration::from_secs(args.settle_timeout)).await;
+    let stream = Subjects::new("moim").stream_name();
+    let settled = settle::wait(
+        &pool,
+        &js,
+        &stream,
+        Duration::from_secs(args.settle_timeout),
+    )
+    .await;
     tokio::time::sleep(LAST_PUSHES).await;
     background.cancel();
     let watched = watch.await?;
@@ -146,7 +152,7 @@ pub async fn run(args: Args) -> anyhow::Result<usize> {
         &outages.all(),
         &timeline,
     ));
-    done(checks::stream::check(&js, STREAM, &store).await?);
+    done(checks::stream::check(&js, &stream, &store).await?);
     done(checks::read_models::check(&cluster, &pool).await?);
     report::summary(
         seed,

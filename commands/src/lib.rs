@@ -63,7 +63,7 @@ impl Commands {
         Self::with_services(pool, Arc::new(SystemServices))
     }
 
-    /// Commands with other services, e.g. a fixed clock in tests.
+    /// Commands with other services (another clock or id source).
     pub fn with_services(pool: PgPool, services: Arc<dyn domain::Services>) -> Self {
         Self {
             store: EventStore::new(pool),

@@ -20,7 +20,7 @@ pub enum ErrorKind {
 pub trait Rejection: std::error::Error + Send + Sync + 'static {
     /// The class of the refusal.
     fn kind(&self) -> ErrorKind;
-    /// A stable machine-readable code such as `not_a_member`.
+    /// A stable machine-readable code such as `room_not_found`.
     fn code(&self) -> &'static str;
 }
 

@@ -36,11 +36,6 @@ impl FixedServices {
             next_id: AtomicU64::new(1),
         }
     }
-
-    /// The `n`-th id `new_id` hands out (1-based).
-    pub fn id(n: u128) -> Uuid {
-        Uuid::from_u128(n)
-    }
 }
 
 impl Default for FixedServices {

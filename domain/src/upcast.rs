@@ -26,11 +26,6 @@ pub struct Upcaster {
 /// Every upcaster Moim has, oldest first for each event type.
 pub const ALL: &[Upcaster] = &[crate::chat::ROOM_CREATED_V1_TO_V2];
 
-/// Whether a stored event needs rewriting before today's code can read it.
-pub fn needed(aggregate_type: &str, event_type: &str, version: &str) -> bool {
-    find(aggregate_type, event_type, version).is_some()
-}
-
 /// Brings a stored payload up to the current version; answers the version it ends at.
 pub fn upcast(
     aggregate_type: &str,
@@ -93,7 +88,6 @@ mod tests {
     #[test]
     fn current_events_pass_through_untouched() {
         let payload = serde_json::json!({"MessageSent": {"seq": 1}});
-        assert!(!needed("chat_room", "MessageSent", "1"));
         assert_eq!(
             upcast("chat_room", "MessageSent", "1", payload.clone()),
             ("1".to_owned(), payload)

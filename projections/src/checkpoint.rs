@@ -12,7 +12,7 @@ pub struct Checkpoint {
     pub stream_seq: u64,
 }
 
-/// Reads a checkpoint; locks the row when asked, so concurrent writers queue.
+/// Reads a checkpoint (writers of one view are serialised by its advisory lock, not here).
 pub async fn load(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
     let row: Option<(i64, i64, i64)> = sqlx::query_as(
         "SELECT tx_id, position, stream_seq FROM projection_checkpoints WHERE name = $1",

@@ -4,7 +4,8 @@
 //! it applies a batch of events (plus hooks such as "makes live pushes"). [`Registry::standard`]
 //! lists them, one line each; the runner, replay, fingerprints, `moim replay <name>` and the crash
 //! test all read that list, so a view added there is run, rebuilt and checked everywhere, and a
-//! view left out of it is nowhere. Nothing outside a view's own module names the view.
+//! view left out of it is nowhere. The generic machinery (runner, replay, fingerprints) names
+//! no particular view; only the queries that read a view name it (`projections::chat::VIEW`).
 
 use std::fmt;
 

@@ -24,8 +24,6 @@ const BATCH: usize = 2000;
 pub struct Replayed {
     /// Events applied.
     pub events: u64,
-    /// Where the view now stands.
-    pub checkpoint: Checkpoint,
 }
 
 /// Rebuilds `view`; shows a progress bar when `progress` is set and stderr is a terminal.
@@ -130,7 +128,6 @@ async fn rebuild(pool: &PgPool, view: View, progress: bool) -> Result<Replayed, 
     bar.finish();
     Ok(Replayed {
         events: at.stream_seq,
-        checkpoint: at,
     })
 }
 

@@ -196,3 +196,30 @@ fn access_token(user: uuid::Uuid, exp: u64, secret: &[u8]) -> String {
     )
     .unwrap()
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_read_the_same_on_http_and_the_websocket() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let header = format!("{scheme} {}", kim.token);
+        let me = app
+            .http
+            .get(format!("{}/api/v1/users/me", app.address))
+            .header("authorization", &header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK, "HTTP with {scheme}");
+
+        let url = format!("{}/api/v1/ws", app.address.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", header.parse().unwrap());
+        let connected = tokio_tungstenite::connect_async(request).await;
+        assert!(connected.is_ok(), "WebSocket with {scheme}");
+    }
+}

@@ -145,10 +145,7 @@ async fn a_database_failure_logs_its_cause_chain_with_the_request_id() {
     .execute(&pool)
     .await
     .unwrap();
-    let (events_before,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let events_before = count_events(&pool).await;
 
     let request_id = format!("cause-test-{}", Uuid::new_v4().simple());
     let answer = http
@@ -195,9 +192,13 @@ async fn a_database_failure_logs_its_cause_chain_with_the_request_id() {
     );
 
     // And nothing was written.
-    let (events_after,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
-        .fetch_one(&pool)
+    assert_eq!(count_events(&pool).await, events_before);
+}
+
+async fn count_events(pool: &PgPool) -> i64 {
+    let (events,): (i64,) = sqlx::query_as("SELECT count(*) FROM events")
+        .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(events_after, events_before);
+    events
 }

@@ -75,7 +75,6 @@ impl Sandbox {
             nats_url: nats_url(),
             jwt_secret: "test-secret-test-secret-test-secret!".to_owned().into(),
             bind: "127.0.0.1:0".parse().expect("address"),
-            dev: false,
             subject_prefix: self.prefix.clone(),
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(3600),
@@ -229,6 +228,22 @@ impl TestApp {
     /// Environment for a `moim` child process of this deployment.
     pub fn sandbox_env(&self) -> Vec<(&'static str, String)> {
         self.sandbox.env()
+    }
+
+    /// Runs `moim <args>` (e.g. `replay --all`) as an operator would, against this deployment;
+    /// fails the test if it fails.
+    pub async fn run_moim(&self, args: &[&str]) {
+        let done = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+            .args(args)
+            .envs(self.sandbox_env())
+            .output()
+            .await
+            .expect("run moim");
+        assert!(
+            done.status.success(),
+            "moim {args:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
     }
 
     /// Another process of the same deployment (same database, NATS subjects and secret).

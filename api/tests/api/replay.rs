@@ -91,17 +91,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     }
     drop(conn);
     // The operator's command, as a separate process, while Moim keeps running.
-    let replayed = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
-        .args(["replay", "--all"])
-        .envs(app.sandbox_env())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        replayed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replayed.stderr)
-    );
+    app.run_moim(&["replay", "--all"]).await;
     let mut conn = app.pool.acquire().await.unwrap();
     for (view, live_checkpoint) in Registry::standard().views().iter().zip(before) {
         let after = projections::checkpoint::load(&mut conn, view.name())

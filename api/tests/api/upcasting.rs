@@ -72,17 +72,7 @@ async fn a_v1_event_reads_as_v2_in_the_aggregate_the_live_view_and_replay() {
     let before = projections::fingerprint::view(&app.pool, CHAT)
         .await
         .unwrap();
-    let replayed = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
-        .args(["replay", "chat"])
-        .envs(app.sandbox_env())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        replayed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replayed.stderr)
-    );
+    app.run_moim(&["replay", "chat"]).await;
     assert_eq!(
         projections::fingerprint::view(&app.pool, CHAT)
             .await

@@ -25,7 +25,7 @@ pub enum RoomKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
-    /// Opened the room (or was handed it).
+    /// Opened the room.
     Owner,
     /// Helps the owner run it.
     Admin,
@@ -38,7 +38,6 @@ pub enum MemberRole {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatRoom {
     room_id: Option<Uuid>,
-    kind: Option<RoomKind>,
     members: BTreeMap<Uuid, MemberRole>,
     last_seq: u64,
 }
@@ -183,7 +182,6 @@ impl Aggregate for ChatRoom {
         match event {
             ChatEvent::RoomCreated(e) => {
                 self.room_id = Some(e.room_id);
-                self.kind = Some(e.kind);
                 self.members = e.members.into_iter().map(|m| (m.user_id, m.role)).collect();
             }
             ChatEvent::MessageSent(e) => self.last_seq = e.seq,

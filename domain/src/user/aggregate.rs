@@ -14,7 +14,6 @@ use crate::user::{UserCommand, UserCoupled, UserEvent, UserRegistered};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct User {
     user_id: Option<Uuid>,
-    display_name: String,
     couple: Option<(Uuid, Uuid, DateTime<Utc>)>,
 }
 
@@ -63,11 +62,6 @@ impl User {
     /// The user's couple as `(couple_id, partner_id, since)`, if any.
     pub fn couple(&self) -> Option<(Uuid, Uuid, DateTime<Utc>)> {
         self.couple
-    }
-
-    /// How others see the user.
-    pub fn display_name(&self) -> &str {
-        &self.display_name
     }
 }
 
@@ -122,7 +116,6 @@ impl Aggregate for User {
         match event {
             UserEvent::UserRegistered(e) => {
                 self.user_id = Some(e.user_id);
-                self.display_name = e.display_name;
             }
             UserEvent::UserCoupled(e) => self.couple = Some((e.couple_id, e.partner_id, e.since)),
         }
