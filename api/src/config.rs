@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use commands::PasswordLimits;
 use secrecy::SecretString;
 
 /// Every `MOIM_*` variable Moim reads; any other `MOIM_*` variable is a typo and refused.
@@ -17,6 +18,16 @@ const KNOWN: &[&str] = &[
     "MOIM_MAX_BODY_BYTES",
     "MOIM_DB_MAX_CONNECTIONS",
     "MOIM_LOG_FORMAT",
+    "MOIM_HASH_CONCURRENCY",
+    "MOIM_HASH_QUEUE",
+    "MOIM_HASH_WAIT_MS",
+    "MOIM_HEADER_TIMEOUT_MS",
+    "MOIM_REQUEST_TIMEOUT_MS",
+    "MOIM_MAX_CONNECTIONS",
+    "MOIM_MAX_IN_FLIGHT",
+    "MOIM_WS_MAX_MESSAGE_BYTES",
+    "MOIM_WS_SEND_QUEUE",
+    "MOIM_INVITE_FAILURES_PER_HOUR",
 ];
 
 /// Moim's configuration.
@@ -42,6 +53,76 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `MOIM_DB_MAX_CONNECTIONS`; default 20.
     pub db_max_connections: u32,
+    /// What a client can make Moim hold (docs/security.md lists each with what a client gets
+    /// past it).
+    pub limits: Limits,
+}
+
+/// Bounds on what clients can make Moim hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `MOIM_HASH_CONCURRENCY` (default: the core count), `MOIM_HASH_QUEUE` (32) and
+    /// `MOIM_HASH_WAIT_MS` (2000): argon2id operations at once, waiting at most, waiting longest.
+    pub passwords: PasswordLimits,
+    /// `MOIM_HEADER_TIMEOUT_MS`; default 10000: time to send request headers, and the longest a
+    /// keep-alive connection may sit idle.
+    pub header_timeout: Duration,
+    /// `MOIM_REQUEST_TIMEOUT_MS`; default 30000: time to send the body and be answered.
+    pub request_timeout: Duration,
+    /// `MOIM_MAX_CONNECTIONS`; default 10000: open HTTP and WebSocket connections.
+    pub max_connections: usize,
+    /// `MOIM_MAX_IN_FLIGHT`; default 1024: requests being handled at once.
+    pub max_in_flight: usize,
+    /// `MOIM_WS_MAX_MESSAGE_BYTES`; default 65536: largest WebSocket message or frame a client
+    /// may send, fragments included.
+    pub ws_max_message_bytes: usize,
+    /// `MOIM_WS_SEND_QUEUE`; default 1024: frames queued for a user's sockets before a socket
+    /// that cannot keep up is closed.
+    pub ws_send_queue: usize,
+    /// `MOIM_INVITE_FAILURES_PER_HOUR`; default 10: wrong couple codes a user may try per hour.
+    pub invite_failures_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            passwords: PasswordLimits::default(),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            max_in_flight: 1024,
+            ws_max_message_bytes: 64 * 1024,
+            ws_send_queue: 1024,
+            invite_failures_per_hour: 10,
+        }
+    }
+}
+
+impl Limits {
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let ms = |name, default: Duration| -> Result<Duration, ConfigError> {
+            let millis = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+            Ok(Duration::from_millis(parsed(name, millis)?))
+        };
+        Ok(Self {
+            passwords: PasswordLimits {
+                concurrency: parsed("MOIM_HASH_CONCURRENCY", d.passwords.concurrency)?,
+                queue: parsed("MOIM_HASH_QUEUE", d.passwords.queue)?,
+                wait: ms("MOIM_HASH_WAIT_MS", d.passwords.wait)?,
+            },
+            header_timeout: ms("MOIM_HEADER_TIMEOUT_MS", d.header_timeout)?,
+            request_timeout: ms("MOIM_REQUEST_TIMEOUT_MS", d.request_timeout)?,
+            max_connections: parsed("MOIM_MAX_CONNECTIONS", d.max_connections)?,
+            max_in_flight: parsed("MOIM_MAX_IN_FLIGHT", d.max_in_flight)?,
+            ws_max_message_bytes: parsed("MOIM_WS_MAX_MESSAGE_BYTES", d.ws_max_message_bytes)?,
+            ws_send_queue: parsed("MOIM_WS_SEND_QUEUE", d.ws_send_queue)?,
+            invite_failures_per_hour: parsed(
+                "MOIM_INVITE_FAILURES_PER_HOUR",
+                d.invite_failures_per_hour,
+            )?,
+        })
+    }
 }
 
 /// A setting that is missing or malformed.
@@ -117,6 +198,7 @@ impl Settings {
             )?),
             max_body_bytes: parsed("MOIM_MAX_BODY_BYTES", 64 * 1024)?,
             db_max_connections: parsed("MOIM_DB_MAX_CONNECTIONS", 20)?,
+            limits: Limits::from_env()?,
         })
     }
 }

@@ -125,11 +125,14 @@ impl From<CommandError> for ApiError {
                 };
                 Self::new(status, code, message)
             }
-            CommandError::BadCredentials => {
+            CommandError::BadCredentials { .. } => {
                 Self::unauthorized("bad_credentials", error.to_string())
             }
             CommandError::Contention(_) | CommandError::Conflict => {
                 Self::unavailable("contention", error.to_string(), 1)
+            }
+            CommandError::Overloaded { retry_after_secs } => {
+                Self::unavailable("overloaded", error.to_string(), retry_after_secs)
             }
             other => Self::internal(other),
         }

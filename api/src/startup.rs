@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use commands::Commands;
 use moim_nats::{Relay, Subjects};
+use projections::progress::Progress;
 use projections::runner::Runner;
 use projections::Registry;
 use secrecy::ExposeSecret;
@@ -17,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::limits::RequestLimits;
 use crate::routes;
+use crate::server::{self, ConnectionLimits};
 use crate::state::AppState;
 
 /// Which parts a process runs.
@@ -132,8 +136,15 @@ impl Application {
             }
         }
         if let Some(listener) = self.listener {
+            let limits = self.settings.limits;
+            let progress = Arc::new(Progress::new(self.pool.clone()));
+            tasks.spawn({
+                let progress = progress.clone();
+                let stop = stop.clone();
+                async move { progress.follow(stop).await }
+            });
             let state = AppState {
-                commands: Commands::new(self.pool.clone()),
+                commands: Commands::new(self.pool.clone()).with_password_limits(limits.passwords),
                 pool: self.pool.clone(),
                 keys: Keys::new(
                     &self.settings.jwt_secret,
@@ -142,14 +153,26 @@ impl Application {
                 ),
                 hub: Arc::new(Hub::new(self.nats.clone(), subjects.clone())),
                 consistency_timeout: self.settings.consistency_timeout,
+                progress,
             };
-            let app = routes::router(state, self.settings.max_body_bytes);
+            let app = routes::router(
+                state,
+                self.settings.max_body_bytes,
+                RequestLimits::new(limits.max_in_flight, limits.request_timeout),
+            );
             tracing::info!(address = ?listener.local_addr().ok(), "serving the API");
-            let stopped = stop.clone();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopped.cancelled().await })
-                .await
-                .context("serving HTTP")?;
+            let connections = ConnectionLimits {
+                header_timeout: limits.header_timeout,
+                max_connections: limits.max_connections,
+            };
+            server::serve(
+                listener,
+                app,
+                connections,
+                stop.clone(),
+                Duration::from_secs(10),
+            )
+            .await;
         }
         stop.cancelled().await;
         while tasks.join_next().await.is_some() {}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use commands::Commands;
 use domain::Position;
+use projections::progress::Progress;
 use projections::View;
 use sqlx::PgPool;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// How long a query waits for a consistency token.
     pub consistency_timeout: Duration,
+    /// The read models' progress, for those waits.
+    pub progress: Arc<Progress>,
 }
 
 impl FromRef<AppState> for Keys {
@@ -36,14 +39,25 @@ impl FromRef<AppState> for Keys {
 }
 
 impl AppState {
-    /// Waits until `view` reflects the caller's consistency token, if they sent one.
+    /// Waits until `view` reflects the caller's consistency token, if they sent one. A token
+    /// beyond anything committed is refused at once: no view will ever reach it.
     pub async fn caught_up(&self, view: View, token: Option<Consistency>) -> Result<(), ApiError> {
         let Some(Consistency(token)) = token else {
             return Ok(());
         };
-        if token == Position::START
-            || projections::checkpoint::wait_for(&self.pool, view, token, self.consistency_timeout)
-                .await?
+        if token == Position::START {
+            return Ok(());
+        }
+        if !self.progress.committed(token).await? {
+            return Err(ApiError::bad_request(
+                "invalid_consistency_token",
+                "this consistency token names nothing Moim has written",
+            ));
+        }
+        if self
+            .progress
+            .wait_for(view, token, self.consistency_timeout)
+            .await
         {
             return Ok(());
         }

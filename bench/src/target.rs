@@ -83,6 +83,7 @@ impl Target {
             consistency_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
             db_max_connections: 40,
+            limits: moim_api::config::Limits::default(),
         };
         let stop = CancellationToken::new();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -1,13 +1,9 @@
 //! Accounts: registration, password login and single-use refresh tokens.
 //!
-//! Passwords are hashed with argon2id on the blocking pool. Credentials are stored beside the
-//! event stream, in the same transaction as `UserRegistered`, so no hash is ever published.
+//! Passwords are hashed with argon2id through the bounded hasher (`passwords.rs`). Credentials
+//! are stored beside the event stream, in the same transaction as `UserRegistered`, so no hash is
+//! ever published.
 
-use std::sync::OnceLock;
-
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use domain::user::{User, UserCommand};
 use domain::values::{DisplayName, Email, Password};
@@ -16,36 +12,6 @@ use uuid::Uuid;
 
 use crate::store::EventStore;
 use crate::{CommandError, Commands};
-
-fn hash(password: &str) -> Result<String, CommandError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(CommandError::Hashing)
-}
-
-fn verify(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
-/// Verified against when the e-mail is unknown, so both answers take as long.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash("not the password of anyone").unwrap_or_default())
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CommandError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(CommandError::Worker)
-}
 
 impl Commands {
     /// Registers a user; the e-mail must be new.
@@ -56,7 +22,7 @@ impl Commands {
         password: Password,
         display_name: DisplayName,
     ) -> Result<(Uuid, Position), CommandError> {
-        let password_hash = blocking(move || hash(password.expose())).await??;
+        let password_hash = self.passwords.hash(password.expose().to_owned()).await?;
         let user_id = self.services.new_id();
         let loaded = self.store.load::<User>(&user_id.to_string()).await?;
         let change = loaded.decide(
@@ -98,20 +64,32 @@ impl Commands {
     pub async fn login(&self, email: &str, password: String) -> Result<Uuid, CommandError> {
         // An address that could never have registered cannot log in, and never reaches SQL.
         let Ok(email) = Email::parse(email) else {
-            return Err(CommandError::BadCredentials);
+            return Err(CommandError::BadCredentials { user_id: None });
         };
         let row: Option<(Uuid, String)> =
             sqlx::query_as("SELECT user_id, password_hash FROM credentials WHERE email = $1")
                 .bind(email.as_str())
                 .fetch_optional(self.store.pool())
                 .await?;
+        // No real password is longer; refusing it first keeps a megabyte of "password" from
+        // costing more than a short one.
+        if password.chars().count() > Password::MAX_CHARS {
+            return Err(CommandError::BadCredentials {
+                user_id: row.map(|(id, _)| id),
+            });
+        }
         let known = row.is_some();
-        let (user_id, stored) = row.unwrap_or_else(|| (Uuid::nil(), dummy_hash().to_owned()));
-        let matches = blocking(move || verify(&password, &stored)).await?;
+        let (user_id, stored) = match row {
+            Some(row) => row,
+            None => (Uuid::nil(), self.passwords.dummy().await?),
+        };
+        let matches = self.passwords.verify(password, stored).await?;
         if known && matches {
             Ok(user_id)
         } else {
-            Err(CommandError::BadCredentials)
+            Err(CommandError::BadCredentials {
+                user_id: known.then_some(user_id),
+            })
         }
     }
 

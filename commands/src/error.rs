@@ -17,9 +17,12 @@ pub enum CommandError {
         /// Human-readable reason.
         message: String,
     },
-    /// Wrong e-mail or password (deliberately not saying which).
+    /// Wrong e-mail or password (deliberately not saying which to the client).
     #[error("wrong e-mail or password")]
-    BadCredentials,
+    BadCredentials {
+        /// Whose account it was, when the e-mail is known: for the security log only.
+        user_id: Option<uuid::Uuid>,
+    },
     /// The aggregate kept changing under us; the client may retry later.
     #[error("too much contention on {0}; try again")]
     Contention(&'static str),
@@ -58,6 +61,12 @@ pub enum CommandError {
     /// The store answered something that cannot happen (a bug, not a user's mistake).
     #[error("event store invariant broken: {0}")]
     Invariant(String),
+    /// Too many password operations are running or waiting; the client may retry shortly.
+    #[error("too many logins at once; try again")]
+    Overloaded {
+        /// When to retry.
+        retry_after_secs: u64,
+    },
     /// Password hashing failed.
     #[error("password hashing failed")]
     Hashing(#[source] argon2::password_hash::Error),

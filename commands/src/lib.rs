@@ -15,6 +15,7 @@ pub mod couples;
 mod error;
 pub mod games;
 mod locks;
+mod passwords;
 mod services;
 pub mod store;
 
@@ -24,10 +25,12 @@ use domain::{Aggregate, Metadata, Position};
 use sqlx::PgPool;
 
 pub use error::CommandError;
+pub use passwords::PasswordLimits;
 pub use services::SystemServices;
 
 use crate::cache::AggregateCache;
 use crate::locks::KeyedLocks;
+use crate::passwords::Passwords;
 use crate::store::{retry_conflicts, EventStore};
 
 /// How many aggregates a process keeps in memory.
@@ -54,6 +57,7 @@ pub struct Commands {
     services: Arc<dyn domain::Services>,
     locks: Arc<KeyedLocks>,
     cache: Arc<AggregateCache>,
+    passwords: Arc<Passwords>,
     meta: Metadata,
 }
 
@@ -70,7 +74,16 @@ impl Commands {
             services,
             locks: Arc::new(KeyedLocks::default()),
             cache: Arc::new(AggregateCache::new(CACHE_CAPACITY)),
+            passwords: Arc::new(Passwords::new(PasswordLimits::default())),
             meta: Metadata::default(),
+        }
+    }
+
+    /// The same commands with other bounds on password hashing.
+    pub fn with_password_limits(self, limits: PasswordLimits) -> Self {
+        Self {
+            passwords: Arc::new(Passwords::new(limits)),
+            ..self
         }
     }
 

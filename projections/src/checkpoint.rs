@@ -42,27 +42,3 @@ pub async fn save(conn: &mut PgConnection, name: &str, at: Checkpoint) -> Result
     .await?;
     Ok(())
 }
-
-/// Waits until `view` has applied everything up to `token`, polling its checkpoint with a
-/// short backoff; answers whether it got there before `timeout`.
-pub async fn wait_for(
-    pool: &sqlx::PgPool,
-    view: crate::View,
-    token: Position,
-    timeout: std::time::Duration,
-) -> Result<bool, sqlx::Error> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut pause = std::time::Duration::from_millis(1);
-    loop {
-        let mut conn = pool.acquire().await?;
-        if load(&mut conn, view.name()).await?.position >= token {
-            return Ok(true);
-        }
-        drop(conn);
-        if tokio::time::Instant::now() + pause > deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(25));
-    }
-}

@@ -17,6 +17,7 @@ pub mod frames;
 pub mod games;
 pub mod notifications;
 pub mod outbox;
+pub mod progress;
 mod registry;
 pub mod replay;
 pub mod runner;

@@ -1,6 +1,7 @@
 //! Registration, login and token refresh.
 
 use axum::extract::State;
+use commands::CommandError;
 use domain::values::{DisplayName, Email, Password};
 use domain::{Metadata, Position};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use super::Written;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::request_id::RequestId;
+use crate::security::{self, ClientIp};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -62,6 +64,7 @@ async fn tokens(state: &AppState, user_id: Uuid) -> Result<Tokens, ApiError> {
 pub async fn register(
     State(state): State<AppState>,
     request_id: RequestId,
+    ip: ClientIp,
     Json(body): Json<Register>,
 ) -> Result<Written<Tokens>, ApiError> {
     let email = Email::parse(&body.email)?;
@@ -71,7 +74,12 @@ pub async fn register(
         .commands
         .on_behalf(Metadata::request(None, request_id.as_str()))
         .register(email, password, name)
-        .await?;
+        .await
+        .inspect_err(|error| {
+            if matches!(error, CommandError::Overloaded { .. }) {
+                security::overloaded(ip, "password hashing");
+            }
+        })?;
     Ok(Written::created(tokens(&state, user_id).await?, position))
 }
 
@@ -79,9 +87,20 @@ pub async fn register(
 #[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
+    ip: ClientIp,
     Json(body): Json<Login>,
 ) -> Result<Written<Tokens>, ApiError> {
-    let user_id = state.commands.login(&body.email, body.password).await?;
+    let user_id = match state.commands.login(&body.email, body.password).await {
+        Ok(user_id) => user_id,
+        Err(error) => {
+            match &error {
+                CommandError::BadCredentials { user_id } => security::login_failed(ip, *user_id),
+                CommandError::Overloaded { .. } => security::overloaded(ip, "password hashing"),
+                _ => {}
+            }
+            return Err(error.into());
+        }
+    };
     Ok(Written::ok(tokens(&state, user_id).await?, Position::START))
 }
 
@@ -89,6 +108,7 @@ pub async fn login(
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     State(state): State<AppState>,
+    ip: ClientIp,
     Json(body): Json<Refresh>,
 ) -> Result<Written<Tokens>, ApiError> {
     let (user_id, jti) = state.keys.verify_refresh(&body.refresh_token)?;
@@ -96,9 +116,13 @@ pub async fn refresh(
         Some(owner) if owner == user_id => {
             Ok(Written::ok(tokens(&state, user_id).await?, Position::START))
         }
-        _ => Err(ApiError::unauthorized(
-            "refresh_token_used",
-            "this refresh token was used or revoked",
-        )),
+        _ => {
+            // Validly signed and unexpired, yet spent: someone is replaying it.
+            security::refresh_token_reused(ip, user_id);
+            Err(ApiError::unauthorized(
+                "refresh_token_used",
+                "this refresh token was used or revoked",
+            ))
+        }
     }
 }

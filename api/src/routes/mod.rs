@@ -20,15 +20,16 @@ use axum::routing::{get, post};
 use axum::Router;
 use domain::Position;
 use serde::Serialize;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::error::ApiError;
 use crate::extract::CONSISTENCY_HEADER;
+use crate::limits::{self, RequestLimits};
 use crate::request_id;
 use crate::state::AppState;
 
 /// The whole router.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, max_body_bytes: usize, limits: RequestLimits) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
@@ -63,20 +64,25 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(limits, limits::bound))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let id = request
-                    .headers()
-                    .get(request_id::HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    uri = %request.uri(),
-                    request_id = id,
-                )
-            }),
+            TraceLayer::new_for_http()
+                // A 5xx is logged here at WARN: an unexpected one is already logged at ERROR
+                // with its cause (error.rs), and a 503 that sheds load is no error of ours.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .headers()
+                        .get(request_id::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %request.uri(),
+                        request_id = id,
+                    )
+                }),
         )
         // Outermost, so the id exists before the span above is made and is on every answer.
         .layer(axum::middleware::from_fn(request_id::assign))

@@ -81,6 +81,7 @@ impl Sandbox {
             consistency_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             db_max_connections: 30,
+            limits: moim_api::config::Limits::default(),
         }
     }
 
@@ -437,6 +438,23 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Polls `view`'s checkpoint until it reaches `token` (what the API's consistency wait is
+/// woken for); false after `within`.
+pub async fn view_reached(
+    pool: &PgPool,
+    view: projections::View,
+    token: domain::Position,
+    within: Duration,
+) -> bool {
+    eventually(within, || async {
+        let mut conn = pool.acquire().await.expect("connection");
+        projections::checkpoint::load(&mut conn, view.name())
+            .await
+            .is_ok_and(|at| at.position >= token)
+    })
+    .await
 }
 
 /// A start time a week from now, always in the range games accept.

@@ -7,7 +7,7 @@ use projections::Registry;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app_with_registry;
+use crate::helpers::{spawn_app_with_registry, view_reached};
 
 /// The whole throw-away read model: counts events by type.
 mod tally {
@@ -75,14 +75,7 @@ async fn a_view_added_with_one_registry_line_is_run_replayed_and_fingerprinted()
 
     // The runner picked it up: it follows the stream like every view.
     let token = last.parse().unwrap();
-    assert!(projections::checkpoint::wait_for(
-        &app.pool,
-        tally::VIEW,
-        token,
-        Duration::from_secs(20)
-    )
-    .await
-    .unwrap());
+    assert!(view_reached(&app.pool, tally::VIEW, token, Duration::from_secs(20)).await);
     let counts: Vec<(String, i64)> =
         sqlx::query_as("SELECT event_type, events FROM tally ORDER BY event_type")
             .fetch_all(&app.pool)

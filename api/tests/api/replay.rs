@@ -69,9 +69,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     let token = last.token().parse().unwrap();
     for &view in Registry::standard().views() {
         assert!(
-            projections::checkpoint::wait_for(&app.pool, view, token, Duration::from_secs(20))
-                .await
-                .unwrap()
+            crate::helpers::view_reached(&app.pool, view, token, Duration::from_secs(20)).await
         );
     }
     let live = dump(&app.pool).await;
