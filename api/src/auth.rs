@@ -135,6 +135,14 @@ impl Keys {
         Ok(self.verify(token, "access")?.sub)
     }
 
+    /// The user an access token belongs to, and when it expires (a socket closes then).
+    pub fn verify_access_until(&self, token: &str) -> Result<(Uuid, DateTime<Utc>), ApiError> {
+        let claims = self.verify(token, "access")?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| ApiError::unauthorized("bad_token", "the token is not valid"))?;
+        Ok((claims.sub, expires_at))
+    }
+
     /// The user and id of a refresh token (whether it is unused is checked in the database).
     pub fn verify_refresh(&self, token: &str) -> Result<(Uuid, Uuid), ApiError> {
         let claims = self.verify(token, "refresh")?;

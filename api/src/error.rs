@@ -9,8 +9,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use commands::CommandError;
 use domain::ErrorKind;
+use projections::frames::Problem;
 use projections::ProjectionError;
-use serde_json::json;
 
 /// An error answer.
 #[derive(Debug)]
@@ -75,11 +75,26 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The problem+json body (also the data of a WebSocket `error` frame).
+    pub fn problem(&self) -> Problem {
+        Problem {
+            request_id: crate::request_id::current().map(|id| id.as_str().to_owned()),
+            ..Problem::new(
+                self.status.as_u16(),
+                self.status.canonical_reason().unwrap_or("Error"),
+                self.code,
+                self.detail.clone(),
+            )
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let request_id = crate::request_id::current();
-        let request_id = request_id.as_ref().map(|id| id.as_str());
         if let Some(cause) = &self.cause {
+            let request_id = crate::request_id::current();
+            let request_id = request_id.as_ref().map(|id| id.as_str());
             let cause: &(dyn std::error::Error + 'static) = cause.as_ref();
             tracing::error!(
                 request_id,
@@ -87,15 +102,7 @@ impl IntoResponse for ApiError {
                 "internal error"
             );
         }
-        let body = json!({
-            "type": format!("https://moim.dev/problems/{}", self.code.replace('_', "-")),
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "code": self.code,
-            "request_id": request_id,
-        });
-        let mut response = (self.status, body.to_string()).into_response();
+        let mut response = (self.status, axum::Json(self.problem())).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -131,6 +138,14 @@ impl From<CommandError> for ApiError {
             CommandError::Contention(_) | CommandError::Conflict => {
                 Self::unavailable("contention", error.to_string(), 1)
             }
+            CommandError::RateLimited { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    error.to_string(),
+                )
+            },
             CommandError::Overloaded { retry_after_secs } => {
                 Self::unavailable("overloaded", error.to_string(), retry_after_secs)
             }

@@ -28,6 +28,7 @@ struct Entry {
 pub struct Hub {
     nats: async_nats::Client,
     subjects: Subjects,
+    queue: usize,
     users: Mutex<HashMap<Uuid, Entry>>,
 }
 
@@ -40,11 +41,13 @@ pub struct Connection {
 }
 
 impl Hub {
-    /// A hub publishing nothing itself, subscribing on `nats`.
-    pub fn new(nats: async_nats::Client, subjects: Subjects) -> Self {
+    /// A hub publishing nothing itself, subscribing on `nats`, queueing at most `queue` frames
+    /// per user for a socket that falls behind.
+    pub fn new(nats: async_nats::Client, subjects: Subjects, queue: usize) -> Self {
         Self {
             nats,
             subjects,
+            queue: queue.max(1),
             users: Mutex::new(HashMap::new()),
         }
     }
@@ -74,7 +77,7 @@ impl Hub {
                 frames: entry.frames.subscribe(),
             });
         }
-        let (frames, receiver) = broadcast::channel(1024);
+        let (frames, receiver) = broadcast::channel(self.queue);
         let sender = frames.clone();
         let forwarder = tokio::spawn(async move {
             let mut recent = Recent::default();

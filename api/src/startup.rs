@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use commands::Commands;
+use commands::{Commands, FailureLimit};
 use moim_nats::{Relay, Subjects};
 use projections::progress::Progress;
 use projections::runner::Runner;
@@ -144,16 +144,26 @@ impl Application {
                 async move { progress.follow(stop).await }
             });
             let state = AppState {
-                commands: Commands::new(self.pool.clone()).with_password_limits(limits.passwords),
+                commands: Commands::new(self.pool.clone())
+                    .with_password_limits(limits.passwords)
+                    .with_invite_failure_limit(FailureLimit {
+                        max: limits.invite_failures_per_hour,
+                        window: Duration::from_secs(3600),
+                    }),
                 pool: self.pool.clone(),
                 keys: Keys::new(
                     &self.settings.jwt_secret,
                     self.settings.access_ttl,
                     self.settings.refresh_ttl,
                 ),
-                hub: Arc::new(Hub::new(self.nats.clone(), subjects.clone())),
+                hub: Arc::new(Hub::new(
+                    self.nats.clone(),
+                    subjects.clone(),
+                    limits.ws_send_queue,
+                )),
                 consistency_timeout: self.settings.consistency_timeout,
                 progress,
+                ws_max_message_bytes: limits.ws_max_message_bytes,
             };
             let app = routes::router(
                 state,

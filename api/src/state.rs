@@ -30,6 +30,8 @@ pub struct AppState {
     pub consistency_timeout: Duration,
     /// The read models' progress, for those waits.
     pub progress: Arc<Progress>,
+    /// Largest WebSocket message a client may send.
+    pub ws_max_message_bytes: usize,
 }
 
 impl FromRef<AppState> for Keys {

@@ -35,6 +35,7 @@ impl Commands {
                 message: format!("no user {unknown}"),
             });
         }
+        self.refuse_if_blocked(creator_id, &member_ids).await?;
         let room_id = self.services.new_id();
         let command = ChatCommand::CreateRoom {
             room_id,

@@ -11,6 +11,7 @@ use domain::{Aggregate, Position};
 use rand::Rng;
 use uuid::Uuid;
 
+use crate::attempts;
 use crate::store::retry_conflicts;
 use crate::{CommandError, Commands};
 
@@ -84,13 +85,47 @@ impl Commands {
         Err(CommandError::Contention("invite codes"))
     }
 
-    /// Redeems a code: the redeemer and the inviter become a couple.
+    /// Redeems a code: the redeemer and the inviter become a couple. A user who has tried too
+    /// many wrong codes lately is refused before the code is looked at, so codes cannot be
+    /// guessed at speed.
     #[tracing::instrument(skip(self))]
     pub async fn match_couple(
         &self,
         redeemer_id: Uuid,
         code: InviteCode,
     ) -> Result<Matched, CommandError> {
+        let key = format!("invite:{redeemer_id}");
+        let pool = self.store.pool();
+        if let Some(wait) = attempts::blocked_for(pool, &key, self.invite_failures).await? {
+            return Err(CommandError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let matched = self.redeem(redeemer_id, code).await;
+        if let Err(CommandError::Rejected {
+            code: "invite_not_found" | "invite_expired" | "invite_used",
+            ..
+        }) = &matched
+        {
+            attempts::record(pool, &key, self.invite_failures).await?;
+        }
+        matched
+    }
+
+    /// Withdraws an unused code of `by`'s; anyone else's code is not found.
+    #[tracing::instrument(skip(self))]
+    pub async fn withdraw_invite(
+        &self,
+        by: Uuid,
+        code: InviteCode,
+    ) -> Result<Position, CommandError> {
+        let done = self
+            .execute::<Invite>(code.as_str(), InviteCommand::Withdraw { by })
+            .await?;
+        Ok(done.position)
+    }
+
+    async fn redeem(&self, redeemer_id: Uuid, code: InviteCode) -> Result<Matched, CommandError> {
         let invite = self.store.load::<Invite>(code.as_str()).await?;
         let inviter_id = invite
             .aggregate

@@ -61,6 +61,12 @@ pub enum CommandError {
     /// The store answered something that cannot happen (a bug, not a user's mistake).
     #[error("event store invariant broken: {0}")]
     Invariant(String),
+    /// Too many failures of this kind lately; the client may try again after a while.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// When to retry.
+        retry_after_secs: u64,
+    },
     /// Too many password operations are running or waiting; the client may retry shortly.
     #[error("too many logins at once; try again")]
     Overloaded {

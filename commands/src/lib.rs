@@ -9,6 +9,7 @@
 
 pub mod accounts;
 mod adapter;
+mod attempts;
 mod cache;
 pub mod chat;
 pub mod couples;
@@ -18,12 +19,14 @@ mod locks;
 mod passwords;
 mod services;
 pub mod store;
+pub mod users;
 
 use std::sync::Arc;
 
 use domain::{Aggregate, Metadata, Position};
 use sqlx::PgPool;
 
+pub use attempts::FailureLimit;
 pub use error::CommandError;
 pub use passwords::PasswordLimits;
 pub use services::SystemServices;
@@ -58,6 +61,7 @@ pub struct Commands {
     locks: Arc<KeyedLocks>,
     cache: Arc<AggregateCache>,
     passwords: Arc<Passwords>,
+    invite_failures: FailureLimit,
     meta: Metadata,
 }
 
@@ -75,6 +79,10 @@ impl Commands {
             locks: Arc::new(KeyedLocks::default()),
             cache: Arc::new(AggregateCache::new(CACHE_CAPACITY)),
             passwords: Arc::new(Passwords::new(PasswordLimits::default())),
+            invite_failures: FailureLimit {
+                max: 10,
+                window: std::time::Duration::from_secs(3600),
+            },
             meta: Metadata::default(),
         }
     }
@@ -83,6 +91,14 @@ impl Commands {
     pub fn with_password_limits(self, limits: PasswordLimits) -> Self {
         Self {
             passwords: Arc::new(Passwords::new(limits)),
+            ..self
+        }
+    }
+
+    /// The same commands with another limit on wrong couple codes per user.
+    pub fn with_invite_failure_limit(self, invite_failures: FailureLimit) -> Self {
+        Self {
+            invite_failures,
             ..self
         }
     }

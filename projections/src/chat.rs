@@ -63,8 +63,50 @@ pub struct Room {
     pub last_seq: i64,
     /// When its latest message was sent.
     pub last_message_at: Option<DateTime<Utc>>,
-    /// Everyone in it.
+    /// How many are in it.
+    pub members_count: i64,
+    /// Who is in it: the first [`MEMBERS_LISTED`] by id (a large room's members are not all
+    /// listed with every room).
     pub member_ids: Vec<Uuid>,
+    #[serde(skip)]
+    active_at: DateTime<Utc>,
+}
+
+/// At most this many member ids come with each listed room.
+pub const MEMBERS_LISTED: i64 = 50;
+
+/// Where a page of rooms ends: the last room's activity time and id, `<micros>_<room_id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomCursor {
+    at: DateTime<Utc>,
+    room_id: Uuid,
+}
+
+impl std::str::FromStr for RoomCursor {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (micros, room_id) = s.split_once('_').ok_or(())?;
+        Ok(Self {
+            at: DateTime::from_timestamp_micros(micros.parse().map_err(|_| ())?).ok_or(())?,
+            room_id: room_id.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+impl std::fmt::Display for RoomCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.at.timestamp_micros(), self.room_id)
+    }
+}
+
+/// A page of a member's rooms, most recently active first.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomPage {
+    /// The rooms.
+    pub rooms: Vec<Room>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// A page of history, newest first.
@@ -138,18 +180,41 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
     Ok(())
 }
 
-/// The rooms `user_id` is in, most recently active first.
-pub async fn rooms_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Room>, ProjectionError> {
-    Ok(sqlx::query_as(
+/// Up to `limit` of the rooms `user_id` is in, most recently active first, after `cursor`.
+pub async fn rooms_of(
+    pool: &PgPool,
+    user_id: Uuid,
+    cursor: Option<RoomCursor>,
+    limit: i64,
+) -> Result<RoomPage, ProjectionError> {
+    let mut rooms: Vec<Room> = sqlx::query_as(
         "SELECT r.room_id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.last_message_at,
-                ARRAY(SELECT m.user_id FROM chat_room_members m WHERE m.room_id = r.room_id ORDER BY m.user_id)
-                    AS member_ids
+                COALESCE(r.last_message_at, r.created_at) AS active_at,
+                (SELECT count(*) FROM chat_room_members m WHERE m.room_id = r.room_id) AS members_count,
+                ARRAY(SELECT m.user_id FROM chat_room_members m WHERE m.room_id = r.room_id
+                      ORDER BY m.user_id LIMIT $5) AS member_ids
          FROM chat_rooms r JOIN chat_room_members me ON me.room_id = r.room_id AND me.user_id = $1
-         ORDER BY COALESCE(r.last_message_at, r.created_at) DESC",
+         WHERE $2::timestamptz IS NULL
+            OR (COALESCE(r.last_message_at, r.created_at), r.room_id) < ($2, $3)
+         ORDER BY active_at DESC, r.room_id DESC LIMIT $4",
     )
     .bind(user_id)
+    .bind(cursor.map(|c| c.at))
+    .bind(cursor.map(|c| c.room_id))
+    .bind(limit + 1)
+    .bind(MEMBERS_LISTED)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let more = rooms.len() as i64 > limit;
+    rooms.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = rooms.last().filter(|_| more).map(|r| {
+        RoomCursor {
+            at: r.active_at,
+            room_id: r.room_id,
+        }
+        .to_string()
+    });
+    Ok(RoomPage { rooms, next_cursor })
 }
 
 /// Up to `limit` messages older than `before` (or the newest), newest first.

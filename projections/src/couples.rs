@@ -79,6 +79,13 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
                     .execute(&mut *tx)
                     .await?;
             }
+            InviteEvent::InviteWithdrawn(e) => {
+                sqlx::query("UPDATE couple_invites SET withdrawn_at = $2 WHERE code = $1")
+                    .bind(&e.code)
+                    .bind(e.withdrawn_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
     } else if event.aggregate_type == User::TYPE {
         if let UserEvent::UserCoupled(e) = decode(event)? {
@@ -109,16 +116,22 @@ pub async fn couple_of(pool: &PgPool, user_id: Uuid) -> Result<Option<Couple>, P
     )
 }
 
-/// `user_id`'s invites that are neither used nor expired.
+/// At most this many open invites are listed (the newest).
+pub const OPEN_INVITES_LISTED: i64 = 20;
+
+/// `user_id`'s newest invites that are neither used nor expired.
 pub async fn open_invites(
     pool: &PgPool,
     user_id: Uuid,
 ) -> Result<Vec<OpenInvite>, ProjectionError> {
     Ok(sqlx::query_as(
         "SELECT code, expires_at FROM couple_invites
-         WHERE inviter_id = $1 AND redeemed_at IS NULL AND expires_at > now() ORDER BY created_at",
+         WHERE inviter_id = $1 AND redeemed_at IS NULL AND withdrawn_at IS NULL
+           AND expires_at > now()
+         ORDER BY created_at DESC LIMIT $2",
     )
     .bind(user_id)
+    .bind(OPEN_INVITES_LISTED)
     .fetch_all(pool)
     .await?)
 }

@@ -33,6 +33,18 @@ pub enum Frame {
     /// The user moved from the waitlist to a place.
     #[serde(rename = "game.promoted")]
     GamePromoted(GamePlace),
+    /// The socket's access token expired without a fresh one (`auth`); the socket closes.
+    #[serde(rename = "session.expired")]
+    SessionExpired(SessionExpired),
+    /// The answer to a client frame that worked, with the client frame's id.
+    #[serde(rename = "ack")]
+    Ack(Ack),
+    /// The answer to a client frame that did not, with the client frame's id.
+    #[serde(rename = "error")]
+    Error(Problem),
+    /// The answer to `ping`.
+    #[serde(rename = "pong")]
+    Pong,
 }
 
 impl Frame {
@@ -45,17 +57,21 @@ impl Frame {
             Self::GameJoined(_) => "game.joined",
             Self::GameWaitlisted(_) => "game.waitlisted",
             Self::GamePromoted(_) => "game.promoted",
+            Self::SessionExpired(_) => "session.expired",
+            Self::Ack(_) => "ack",
+            Self::Error(_) => "error",
+            Self::Pong => "pong",
         }
     }
 }
 
-/// A frame as sent: its type and data, and the push id that lets a client (and each API
-/// process) drop a frame it has already seen.
+/// A frame as sent: its type and data, and an id — a push's id, which lets a client (and each
+/// API process) drop a frame it has already seen, or the id of the client frame answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutFrame {
-    /// The push id (absent on `ready`).
+    /// The push id or the answered client frame's id (absent on `ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<Uuid>,
+    pub id: Option<String>,
     /// Type and data.
     #[serde(flatten)]
     pub frame: Frame,
@@ -126,6 +142,85 @@ pub struct GamePlace {
     pub position: Option<u32>,
 }
 
+/// Data of `session.expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionExpired {
+    /// When the socket's token expired.
+    pub expired_at: DateTime<Utc>,
+}
+
+/// Data of `ack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// After an `auth`: when the socket's new token expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An RFC 9457 problem: the body of every HTTP error and the data of an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `https://moim.dev/problems/<code with dashes>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status (the one it would have over HTTP, for a frame).
+    pub status: u16,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// What went wrong, for programs: stable.
+    pub code: String,
+    /// The request it happened in (absent on a socket's frames).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    /// A problem with a stable code.
+    pub fn new(status: u16, title: &str, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("https://moim.dev/problems/{}", code.replace('_', "-")),
+            title: title.to_owned(),
+            status,
+            detail: detail.into(),
+            code: code.to_owned(),
+            request_id: None,
+        }
+    }
+}
+
+/// A client-to-server frame: `{"type", "id", "data"}`, answered with `ack` or `error` carrying
+/// the same `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InFrame {
+    /// The client's id for it, echoed in the answer.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Type and data.
+    #[serde(flatten)]
+    pub frame: ClientFrame,
+}
+
+/// What a client may send on the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ClientFrame {
+    /// A fresh access token for this socket, before the current one expires.
+    #[serde(rename = "auth")]
+    Auth(Auth),
+    /// Are you there? Answered with `pong`.
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+/// Data of `auth`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Auth {
+    /// The new access token.
+    pub access_token: String,
+}
+
 /// A frame for one user, to send after the transaction that produced it commits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Push {
@@ -144,7 +239,7 @@ impl Push {
     /// The frame as it goes on the wire.
     pub fn to_wire(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(&OutFrame {
-            id: Some(self.id),
+            id: Some(self.id.to_string()),
             frame: self.frame.clone(),
         })
     }
@@ -181,6 +276,11 @@ mod tests {
             Frame::GameJoined(place.clone()),
             Frame::GameWaitlisted(place.clone()),
             Frame::GamePromoted(place),
+            Frame::SessionExpired(SessionExpired {
+                expired_at: DateTime::<Utc>::default(),
+            }),
+            Frame::Ack(Ack { expires_at: None }),
+            Frame::Error(Problem::new(400, "Bad Request", "bad_frame", "what?")),
         ]
     }
 
@@ -188,14 +288,45 @@ mod tests {
     fn frames_are_type_id_and_data_and_read_back_the_same() {
         for frame in every_frame() {
             let out = OutFrame {
-                id: Some(Uuid::from_u128(7)),
+                id: Some("7".into()),
                 frame: frame.clone(),
             };
             let json = serde_json::to_value(&out).unwrap_or_default();
             assert_eq!(json["type"], frame.kind(), "kind() names the wire type");
-            assert_eq!(json["id"], Uuid::from_u128(7).to_string());
+            assert_eq!(json["id"], "7");
             assert!(json["data"].is_object());
             assert_eq!(serde_json::from_value::<OutFrame>(json).ok(), Some(out));
+        }
+        let pong = serde_json::to_value(OutFrame {
+            id: None,
+            frame: Frame::Pong,
+        })
+        .ok();
+        assert_eq!(pong, Some(serde_json::json!({ "type": "pong" })));
+    }
+
+    #[test]
+    fn client_frames_read_with_or_without_data() {
+        let auth: Result<InFrame, _> =
+            serde_json::from_str(r#"{"type": "auth", "id": "a1", "data": {"access_token": "t"}}"#);
+        assert_eq!(
+            auth.ok(),
+            Some(InFrame {
+                id: Some("a1".into()),
+                frame: ClientFrame::Auth(Auth {
+                    access_token: "t".into()
+                }),
+            })
+        );
+        let ping: Result<InFrame, _> = serde_json::from_str(r#"{"type": "ping", "id": "p"}"#);
+        assert_eq!(ping.ok().map(|f| f.frame), Some(ClientFrame::Ping));
+        for bad in [
+            r#"{"type": "nope"}"#,
+            r#"{"type": "auth"}"#,
+            "[]",
+            "not json",
+        ] {
+            assert!(serde_json::from_str::<InFrame>(bad).is_err(), "{bad}");
         }
     }
 }

@@ -51,9 +51,14 @@ pub struct GameView {
     pub host_id: Uuid,
     /// Players with a place, in the order they got it.
     pub participants: Vec<Uuid>,
-    /// The waitlist, first in line first (position = index + 1).
+    /// The waitlist, first in line first (position = index + 1), up to [`WAITLIST_LISTED`].
     pub waitlist: Vec<Uuid>,
+    /// How many wait in all.
+    pub waitlist_count: i64,
 }
+
+/// At most this many of a game's waitlist are listed with it.
+pub const WAITLIST_LISTED: i64 = 200;
 
 #[derive(sqlx::FromRow)]
 struct GameRow {
@@ -121,11 +126,24 @@ pub async fn game(pool: &PgPool, game_id: Uuid) -> Result<Option<GameView>, Proj
     else {
         return Ok(None);
     };
+    // Participants are bounded by `max_participants`; the waitlist is listed up to a cap.
     let players: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT user_id, status FROM game_players WHERE game_id = $1 ORDER BY placed_at",
+        "(SELECT user_id, status, placed_at FROM game_players
+          WHERE game_id = $1 AND status = 'joined')
+         UNION ALL
+         (SELECT user_id, status, placed_at FROM game_players
+          WHERE game_id = $1 AND status = 'waitlisted' ORDER BY placed_at LIMIT $2)
+         ORDER BY placed_at",
     )
     .bind(game_id)
+    .bind(WAITLIST_LISTED)
     .fetch_all(pool)
+    .await?;
+    let (waitlist_count,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM game_players WHERE game_id = $1 AND status = 'waitlisted'",
+    )
+    .bind(game_id)
+    .fetch_one(pool)
     .await?;
     let (participants, waitlist) = players
         .into_iter()
@@ -138,5 +156,6 @@ pub async fn game(pool: &PgPool, game_id: Uuid) -> Result<Option<GameView>, Proj
         host_id: row.host_id,
         participants: participants.into_iter().map(|(u, _)| u).collect(),
         waitlist: waitlist.into_iter().map(|(u, _)| u).collect(),
+        waitlist_count,
     }))
 }

@@ -31,7 +31,7 @@ impl ReadModel for Notifications {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["notifications", "notifier_room_members"]
+        &["notifications", "notifier_room_members", "notifier_blocks"]
     }
 
     fn apply_one<'a>(
@@ -82,11 +82,16 @@ async fn apply(
             ChatEvent::MessageSent(e) => {
                 // Messages only make pushes; a replay has no one to push to.
                 let Some(out) = out else { return Ok(()) };
-                let members: Vec<(Uuid,)> =
-                    sqlx::query_as("SELECT user_id FROM notifier_room_members WHERE room_id = $1")
-                        .bind(e.room_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                // Members who block the sender are not pushed their messages.
+                let members: Vec<(Uuid,)> = sqlx::query_as(
+                    "SELECT m.user_id FROM notifier_room_members m WHERE m.room_id = $1
+                     AND NOT EXISTS (SELECT 1 FROM notifier_blocks b
+                                     WHERE b.user_id = m.user_id AND b.blocked_id = $2)",
+                )
+                .bind(e.room_id)
+                .bind(e.sender_id)
+                .fetch_all(&mut *tx)
+                .await?;
                 let frame = Frame::MessageSent(ChatMessage::from(e));
                 let correlation_id = correlation_id(event);
                 out.extend(members.into_iter().map(|(user_id,)| Push {
@@ -98,14 +103,34 @@ async fn apply(
             }
         }
     } else if event.aggregate_type == User::TYPE {
-        if let UserEvent::UserCoupled(e) = decode(event)? {
-            let frame = Frame::CoupleMatched(CoupleMatched {
-                notification_id: per_user_id(event, e.user_id),
-                couple_id: e.couple_id,
-                partner_id: e.partner_id,
-                since: e.since,
-            });
-            notify(tx, event, e.user_id, frame, out).await?;
+        match decode(event)? {
+            UserEvent::UserCoupled(e) => {
+                let frame = Frame::CoupleMatched(CoupleMatched {
+                    notification_id: per_user_id(event, e.user_id),
+                    couple_id: e.couple_id,
+                    partner_id: e.partner_id,
+                    since: e.since,
+                });
+                notify(tx, event, e.user_id, frame, out).await?;
+            }
+            UserEvent::UserBlocked(e) => {
+                sqlx::query(
+                    "INSERT INTO notifier_blocks (user_id, blocked_id) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(e.user_id)
+                .bind(e.blocked_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            UserEvent::UserUnblocked(e) => {
+                sqlx::query("DELETE FROM notifier_blocks WHERE user_id = $1 AND blocked_id = $2")
+                    .bind(e.user_id)
+                    .bind(e.blocked_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            UserEvent::UserRegistered(_) => {}
         }
     } else if event.aggregate_type == Game::TYPE {
         let place = |game_id, user_id, position| GamePlace {

@@ -23,7 +23,7 @@ impl ReadModel for Users {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["users_view"]
+        &["users_view", "user_blocks"]
     }
 
     fn apply_one<'a>(
@@ -51,18 +51,64 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
     if event.aggregate_type != User::TYPE {
         return Ok(());
     }
-    if let UserEvent::UserRegistered(e) = decode(event)? {
-        sqlx::query(
-            "INSERT INTO users_view (user_id, display_name, registered_at) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO NOTHING",
-        )
-        .bind(e.user_id)
-        .bind(&e.display_name)
-        .bind(e.registered_at)
-        .execute(&mut *tx)
-        .await?;
+    match decode(event)? {
+        UserEvent::UserRegistered(e) => {
+            sqlx::query(
+                "INSERT INTO users_view (user_id, display_name, registered_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(e.user_id)
+            .bind(&e.display_name)
+            .bind(e.registered_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        UserEvent::UserBlocked(e) => {
+            sqlx::query(
+                "INSERT INTO user_blocks (user_id, blocked_id, blocked_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(e.user_id)
+            .bind(e.blocked_id)
+            .bind(e.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        UserEvent::UserUnblocked(e) => {
+            sqlx::query("DELETE FROM user_blocks WHERE user_id = $1 AND blocked_id = $2")
+                .bind(e.user_id)
+                .bind(e.blocked_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        UserEvent::UserCoupled(_) => {}
     }
     Ok(())
+}
+
+/// Someone a user blocks.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Blocked {
+    /// Whom.
+    pub user_id: Uuid,
+    /// Since when.
+    pub blocked_at: DateTime<Utc>,
+}
+
+/// Up to `limit` of the users `user_id` blocks, most recent first.
+pub async fn blocks_of(
+    pool: &PgPool,
+    user_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Blocked>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT blocked_id AS user_id, blocked_at FROM user_blocks WHERE user_id = $1
+         ORDER BY blocked_at DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// A user's profile.

@@ -3,12 +3,12 @@
 use axum::extract::State;
 use domain::chat::RoomKind;
 use domain::values::{MessageBody, RoomName};
-use projections::chat::{Page, Room, VIEW};
+use projections::chat::{Page, RoomCursor, RoomPage, VIEW};
 use projections::frames::ChatMessage;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Written;
+use super::{page_limit, Written};
 use crate::error::ApiError;
 use crate::extract::{Actor, AuthUser, Consistency, Json, Path, Query};
 use crate::state::AppState;
@@ -41,9 +41,11 @@ pub struct HistoryQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
-pub struct Rooms {
-    rooms: Vec<Room>,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsQuery {
+    cursor: Option<String>,
+    limit: Option<i64>,
 }
 
 /// `POST /chat/rooms`.
@@ -63,12 +65,19 @@ pub async fn create_room(
 pub async fn my_rooms(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
+    Query(query): Query<RoomsQuery>,
     consistency: Option<Consistency>,
-) -> Result<Json<Rooms>, ApiError> {
+) -> Result<Json<RoomPage>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let cursor = query
+        .cursor
+        .map(|c| c.parse::<RoomCursor>())
+        .transpose()
+        .map_err(|()| ApiError::invalid("bad_cursor", "cursor must be a next_cursor we gave"))?;
     state.caught_up(VIEW, consistency).await?;
-    Ok(Json(Rooms {
-        rooms: projections::chat::rooms_of(&state.pool, user_id).await?,
-    }))
+    Ok(Json(
+        projections::chat::rooms_of(&state.pool, user_id, cursor, limit).await?,
+    ))
 }
 
 /// `POST /chat/rooms/{room_id}/messages`.
@@ -94,10 +103,7 @@ pub async fn history(
     Query(query): Query<HistoryQuery>,
     consistency: Option<Consistency>,
 ) -> Result<Json<Page>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("bad_limit", "limit must be 1 to 200"));
-    }
+    let limit = page_limit(query.limit)?;
     if query.before.is_some_and(|b| b < 1) {
         return Err(ApiError::invalid(
             "bad_cursor",

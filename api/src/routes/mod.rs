@@ -16,7 +16,7 @@ mod ws;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use domain::Position;
 use serde::Serialize;
@@ -35,12 +35,18 @@ pub fn router(state: AppState, max_body_bytes: usize, limits: RequestLimits) -> 
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/users/me", get(users::me))
+        .route("/users/me/blocks", get(users::blocks))
+        .route(
+            "/users/me/blocks/{user_id}",
+            post(users::block).delete(users::unblock),
+        )
         .route("/chat/rooms", post(chat::create_room).get(chat::my_rooms))
         .route(
             "/chat/rooms/{room_id}/messages",
             post(chat::send_message).get(chat::history),
         )
         .route("/couples/invites", post(couples::create_invite))
+        .route("/couples/invites/{code}", delete(couples::withdraw_invite))
         .route("/couples/match", post(couples::match_couple))
         .route("/couples/me", get(couples::mine))
         .route("/games", post(games::create))
@@ -87,6 +93,24 @@ pub fn router(state: AppState, max_body_bytes: usize, limits: RequestLimits) -> 
         // Outermost, so the id exists before the span above is made and is on every answer.
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
+}
+
+/// Rows a list answers with when the client names no `limit`.
+pub const DEFAULT_PAGE: i64 = 50;
+/// The most rows one list answer holds; a larger `limit` is refused with 422 `bad_limit`.
+pub const MAX_PAGE: i64 = 200;
+
+/// A list's `limit`: [`DEFAULT_PAGE`] when absent, 1 to [`MAX_PAGE`] when given.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(
+            "bad_limit",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ))
+    }
 }
 
 /// A command's answer: its body plus the consistency token.

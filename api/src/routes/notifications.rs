@@ -26,10 +26,7 @@ pub async fn feed(
     Query(query): Query<FeedQuery>,
     consistency: Option<Consistency>,
 ) -> Result<Json<Feed>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("bad_limit", "limit must be 1 to 200"));
-    }
+    let limit = super::page_limit(query.limit)?;
     state.caught_up(VIEW, consistency).await?;
     Ok(Json(Feed {
         notifications: projections::notifications::feed(&state.pool, user_id, limit).await?,

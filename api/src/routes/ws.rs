@@ -1,16 +1,25 @@
 //! `GET /api/v1/ws`: the live channel. Frames are `projections::frames::OutFrame`s, JSON
 //! `{"type": "...", "id": "...", "data": {...}}`; the first is `ready`, sent once this process is
 //! subscribed for the user, so nothing after it is missed.
+//!
+//! What one socket can make Moim hold is bounded: a client message (fragments included) larger
+//! than `MOIM_WS_MAX_MESSAGE_BYTES` closes the socket with 1009 before it is buffered; frames for
+//! a socket that cannot keep up queue only so far (then it is closed, see `hub.rs`); and the
+//! socket lives no longer than its access token — at the token's expiry it gets
+//! `session.expired` and is closed, unless the client sent a fresh token in an `auth` frame.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use projections::frames::{Frame, OutFrame, Ready};
+use chrono::{DateTime, Utc};
+use projections::frames::{
+    Ack, ClientFrame, Frame, InFrame, OutFrame, Problem, Ready, SessionExpired,
+};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
@@ -18,6 +27,14 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::state::AppState;
+
+/// Close codes (RFC 6455).
+mod close {
+    /// The client sent a message too big to process.
+    pub const TOO_BIG: u16 = 1009;
+    /// The socket's session ended (its token expired).
+    pub const POLICY: u16 = 1008;
+}
 
 /// Upgrades after checking the access token from `Authorization` or `?access_token=`
 /// (browsers cannot set headers on a WebSocket).
@@ -36,13 +53,66 @@ pub async fn upgrade(
         .ok_or_else(|| {
             ApiError::unauthorized("missing_token", "send a Bearer token or ?access_token=")
         })?;
-    let user_id = state.keys.verify_access(token.trim())?;
+    let (user_id, expires_at) = state.keys.verify_access_until(token.trim())?;
+    // The token check allows a little clock skew; a socket never outlives its token.
+    if expires_at <= Utc::now() {
+        return Err(ApiError::unauthorized(
+            "token_expired",
+            "the token has expired",
+        ));
+    }
     let upgrade =
         upgrade.map_err(|r| ApiError::bad_request("websocket_expected", r.body_text()))?;
-    Ok(upgrade.on_upgrade(move |socket| serve(state, user_id, socket)))
+    let limit = state.ws_max_message_bytes;
+    Ok(upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| serve(state, user_id, expires_at, socket)))
 }
 
-async fn serve(state: AppState, user_id: Uuid, mut socket: WebSocket) {
+async fn send(socket: &mut WebSocket, id: Option<String>, frame: Frame) -> bool {
+    let Ok(text) = serde_json::to_string(&OutFrame { id, frame }) else {
+        return false;
+    };
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// Closes with `code`, then reads (and drops) what the client still sends until it answers the
+/// close, for at most a second: closing a TCP connection with unread input resets it, and the
+/// client could lose the close frame that says why. (After a read error the stream has ended
+/// and there is nothing more to read.)
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let drain = async {
+        while let Some(incoming) = socket.recv().await {
+            match incoming {
+                Ok(Message::Close(_)) => break,
+                Err(error) if !is_too_big(&error) => break,
+                _ => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// When `expires_at` comes, on tokio's clock.
+fn deadline(expires_at: DateTime<Utc>) -> tokio::time::Instant {
+    let left = (expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + left
+}
+
+async fn serve(
+    state: AppState,
+    user_id: Uuid,
+    mut expires_at: DateTime<Utc>,
+    mut socket: WebSocket,
+) {
     let mut connection = match state.hub.connect(user_id).await {
         Ok(connection) => connection,
         Err(error) => {
@@ -51,16 +121,11 @@ async fn serve(state: AppState, user_id: Uuid, mut socket: WebSocket) {
             return;
         }
     };
-    let ready = OutFrame {
-        id: None,
-        frame: Frame::Ready(Ready { user_id }),
-    };
-    let Ok(ready) = serde_json::to_string(&ready) else {
-        return;
-    };
-    if socket.send(Message::Text(ready.into())).await.is_err() {
+    if !send(&mut socket, None, Frame::Ready(Ready { user_id })).await {
         return;
     }
+    let expiry = tokio::time::sleep_until(deadline(expires_at));
+    tokio::pin!(expiry);
     let mut keepalive = tokio::time::interval(Duration::from_secs(30));
     loop {
         tokio::select! {
@@ -74,9 +139,30 @@ async fn serve(state: AppState, user_id: Uuid, mut socket: WebSocket) {
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
             },
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Text(text))) => {
+                    let (id, answer) = answer(&state, user_id, &mut expires_at, &text);
+                    if matches!(answer, Frame::Ack(Ack { expires_at: Some(_) })) {
+                        expiry.as_mut().reset(deadline(expires_at));
+                    }
+                    if !send(&mut socket, id, answer).await {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    if is_too_big(&error) {
+                        close(&mut socket, close::TOO_BIG, "message too big").await;
+                    }
+                    break;
+                }
             },
+            () = &mut expiry => {
+                let expired = Frame::SessionExpired(SessionExpired { expired_at: expires_at });
+                send(&mut socket, None, expired).await;
+                close(&mut socket, close::POLICY, "session expired").await;
+                break;
+            }
             _ = keepalive.tick() => {
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break;
@@ -84,4 +170,55 @@ async fn serve(state: AppState, user_id: Uuid, mut socket: WebSocket) {
             }
         }
     }
+}
+
+/// The answer to one client frame, and the id it answers.
+fn answer(
+    state: &AppState,
+    user_id: Uuid,
+    expires_at: &mut DateTime<Utc>,
+    text: &str,
+) -> (Option<String>, Frame) {
+    let frame = match serde_json::from_str::<InFrame>(text) {
+        Ok(frame) => frame,
+        Err(error) => {
+            // Salvage the id of a malformed frame when there is one, so the client can match.
+            let id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
+            let problem = Problem::new(400, "Bad Request", "bad_frame", error.to_string());
+            return (id, Frame::Error(problem));
+        }
+    };
+    let reply = match frame.frame {
+        ClientFrame::Ping => Frame::Pong,
+        ClientFrame::Auth(auth) => match state.keys.verify_access_until(&auth.access_token) {
+            Ok((owner, until)) if owner == user_id => {
+                *expires_at = until;
+                Frame::Ack(Ack {
+                    expires_at: Some(until),
+                })
+            }
+            Ok(_) => Frame::Error(Problem::new(
+                StatusCode::FORBIDDEN.as_u16(),
+                "Forbidden",
+                "wrong_user",
+                "the token belongs to another user",
+            )),
+            Err(error) => Frame::Error(error.problem()),
+        },
+    };
+    (frame.id, reply)
+}
+
+/// Whether the socket failed because the client's message was over the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = cause {
+        if matches!(e.downcast_ref(), Some(tungstenite::Error::Capacity(_))) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }

@@ -2,16 +2,14 @@
 //! is logged once with its whole cause chain and that id, while the client gets problem+json
 //! with the id and no internals.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tokio::io::AsyncBufReadExt;
 use uuid::Uuid;
 
-use crate::helpers::{eventually, spawn_app, Sandbox};
+use crate::helpers::{eventually, spawn_app, MoimChild, Sandbox};
 
 #[tokio::test]
 async fn every_answer_carries_a_request_id_and_a_sane_incoming_one_is_kept() {
@@ -55,61 +53,10 @@ async fn every_answer_carries_a_request_id_and_a_sane_incoming_one_is_kept() {
     assert!(ok.headers().contains_key("x-request-id"));
 }
 
-/// A `moim serve` child process logging JSON to a buffer the test reads.
-struct Logged {
-    _child: tokio::process::Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    address: String,
-}
-
-async fn spawn_logged(sandbox: &Sandbox) -> Logged {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
-        .arg("serve")
-        .envs(sandbox.env())
-        .env("MOIM_BIND", format!("127.0.0.1:{port}"))
-        .env("MOIM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let sink = lines.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = stderr.next_line().await {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let address = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    assert!(
-        eventually(Duration::from_secs(30), || async {
-            http.get(format!("{address}/health/ready"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await,
-        "moim did not become ready"
-    );
-    Logged {
-        _child: child,
-        lines,
-        address,
-    }
-}
-
 #[tokio::test]
 async fn a_database_failure_logs_its_cause_chain_with_the_request_id() {
     let sandbox = Sandbox::new().await;
-    let moim = spawn_logged(&sandbox).await;
+    let moim = MoimChild::start(sandbox.env(), &[]).await;
     let http = reqwest::Client::new();
     let api = |path: &str| format!("{}/api/v1{path}", moim.address);
     let registered: Value = http

@@ -474,3 +474,95 @@ pub fn spawn_moim(env: Vec<(&'static str, String)>, role: &str) -> tokio::proces
         .spawn()
         .expect("spawn moim")
 }
+
+/// A `moim serve` child process (all roles) on a free port, logging JSON into `lines`: for tests
+/// that read its logs or measure its memory apart from the test process.
+pub struct MoimChild {
+    child: tokio::process::Child,
+    pub lines: Arc<std::sync::Mutex<Vec<String>>>,
+    pub address: String,
+}
+
+impl MoimChild {
+    pub async fn start(env: Vec<(&'static str, String)>, extra: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+            .arg("serve")
+            .envs(env)
+            .env("MOIM_BIND", format!("127.0.0.1:{port}"))
+            .env("MOIM_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let address = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        assert!(
+            eventually(Duration::from_secs(30), || async {
+                http.get(format!("{address}/health/ready"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+            .await,
+            "moim did not become ready"
+        );
+        Self {
+            child,
+            lines,
+            address,
+        }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.address)
+    }
+
+    /// Its resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Registers a user over HTTP; answers (user id, access token).
+    pub async fn register(&self, name: &str, password: &str) -> (Uuid, String) {
+        let answer: Value = reqwest::Client::new()
+            .post(self.api("/auth/register"))
+            .json(&json!({
+                "email": format!("{name}-{}@example.com", Uuid::new_v4().simple()),
+                "password": password,
+                "display_name": name,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            answer["user_id"].as_str().unwrap().parse().unwrap(),
+            answer["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+}

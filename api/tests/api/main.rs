@@ -6,6 +6,7 @@
     reason = "a test that cannot go on should fail loudly at that line"
 )]
 
+mod abuse;
 mod auth;
 mod causes;
 mod chat;

@@ -42,6 +42,24 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         StatusCode::CREATED
     );
     app.post("/couples/invites", &park, json!({})).await;
+    let withdrawn = app.post("/couples/invites", &park, json!({})).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = app
+        .request(
+            Method::DELETE,
+            &format!("/couples/invites/{withdrawn}"),
+            Some(&park.token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+    let blocked = app
+        .post(&format!("/users/me/blocks/{}", lee.id), &park, json!({}))
+        .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{:?}", blocked.body);
     let game = app
         .post(
             "/games",

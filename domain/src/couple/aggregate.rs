@@ -6,7 +6,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::aggregate::Aggregate;
-use crate::couple::{InviteCommand, InviteCreated, InviteEvent, InviteRedeemed};
+use crate::couple::{InviteCommand, InviteCreated, InviteEvent, InviteRedeemed, InviteWithdrawn};
 use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
 
@@ -17,6 +17,8 @@ pub struct Invite {
     inviter_id: Option<Uuid>,
     expires_at: Option<DateTime<Utc>>,
     redeemed: bool,
+    #[serde(default)]
+    withdrawn: bool,
 }
 
 /// Why an invite command was refused.
@@ -99,6 +101,26 @@ impl Aggregate for Invite {
                     expires_at: now + Duration::hours(Self::LIFETIME_HOURS),
                 })])
             }
+            InviteCommand::Withdraw { by } => {
+                // Someone else's code is none of their business: it does not exist for them.
+                let (Some(code), Some(inviter_id)) = (&self.code, self.inviter_id) else {
+                    return Err(InviteError::NotFound);
+                };
+                if by != inviter_id {
+                    return Err(InviteError::NotFound);
+                }
+                if self.redeemed {
+                    return Err(InviteError::AlreadyRedeemed);
+                }
+                if self.withdrawn {
+                    return Ok(vec![]);
+                }
+                Ok(vec![InviteEvent::InviteWithdrawn(InviteWithdrawn {
+                    code: code.clone(),
+                    inviter_id,
+                    withdrawn_at: now,
+                })])
+            }
             InviteCommand::Redeem {
                 redeemer_id,
                 couple_id,
@@ -108,6 +130,9 @@ impl Aggregate for Invite {
                 else {
                     return Err(InviteError::NotFound);
                 };
+                if self.withdrawn {
+                    return Err(InviteError::NotFound);
+                }
                 if self.redeemed {
                     return Err(InviteError::AlreadyRedeemed);
                 }
@@ -136,6 +161,7 @@ impl Aggregate for Invite {
                 self.expires_at = Some(e.expires_at);
             }
             InviteEvent::InviteRedeemed(_) => self.redeemed = true,
+            InviteEvent::InviteWithdrawn(_) => self.withdrawn = true,
         }
     }
 }
@@ -225,5 +251,29 @@ mod tests {
                 inviter_id: LEE,
             })
             .then_expect_error("invite_code_taken");
+    }
+
+    #[test]
+    fn only_the_inviter_withdraws_an_unused_code_which_then_works_no_more() {
+        let withdrawn = InviteEvent::InviteWithdrawn(InviteWithdrawn {
+            code: "AB12CD34".into(),
+            inviter_id: KIM,
+            withdrawn_at: FixedServices::new().now,
+        });
+        given::<Invite>([created()])
+            .when(InviteCommand::Withdraw { by: KIM })
+            .then_expect_events(vec![withdrawn.clone()]);
+        given::<Invite>([created()])
+            .when(InviteCommand::Withdraw { by: LEE })
+            .then_expect_error("invite_not_found");
+        given::<Invite>([created(), withdrawn.clone()])
+            .when(InviteCommand::Withdraw { by: KIM })
+            .then_expect_events(vec![]);
+        given::<Invite>([created(), withdrawn])
+            .when(redeem(LEE))
+            .then_expect_error("invite_not_found");
+        given::<Invite>([created(), redeemed(FixedServices::new().now)])
+            .when(InviteCommand::Withdraw { by: KIM })
+            .then_expect_error("invite_used");
     }
 }

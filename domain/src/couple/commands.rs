@@ -14,6 +14,11 @@ pub enum InviteCommand {
         /// Who invites.
         inviter_id: Uuid,
     },
+    /// Withdraws an unused code; only its inviter may.
+    Withdraw {
+        /// Who asks.
+        by: Uuid,
+    },
     /// Uses the code.
     Redeem {
         /// Who redeems it.

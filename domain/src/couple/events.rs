@@ -13,6 +13,19 @@ pub enum InviteEvent {
     InviteCreated(InviteCreated),
     /// The code was used and a couple formed.
     InviteRedeemed(InviteRedeemed),
+    /// The inviter took the code back before anyone used it.
+    InviteWithdrawn(InviteWithdrawn),
+}
+
+/// Payload of [`InviteEvent::InviteWithdrawn`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteWithdrawn {
+    /// The code.
+    pub code: String,
+    /// Who withdrew it (the inviter).
+    pub inviter_id: Uuid,
+    /// When.
+    pub withdrawn_at: DateTime<Utc>,
 }
 
 /// Payload of [`InviteEvent::InviteCreated`].
@@ -48,6 +61,7 @@ impl DomainEvent for InviteEvent {
         match self {
             Self::InviteCreated(_) => "InviteCreated",
             Self::InviteRedeemed(_) => "InviteRedeemed",
+            Self::InviteWithdrawn(_) => "InviteWithdrawn",
         }
     }
 

@@ -10,4 +10,4 @@ mod events;
 
 pub use aggregate::{Invite, InviteError};
 pub use commands::InviteCommand;
-pub use events::{InviteCreated, InviteEvent, InviteRedeemed};
+pub use events::{InviteCreated, InviteEvent, InviteRedeemed, InviteWithdrawn};

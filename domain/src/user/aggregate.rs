@@ -8,13 +8,19 @@ use uuid::Uuid;
 use crate::aggregate::Aggregate;
 use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
-use crate::user::{UserCommand, UserCoupled, UserEvent, UserRegistered};
+use std::collections::BTreeSet;
+
+use crate::user::{
+    UserBlocked, UserCommand, UserCoupled, UserEvent, UserRegistered, UserUnblocked,
+};
 
 /// A user's state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct User {
     user_id: Option<Uuid>,
     couple: Option<(Uuid, Uuid, DateTime<Utc>)>,
+    #[serde(default)]
+    blocked: BTreeSet<Uuid>,
 }
 
 /// Why a user command was refused.
@@ -32,6 +38,9 @@ pub enum UserError {
     /// Nobody couples with themself.
     #[error("cannot couple with yourself")]
     SelfCouple,
+    /// Nobody blocks themself.
+    #[error("cannot block yourself")]
+    SelfBlock,
 }
 
 impl Rejection for UserError {
@@ -39,7 +48,7 @@ impl Rejection for UserError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::AlreadyRegistered | Self::AlreadyCoupled => ErrorKind::Conflict,
-            Self::SelfCouple => ErrorKind::Invalid,
+            Self::SelfCouple | Self::SelfBlock => ErrorKind::Invalid,
         }
     }
 
@@ -49,6 +58,7 @@ impl Rejection for UserError {
             Self::AlreadyRegistered => "user_exists",
             Self::AlreadyCoupled => "already_coupled",
             Self::SelfCouple => "self_match",
+            Self::SelfBlock => "self_block",
         }
     }
 }
@@ -62,6 +72,11 @@ impl User {
     /// The user's couple as `(couple_id, partner_id, since)`, if any.
     pub fn couple(&self) -> Option<(Uuid, Uuid, DateTime<Utc>)> {
         self.couple
+    }
+
+    /// Whether the user blocks `other`.
+    pub fn blocks(&self, other: Uuid) -> bool {
+        self.blocked.contains(&other)
     }
 }
 
@@ -109,6 +124,31 @@ impl Aggregate for User {
                     since,
                 })])
             }
+            UserCommand::Block { blocked_id } => {
+                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                if blocked_id == user_id {
+                    return Err(UserError::SelfBlock);
+                }
+                if self.blocks(blocked_id) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::UserBlocked(UserBlocked {
+                    user_id,
+                    blocked_id,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::Unblock { blocked_id } => {
+                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                if !self.blocks(blocked_id) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::UserUnblocked(UserUnblocked {
+                    user_id,
+                    blocked_id,
+                    at: services.now(),
+                })])
+            }
         }
     }
 
@@ -118,6 +158,12 @@ impl Aggregate for User {
                 self.user_id = Some(e.user_id);
             }
             UserEvent::UserCoupled(e) => self.couple = Some((e.couple_id, e.partner_id, e.since)),
+            UserEvent::UserBlocked(e) => {
+                self.blocked.insert(e.blocked_id);
+            }
+            UserEvent::UserUnblocked(e) => {
+                self.blocked.remove(&e.blocked_id);
+            }
         }
     }
 }
@@ -187,6 +233,47 @@ mod tests {
             .then_expect_error("self_match");
         given::<User>([])
             .when(couple_with(LEE))
+            .then_expect_error("user_not_found");
+    }
+
+    fn blocked(blocked_id: Uuid) -> UserEvent {
+        UserEvent::UserBlocked(UserBlocked {
+            user_id: KIM,
+            blocked_id,
+            at: FixedServices::new().now,
+        })
+    }
+
+    #[test]
+    fn a_block_holds_until_lifted_and_repeating_either_changes_nothing() {
+        let kim = given::<User>([registered(KIM)])
+            .when(UserCommand::Block { blocked_id: LEE })
+            .then_expect_events(vec![blocked(LEE)]);
+        assert!(kim.blocks(LEE));
+        assert!(!kim.blocks(PARK));
+        given::<User>([registered(KIM), blocked(LEE)])
+            .when(UserCommand::Block { blocked_id: LEE })
+            .then_expect_events(vec![]);
+        let kim = given::<User>([registered(KIM), blocked(LEE)])
+            .when(UserCommand::Unblock { blocked_id: LEE })
+            .then_expect_events(vec![UserEvent::UserUnblocked(UserUnblocked {
+                user_id: KIM,
+                blocked_id: LEE,
+                at: FixedServices::new().now,
+            })]);
+        assert!(!kim.blocks(LEE));
+        given::<User>([registered(KIM)])
+            .when(UserCommand::Unblock { blocked_id: LEE })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn nobody_blocks_themself_or_before_registering() {
+        given::<User>([registered(KIM)])
+            .when(UserCommand::Block { blocked_id: KIM })
+            .then_expect_error("self_block");
+        given::<User>([])
+            .when(UserCommand::Block { blocked_id: LEE })
             .then_expect_error("user_not_found");
     }
 }

@@ -15,6 +15,17 @@ pub enum UserCommand {
         /// How others see them.
         display_name: DisplayName,
     },
+    /// Stops `blocked_id` from opening a direct room with the user, adding them to rooms, and
+    /// reaching them with live messages. Blocking twice changes nothing.
+    Block {
+        /// Whom to block.
+        blocked_id: Uuid,
+    },
+    /// Lifts a block; lifting one that is not there changes nothing.
+    Unblock {
+        /// Whom to unblock.
+        blocked_id: Uuid,
+    },
     /// Makes the user one half of a couple.
     CoupleWith {
         /// The couple.

@@ -13,6 +13,32 @@ pub enum UserEvent {
     UserRegistered(UserRegistered),
     /// The user became half of a couple.
     UserCoupled(UserCoupled),
+    /// The user blocked someone.
+    UserBlocked(UserBlocked),
+    /// The user lifted a block.
+    UserUnblocked(UserUnblocked),
+}
+
+/// Payload of [`UserEvent::UserBlocked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserBlocked {
+    /// Who blocks.
+    pub user_id: Uuid,
+    /// Whom.
+    pub blocked_id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Payload of [`UserEvent::UserUnblocked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUnblocked {
+    /// Who lifts the block.
+    pub user_id: Uuid,
+    /// Whom.
+    pub blocked_id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Payload of [`UserEvent::UserRegistered`].
@@ -44,6 +70,8 @@ impl DomainEvent for UserEvent {
         match self {
             Self::UserRegistered(_) => "UserRegistered",
             Self::UserCoupled(_) => "UserCoupled",
+            Self::UserBlocked(_) => "UserBlocked",
+            Self::UserUnblocked(_) => "UserUnblocked",
         }
     }
 

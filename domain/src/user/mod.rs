@@ -1,4 +1,4 @@
-//! Users: who someone is in Moim, and whom they are coupled with.
+//! Users: who someone is in Moim, whom they are coupled with, and whom they block.
 
 mod aggregate;
 mod commands;
@@ -6,4 +6,4 @@ mod events;
 
 pub use aggregate::{User, UserError};
 pub use commands::UserCommand;
-pub use events::{UserCoupled, UserEvent, UserRegistered};
+pub use events::{UserBlocked, UserCoupled, UserEvent, UserRegistered, UserUnblocked};

@@ -1,0 +1,59 @@
+//! User commands beyond accounts: blocking and unblocking someone, and the check that keeps a
+//! blocked user from pulling the blocker into a room.
+
+use domain::user::{User, UserCommand, UserError};
+use domain::{ErrorKind, Position};
+use uuid::Uuid;
+
+use crate::{CommandError, Commands};
+
+impl Commands {
+    /// `user_id` blocks `blocked_id` (who must exist); blocking twice changes nothing.
+    #[tracing::instrument(skip(self))]
+    pub async fn block_user(
+        &self,
+        user_id: Uuid,
+        blocked_id: Uuid,
+    ) -> Result<Position, CommandError> {
+        if self.store.existing_users(&[blocked_id]).await?.is_empty() {
+            return Err(CommandError::rejected(UserError::NotFound));
+        }
+        let done = self
+            .execute::<User>(&user_id.to_string(), UserCommand::Block { blocked_id })
+            .await?;
+        Ok(done.position)
+    }
+
+    /// `user_id` lifts a block; lifting one that is not there changes nothing.
+    #[tracing::instrument(skip(self))]
+    pub async fn unblock_user(
+        &self,
+        user_id: Uuid,
+        blocked_id: Uuid,
+    ) -> Result<Position, CommandError> {
+        let done = self
+            .execute::<User>(&user_id.to_string(), UserCommand::Unblock { blocked_id })
+            .await?;
+        Ok(done.position)
+    }
+
+    /// Refuses when any of `others` blocks `actor`: a blocked user cannot open a direct room
+    /// with the blocker or add them to a room. Read from the users' own aggregates, never stale.
+    pub(crate) async fn refuse_if_blocked(
+        &self,
+        actor: Uuid,
+        others: &[Uuid],
+    ) -> Result<(), CommandError> {
+        for &other in others.iter().filter(|&&o| o != actor) {
+            let user = self.store.load::<User>(&other.to_string()).await?;
+            if user.aggregate.blocks(actor) {
+                return Err(CommandError::Rejected {
+                    kind: ErrorKind::Forbidden,
+                    code: "blocked",
+                    message: format!("{other} does not accept you in their rooms"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
