@@ -3,6 +3,7 @@
 //! table plus `bench-report.json`. `--quick` finishes in well under two minutes and only checks
 //! that every figure was produced.
 
+mod abuse;
 mod ceiling;
 mod client;
 mod e2e;
@@ -39,6 +40,13 @@ pub struct Options {
     /// Short runs and small stores: checks the bench works, not how fast Moim is.
     #[arg(long)]
     quick: bool,
+    /// The `moim` binary the abuse section runs as a child process; by default the one built
+    /// beside this bench (`cargo build --bin moim`, with `--release` for a full run).
+    #[arg(long)]
+    moim_bin: Option<PathBuf>,
+    /// Runs only the abuse section (its figures alone are then checked).
+    #[arg(long)]
+    abuse_only: bool,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -93,7 +101,32 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let scale = Scale::of(options.quick);
     let mut report = Report::new(options.quick);
-    let target = target::Target::start(&options).await?;
+    if !options.abuse_only {
+        measure_throughput_to_replay(&options, scale, &mut report).await?;
+    }
+    eprintln!("bench: abuse (a moim child process under floods)");
+    report.abuse = Some(abuse::run(&options, options.quick).await?);
+
+    report.finish();
+    print!("{}", report.table());
+    std::fs::write(&options.report, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("bench: report written to {}", options.report.display());
+    let missing = report.missing_figures(options.abuse_only);
+    if missing.is_empty() {
+        eprintln!("bench: all figures produced");
+        Ok(())
+    } else {
+        anyhow::bail!("figures not produced: {}", missing.join(", "))
+    }
+}
+
+/// Every section but abuse: throughput, end to end, fan-out, replay and the ceiling.
+async fn measure_throughput_to_replay(
+    options: &Options,
+    scale: Scale,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let target = target::Target::start(options).await?;
     eprintln!("bench: driving {}", target.url);
 
     let setup = client::Setup::create(&target.url, 8, 32).await?;
@@ -118,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
         Some(fanout::run(&target.url, scale.fanout_members, scale.fanout_messages).await?);
 
     eprintln!("bench: replay of {} events", scale.replay_events);
-    let scratch = target::Scratch::create(&options).await?;
+    let scratch = target::Scratch::create(options).await?;
     report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
 
     for concurrency in CONCURRENCY {
@@ -132,16 +165,5 @@ async fn main() -> anyhow::Result<()> {
     }
     scratch.drop_all().await;
     target.stop().await;
-
-    report.finish();
-    print!("{}", report.table());
-    std::fs::write(&options.report, serde_json::to_string_pretty(&report)?)?;
-    eprintln!("bench: report written to {}", options.report.display());
-    let missing = report.missing_figures();
-    if missing.is_empty() {
-        eprintln!("bench: all figures produced");
-        Ok(())
-    } else {
-        anyhow::bail!("figures not produced: {}", missing.join(", "))
-    }
+    Ok(())
 }

@@ -62,6 +62,7 @@ pub struct Report {
     pub pg_insert: Vec<Ceiling>,
     pub jetstream_publish: Vec<Ceiling>,
     pub ratios: Vec<Ratio>,
+    pub abuse: Option<crate::abuse::Abuse>,
 }
 
 impl Report {
@@ -77,6 +78,7 @@ impl Report {
             pg_insert: vec![],
             jetstream_publish: vec![],
             ratios: vec![],
+            abuse: None,
         }
     }
 
@@ -104,13 +106,28 @@ impl Report {
     }
 
     /// Names of figures that are missing, zero or not finite.
-    pub fn missing_figures(&self) -> Vec<String> {
+    pub fn missing_figures(&self, abuse_only: bool) -> Vec<String> {
         let mut missing = Vec::new();
         let mut need = |name: String, value: Option<f64>| {
             if !value.is_some_and(|v| v.is_finite() && v > 0.0) {
                 missing.push(name);
             }
         };
+        let floods = self.abuse.as_ref().map_or(&[][..], |a| &a.floods[..]);
+        need("abuse floods".into(), Some(floods.len() as f64));
+        for flood in floods {
+            need(
+                format!("peak RSS under {}", flood.name),
+                Some(flood.peak_mib),
+            );
+            need(
+                format!("settled RSS after {}", flood.name),
+                Some(flood.settled_mib),
+            );
+        }
+        if abuse_only {
+            return missing;
+        }
         for c in crate::CONCURRENCY {
             let t = self.throughput.iter().find(|t| t.concurrency == c);
             need(format!("commands/s at {c}"), t.map(|t| t.per_sec));
@@ -244,6 +261,20 @@ impl Report {
                     "  {:>13}: {:.1} s, {:.0} events/s",
                     v.view, v.seconds, v.events_per_sec
                 );
+            }
+        }
+        if let Some(a) = &self.abuse {
+            let _ = writeln!(
+                out,
+                "\nAbuse (a moim child process; RSS in MiB: idle → peak, settled a while after)"
+            );
+            for f in &a.floods {
+                let _ = writeln!(
+                    out,
+                    "  {:<36} now {:>6.0} → {:>6.0}, settled {:>6.0}   before: {}",
+                    f.name, f.idle_mib, f.peak_mib, f.settled_mib, f.before
+                );
+                let _ = writeln!(out, "  {:<36} {}", "", f.outcome);
             }
         }
         out

@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 use crate::Options;
 
-fn database_url(admin: &str, name: &str) -> String {
+pub(crate) fn database_url(admin: &str, name: &str) -> String {
     match admin.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => format!("{admin}/{name}"),
     }
 }
 
-async fn create_database(admin: &str, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn create_database(admin: &str, name: &str) -> anyhow::Result<()> {
     let mut conn = PgConnection::connect(admin)
         .await
         .context("admin connection")?;
@@ -30,7 +30,7 @@ async fn create_database(admin: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drop_database(admin: &str, name: &str) {
+pub(crate) async fn drop_database(admin: &str, name: &str) {
     if let Ok(mut conn) = PgConnection::connect(admin).await {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&mut conn)
