@@ -310,7 +310,7 @@ pub async fn run(options: &Options, quick: bool) -> anyhow::Result<Abuse> {
                             }
                         }
                     }
-                    format!("{closed_1009} of 8 closed with 1009 (the others reset mid-send)")
+                    format!("{closed_1009} of 8 sockets got close 1009 (one still sending may see a reset instead)")
                 },
             )
             .await,

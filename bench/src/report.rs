@@ -188,47 +188,56 @@ impl Report {
             m.cpu,
             m.memory
         );
-        let _ = writeln!(
-            out,
-            "\nCommand throughput: POST /chat/rooms/{{id}}/messages, closed loop"
-        );
-        let _ = writeln!(
-            out,
-            "{:>11} {:>11} {:>9} {:>9} {:>9} {:>10} {:>13}",
-            "concurrency", "commands/s", "p50 ms", "p95 ms", "p99 ms", "vs INSERT", "vs JS publish"
-        );
-        for t in &self.throughput {
-            let r = self.ratios.iter().find(|r| r.concurrency == t.concurrency);
+        // An --abuse-only run has none of these.
+        if !self.throughput.is_empty() {
             let _ = writeln!(
                 out,
-                "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1}% {:>12.1}%",
-                t.concurrency,
-                t.per_sec,
-                t.latency.p50_ms,
-                t.latency.p95_ms,
-                t.latency.p99_ms,
-                r.map_or(0.0, |r| r.of_pg_insert * 100.0),
-                r.map_or(0.0, |r| r.of_jetstream_publish * 100.0)
+                "\nCommand throughput: POST /chat/rooms/{{id}}/messages, closed loop"
             );
-        }
-        let _ = writeln!(out, "\nCeiling: plain single-row INSERT of an event-shaped row / plain JetStream publish (ack awaited)");
-        let _ = writeln!(
-            out,
-            "{:>11} {:>11} {:>9} {:>9} {:>13} {:>9} {:>9}",
-            "concurrency", "inserts/s", "p50 ms", "p99 ms", "publishes/s", "p50 ms", "p99 ms"
-        );
-        for (pg, js) in self.pg_insert.iter().zip(&self.jetstream_publish) {
             let _ = writeln!(
                 out,
-                "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>13.0} {:>9.2} {:>9.2}",
-                pg.concurrency,
-                pg.per_sec,
-                pg.latency.p50_ms,
-                pg.latency.p99_ms,
-                js.per_sec,
-                js.latency.p50_ms,
-                js.latency.p99_ms
+                "{:>11} {:>11} {:>9} {:>9} {:>9} {:>10} {:>13}",
+                "concurrency",
+                "commands/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "vs INSERT",
+                "vs JS publish"
             );
+            for t in &self.throughput {
+                let r = self.ratios.iter().find(|r| r.concurrency == t.concurrency);
+                let _ = writeln!(
+                    out,
+                    "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1}% {:>12.1}%",
+                    t.concurrency,
+                    t.per_sec,
+                    t.latency.p50_ms,
+                    t.latency.p95_ms,
+                    t.latency.p99_ms,
+                    r.map_or(0.0, |r| r.of_pg_insert * 100.0),
+                    r.map_or(0.0, |r| r.of_jetstream_publish * 100.0)
+                );
+            }
+            let _ = writeln!(out, "\nCeiling: plain single-row INSERT of an event-shaped row / plain JetStream publish (ack awaited)");
+            let _ = writeln!(
+                out,
+                "{:>11} {:>11} {:>9} {:>9} {:>13} {:>9} {:>9}",
+                "concurrency", "inserts/s", "p50 ms", "p99 ms", "publishes/s", "p50 ms", "p99 ms"
+            );
+            for (pg, js) in self.pg_insert.iter().zip(&self.jetstream_publish) {
+                let _ = writeln!(
+                    out,
+                    "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>13.0} {:>9.2} {:>9.2}",
+                    pg.concurrency,
+                    pg.per_sec,
+                    pg.latency.p50_ms,
+                    pg.latency.p99_ms,
+                    js.per_sec,
+                    js.latency.p50_ms,
+                    js.latency.p99_ms
+                );
+            }
         }
         if let Some(e) = &self.e2e {
             let _ = writeln!(out, "\nEnd to end (send → another member's WebSocket), offered {:.0}/s: {} sent, {} delivered, {} missing", e.offered_per_sec, e.sent, e.delivered, e.missing);

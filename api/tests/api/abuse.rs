@@ -101,6 +101,38 @@ async fn a_login_flood_from_many_addresses_holds_memory_and_sheds_load() {
         settled < before + 2 * 19 * 1024 + 32 * 1024,
         "settled RSS {settled} KiB"
     );
+    // Each refusal is on the security log with the address, the account and the request id —
+    // and no password anywhere in the log.
+    let lines = moim.lines.lock().unwrap().clone();
+    let security: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "security")
+        .collect();
+    let failed = security
+        .iter()
+        .filter(|l| l["fields"]["event"] == "login_failed")
+        .collect::<Vec<_>>();
+    assert_eq!(failed.len(), refused, "{security:?}");
+    assert!(failed.iter().all(|l| {
+        l["fields"]["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("127.0.0."))
+            && l["fields"]["user_id"].is_string()
+            && l["fields"]["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+    }));
+    let shed_logged = security
+        .iter()
+        .filter(|l| l["fields"]["event"] == "overloaded")
+        .count();
+    assert_eq!(shed_logged, shed);
+    assert!(
+        lines.iter().all(|l| !l.contains("guess ")),
+        "a password was logged"
+    );
+
     // The right password still works once the flood is over.
     let login = reqwest::Client::new()
         .post(moim.api("/auth/login"))
