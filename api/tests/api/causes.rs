@@ -58,17 +58,8 @@ async fn a_database_failure_logs_its_cause_chain_with_the_request_id() {
     let sandbox = Sandbox::new().await;
     let moim = MoimChild::start(sandbox.env(), &[]).await;
     let http = reqwest::Client::new();
-    let api = |path: &str| format!("{}/api/v1{path}", moim.address);
-    let registered: Value = http
-        .post(api("/auth/register"))
-        .json(&json!({ "email": "kim@example.com", "password": "correct horse", "display_name": "Kim" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["access_token"].as_str().unwrap().to_owned();
+    let api = |path: &str| moim.api(path);
+    let (_, token) = moim.register("Kim", "correct horse").await;
     let room: Value = http
         .post(api("/chat/rooms"))
         .bearer_auth(&token)
