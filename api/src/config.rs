@@ -22,7 +22,7 @@ const KNOWN: &[&str] = &[
     "MOIM_HASH_QUEUE",
     "MOIM_HASH_WAIT_MS",
     "MOIM_HEADER_TIMEOUT_MS",
-    "MOIM_REQUEST_TIMEOUT_MS",
+    "MOIM_BODY_TIMEOUT_MS",
     "MOIM_MAX_CONNECTIONS",
     "MOIM_MAX_IN_FLIGHT",
     "MOIM_WS_MAX_MESSAGE_BYTES",
@@ -67,8 +67,8 @@ pub struct Limits {
     /// `MOIM_HEADER_TIMEOUT_MS`; default 10000: time to send request headers, and the longest a
     /// keep-alive connection may sit idle.
     pub header_timeout: Duration,
-    /// `MOIM_REQUEST_TIMEOUT_MS`; default 30000: time to send the body and be answered.
-    pub request_timeout: Duration,
+    /// `MOIM_BODY_TIMEOUT_MS`; default 10000: time to send the request body.
+    pub body_timeout: Duration,
     /// `MOIM_MAX_CONNECTIONS`; default 10000: open HTTP and WebSocket connections.
     pub max_connections: usize,
     /// `MOIM_MAX_IN_FLIGHT`; default 1024: requests being handled at once.
@@ -88,7 +88,7 @@ impl Default for Limits {
         Self {
             passwords: PasswordLimits::default(),
             header_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_in_flight: 1024,
             ws_max_message_bytes: 64 * 1024,
@@ -112,7 +112,7 @@ impl Limits {
                 wait: ms("MOIM_HASH_WAIT_MS", d.passwords.wait)?,
             },
             header_timeout: ms("MOIM_HEADER_TIMEOUT_MS", d.header_timeout)?,
-            request_timeout: ms("MOIM_REQUEST_TIMEOUT_MS", d.request_timeout)?,
+            body_timeout: ms("MOIM_BODY_TIMEOUT_MS", d.body_timeout)?,
             max_connections: parsed("MOIM_MAX_CONNECTIONS", d.max_connections)?,
             max_in_flight: parsed("MOIM_MAX_IN_FLIGHT", d.max_in_flight)?,
             ws_max_message_bytes: parsed("MOIM_WS_MAX_MESSAGE_BYTES", d.ws_max_message_bytes)?,

@@ -1,16 +1,20 @@
 //! Per-request bounds: at most `max_in_flight` requests are handled at once (one more gets a
-//! `503 overloaded` at once, and everyone already inside notices nothing), and a request has
-//! `request_timeout` to send its body and be answered (then `408 request_timeout`). Together with
-//! the connection limits in `server.rs` they keep a slow or greedy client from holding tasks,
-//! memory and database connections without bound.
+//! `503 overloaded` at once, and everyone already inside notices nothing), and a request body
+//! must arrive within `body_timeout` (else `408 request_timeout`) and be at most `max_body_bytes`
+//! (else `413 body_too_large`). The body is read here, before the handler runs, so a slow client
+//! holds no handler, and a handler is never cut off half-way (a command that committed always
+//! answers). Together with the connection limits in `server.rs` they keep a slow or greedy
+//! client from holding tasks, memory and database connections without bound.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -20,15 +24,17 @@ use crate::security::{self, ClientIp};
 #[derive(Clone)]
 pub struct RequestLimits {
     in_flight: Arc<Semaphore>,
-    timeout: Duration,
+    body_timeout: Duration,
+    max_body_bytes: usize,
 }
 
 impl RequestLimits {
-    /// At most `max_in_flight` at once, each answered within `timeout`.
-    pub fn new(max_in_flight: usize, timeout: Duration) -> Self {
+    /// At most `max_in_flight` at once, each body within `body_timeout` and `max_body_bytes`.
+    pub fn new(max_in_flight: usize, body_timeout: Duration, max_body_bytes: usize) -> Self {
         Self {
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            timeout,
+            body_timeout,
+            max_body_bytes,
         }
     }
 }
@@ -40,16 +46,33 @@ pub async fn bound(State(limits): State<RequestLimits>, request: Request, next: 
         return ApiError::unavailable("overloaded", "too many requests at once; try again", 1)
             .into_response();
     };
-    match tokio::time::timeout(limits.timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request was not sent and answered within {} s",
-                limits.timeout.as_secs()
-            ),
-        )
-        .into_response(),
-    }
+    let (parts, body) = request.into_parts();
+    let limited = Limited::new(body, limits.max_body_bytes);
+    let body = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {} bytes", limits.max_body_bytes),
+            )
+            .into_response();
+        }
+        Ok(Err(_)) => {
+            return ApiError::bad_request("bad_body", "the request body could not be read")
+                .into_response();
+        }
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    limits.body_timeout.as_secs()
+                ),
+            )
+            .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }

@@ -164,11 +164,16 @@ impl Application {
                 consistency_timeout: self.settings.consistency_timeout,
                 progress,
                 ws_max_message_bytes: limits.ws_max_message_bytes,
+                shutdown: stop.clone(),
             };
             let app = routes::router(
                 state,
                 self.settings.max_body_bytes,
-                RequestLimits::new(limits.max_in_flight, limits.request_timeout),
+                RequestLimits::new(
+                    limits.max_in_flight,
+                    limits.body_timeout,
+                    self.settings.max_body_bytes,
+                ),
             );
             tracing::info!(address = ?listener.local_addr().ok(), "serving the API");
             let connections = ConnectionLimits {

@@ -1,6 +1,11 @@
 //! Failed attempts, counted per key over a sliding window in PostgreSQL so that every API
 //! process sees the same count (a limit kept in one process's memory would let an attacker
 //! multiply it by the number of processes).
+//!
+//! An attempt is reserved before it is made and counted with the reservation included, so
+//! attempts made at the same moment cannot all slip under the limit; one that then succeeds (or
+//! fails for another reason than a wrong guess) gives its reservation back. An attempt whose
+//! request is cancelled half-way stays counted, which errs on the safe side.
 
 use std::time::Duration;
 
@@ -16,13 +21,34 @@ pub struct FailureLimit {
     pub window: Duration,
 }
 
-/// How long until `key` may try again, if it has used up `limit`.
-pub(crate) async fn blocked_for(
+impl FailureLimit {
+    fn window(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::hours(1))
+    }
+}
+
+/// An attempt counted against its key until [`Reservation::give_back`].
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    id: i64,
+}
+
+/// Reserves an attempt for `key`; if that makes more than the limit allows, gives it back at
+/// once and answers how long until `key` may try again.
+pub(crate) async fn reserve(
     pool: &PgPool,
     key: &str,
     limit: FailureLimit,
-) -> Result<Option<Duration>, sqlx::Error> {
-    let window = chrono::Duration::from_std(limit.window).unwrap_or(chrono::Duration::hours(1));
+) -> Result<Result<Reservation, Duration>, sqlx::Error> {
+    let window = limit.window();
+    let (id,): (i64,) = sqlx::query_as(
+        "WITH forgotten AS (DELETE FROM failed_attempts WHERE at <= now() - $2::interval)
+         INSERT INTO failed_attempts (key) VALUES ($1) RETURNING id",
+    )
+    .bind(key)
+    .bind(window)
+    .fetch_one(pool)
+    .await?;
     let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
         "SELECT count(*), min(at) FROM failed_attempts WHERE key = $1 AND at > now() - $2::interval",
     )
@@ -30,34 +56,23 @@ pub(crate) async fn blocked_for(
     .bind(window)
     .fetch_one(pool)
     .await?;
-    if count < i64::from(limit.max) {
-        return Ok(None);
+    let reservation = Reservation { id };
+    if count <= i64::from(limit.max) {
+        return Ok(Ok(reservation));
     }
+    reservation.give_back(pool).await?;
     let free_at = oldest.unwrap_or_else(Utc::now) + window;
-    Ok(Some(
-        (free_at - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::from_secs(1))
-            .max(Duration::from_secs(1)),
-    ))
+    let wait = (free_at - Utc::now()).to_std().unwrap_or_default();
+    Ok(Err(wait.max(Duration::from_secs(1))))
 }
 
-/// Records one failure of `key`, and forgets its failures older than the window.
-pub(crate) async fn record(
-    pool: &PgPool,
-    key: &str,
-    limit: FailureLimit,
-) -> Result<(), sqlx::Error> {
-    let window = chrono::Duration::from_std(limit.window).unwrap_or(chrono::Duration::hours(1));
-    sqlx::query(
-        "WITH forgotten AS (
-             DELETE FROM failed_attempts WHERE key = $1 AND at <= now() - $2::interval
-         )
-         INSERT INTO failed_attempts (key) VALUES ($1)",
-    )
-    .bind(key)
-    .bind(window)
-    .execute(pool)
-    .await?;
-    Ok(())
+impl Reservation {
+    /// The attempt did not fail (or not by guessing): it no longer counts.
+    pub(crate) async fn give_back(self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM failed_attempts WHERE id = $1")
+            .bind(self.id)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -1,7 +1,9 @@
 //! Chat commands: create a room, send a message (idempotent by `client_msg_id`), and the
 //! write-side membership check queries rely on.
 
-use domain::chat::{message_id_for, ChatCommand, ChatEvent, ChatRoom, MessageSent, RoomKind};
+use domain::chat::{
+    message_id_for, ChatCommand, ChatError, ChatEvent, ChatRoom, MessageSent, RoomKind,
+};
 use domain::values::{MessageBody, RoomName};
 use domain::{ErrorKind, Position};
 use uuid::Uuid;
@@ -25,8 +27,14 @@ impl Commands {
         creator_id: Uuid,
         name: RoomName,
         kind: RoomKind,
-        member_ids: Vec<Uuid>,
+        mut member_ids: Vec<Uuid>,
     ) -> Result<(Uuid, Position), CommandError> {
+        // Bounded before any lookup: a list of one id repeated a million times costs nothing.
+        member_ids.sort_unstable();
+        member_ids.dedup();
+        if member_ids.len() > ChatRoom::MAX_MEMBERS {
+            return Err(CommandError::rejected(ChatError::TooManyMembers));
+        }
         let existing = self.store.existing_users(&member_ids).await?;
         if let Some(unknown) = member_ids.iter().find(|id| !existing.contains(id)) {
             return Err(CommandError::Rejected {

@@ -96,18 +96,24 @@ impl Commands {
     ) -> Result<Matched, CommandError> {
         let key = format!("invite:{redeemer_id}");
         let pool = self.store.pool();
-        if let Some(wait) = attempts::blocked_for(pool, &key, self.invite_failures).await? {
-            return Err(CommandError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            });
-        }
+        let reservation = match attempts::reserve(pool, &key, self.invite_failures).await? {
+            Ok(reservation) => reservation,
+            Err(wait) => {
+                return Err(CommandError::RateLimited {
+                    retry_after_secs: wait.as_secs().max(1),
+                })
+            }
+        };
         let matched = self.redeem(redeemer_id, code).await;
-        if let Err(CommandError::Rejected {
-            code: "invite_not_found" | "invite_expired" | "invite_used",
-            ..
-        }) = &matched
-        {
-            attempts::record(pool, &key, self.invite_failures).await?;
+        let guessed_wrong = matches!(
+            &matched,
+            Err(CommandError::Rejected {
+                code: "invite_not_found" | "invite_expired" | "invite_used",
+                ..
+            })
+        );
+        if !guessed_wrong {
+            reservation.give_back(pool).await?;
         }
         matched
     }

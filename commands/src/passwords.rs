@@ -16,7 +16,7 @@ use std::time::Duration;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::CommandError;
 
@@ -47,21 +47,35 @@ pub(crate) struct Passwords {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
-    dummy: OnceCell<String>,
+    dummy: String,
+}
+
+/// Counts a request as waiting for as long as it lives, including when its future is dropped
+/// mid-wait (a client that hangs up), so the count never leaks.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Passwords {
+    /// Computes the dummy hash once, here (start-up, one argon2 operation), so that the first
+    /// login of an unknown e-mail costs what every other login costs.
     pub(crate) fn new(limits: PasswordLimits) -> Self {
         let limits = PasswordLimits {
             concurrency: limits.concurrency.max(1),
             ..limits
         };
+        let mut blocks = Vec::new();
+        let dummy = hash("not the password of anyone", &mut blocks).unwrap_or_default();
         Self {
             limits,
             slots: Arc::new(Semaphore::new(limits.concurrency)),
             waiting: AtomicUsize::new(0),
-            buffers: Arc::new(Mutex::new(Vec::new())),
-            dummy: OnceCell::new(),
+            buffers: Arc::new(Mutex::new(vec![blocks])),
+            dummy,
         }
     }
 
@@ -82,11 +96,8 @@ impl Passwords {
 
     /// A hash of nobody's password, verified against when an e-mail is unknown so both answers
     /// cost the same.
-    pub(crate) async fn dummy(&self) -> Result<String, CommandError> {
-        self.dummy
-            .get_or_try_init(|| self.hash("not the password of anyone".into()))
-            .await
-            .cloned()
+    pub(crate) fn dummy(&self) -> String {
+        self.dummy.clone()
     }
 
     /// Runs `work` on the blocking pool once a slot is free, with a reused working buffer.
@@ -97,12 +108,12 @@ impl Passwords {
         let overloaded = || CommandError::Overloaded {
             retry_after_secs: 1,
         };
+        let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(overloaded());
         }
         let slot = tokio::time::timeout(self.limits.wait, self.slots.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        drop(waiting);
         let slot = match slot {
             Ok(Ok(slot)) => slot,
             _ => return Err(overloaded()),
@@ -174,6 +185,13 @@ fn verify(password: &str, stored: &str, blocks: &mut Vec<Block>) -> bool {
     else {
         return false;
     };
+    // Only what Moim writes: argon2id v19 at no more memory than the pool's buffers are for.
+    if phc.algorithm != argon2::ARGON2ID_IDENT
+        || phc.version.is_some_and(|v| v != u32::from(Version::V0x13))
+        || params.m_cost() > Params::DEFAULT_M_COST
+    {
+        return false;
+    }
     let mut raw_salt = [0u8; 64];
     let Ok(raw_salt) = salt.decode_b64(&mut raw_salt) else {
         return false;
@@ -231,7 +249,18 @@ mod tests {
         }
         let second = passwords.hash("correct horse".into()).await;
         assert!(matches!(second, Err(CommandError::Overloaded { .. })));
+        // A waiter whose client hangs up (its future dropped) leaves the queue as it found it.
+        first.abort();
+        let _ = first.await;
+        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
+        let third = tokio::spawn({
+            let passwords = passwords.clone();
+            async move { passwords.hash("correct horse".into()).await }
+        });
+        while passwords.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
         drop(held);
-        assert!(first.await.is_ok_and(|r| r.is_ok()));
+        assert!(third.await.is_ok_and(|r| r.is_ok()));
     }
 }

@@ -3,6 +3,7 @@
 
 use domain::user::{User, UserCommand, UserError};
 use domain::{ErrorKind, Position};
+use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::{CommandError, Commands};
@@ -44,9 +45,16 @@ impl Commands {
         actor: Uuid,
         others: &[Uuid],
     ) -> Result<(), CommandError> {
-        for &other in others.iter().filter(|&&o| o != actor) {
-            let user = self.store.load::<User>(&other.to_string()).await?;
-            if user.aggregate.blocks(actor) {
+        let others: Vec<Uuid> = others.iter().copied().filter(|&o| o != actor).collect();
+        let mut loads = futures::stream::iter(others)
+            .map(|other| async move {
+                let user = self.store.load::<User>(&other.to_string()).await?;
+                Ok::<_, CommandError>((other, user.aggregate.blocks(actor)))
+            })
+            .buffer_unordered(8);
+        while let Some(loaded) = loads.next().await {
+            let (other, blocks) = loaded?;
+            if blocks {
                 return Err(CommandError::Rejected {
                     kind: ErrorKind::Forbidden,
                     code: "blocked",

@@ -4,7 +4,9 @@
 //! sent at commit by a trigger) and keeps the latest position of every view in a watch channel;
 //! a query waiting for its consistency token waits on that channel. So a thousand waiting
 //! queries cost one listening connection, not a thousand polling loops. After the listening
-//! connection breaks, every checkpoint is read again, so nothing notified meanwhile is missed.
+//! connection breaks (sqlx reconnects it by itself), every checkpoint is read again, so nothing
+//! notified meanwhile is missed; and every few seconds they are read again anyway, so even a
+//! connection that died silently delays a wait by at most that long.
 //!
 //! It also knows the newest committed event, so a token from the future — which no view will
 //! ever reach — is refused at once instead of being waited for.
@@ -23,6 +25,9 @@ use crate::View;
 
 /// The channel the checkpoint trigger notifies on.
 const CHANNEL: &str = "moim_checkpoints";
+
+/// How often the checkpoints are read even without a notification.
+const REREAD: Duration = Duration::from_secs(5);
 
 /// Read models' progress as this process knows it. Share it in an `Arc`.
 pub struct Progress {
@@ -59,6 +64,30 @@ impl Progress {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
         // Listening first, then reading: whatever moved in between is in one or the other.
+        self.read_all().await?;
+        let mut safety_net = tokio::time::interval(REREAD);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                _ = safety_net.tick() => self.read_all().await?,
+                notification = listener.try_recv() => match notification? {
+                    Some(notification) => {
+                        let parsed = notification
+                            .payload()
+                            .split_once(' ')
+                            .and_then(|(name, at)| Some((name, at.parse::<Position>().ok()?)));
+                        if let Some((name, at)) = parsed {
+                            self.advance(name, at);
+                        }
+                    }
+                    // The connection was lost and re-established: notifications may be lost.
+                    None => self.read_all().await?,
+                },
+            }
+        }
+    }
+
+    async fn read_all(&self) -> Result<(), sqlx::Error> {
         let all: Vec<(String, i64, i64)> =
             sqlx::query_as("SELECT name, tx_id, position FROM projection_checkpoints")
                 .fetch_all(&self.pool)
@@ -66,19 +95,7 @@ impl Progress {
         for (name, tx_id, position) in all {
             self.advance(&name, Position { tx_id, position });
         }
-        loop {
-            let notification = tokio::select! {
-                () = stop.cancelled() => return Ok(()),
-                notification = listener.recv() => notification?,
-            };
-            let parsed = notification
-                .payload()
-                .split_once(' ')
-                .and_then(|(name, at)| Some((name, at.parse::<Position>().ok()?)));
-            if let Some((name, at)) = parsed {
-                self.advance(name, at);
-            }
-        }
+        Ok(())
     }
 
     fn sender(&self, name: &str) -> watch::Sender<Position> {

@@ -6,14 +6,16 @@
 //! than `MOIM_WS_MAX_MESSAGE_BYTES` closes the socket with 1009 before it is buffered; frames for
 //! a socket that cannot keep up queue only so far (then it is closed, see `hub.rs`); and the
 //! socket lives no longer than its access token — at the token's expiry it gets
-//! `session.expired` and is closed, unless the client sent a fresh token in an `auth` frame.
+//! `session.expired` and is closed, unless the client sent a fresh token in an `auth` frame; a
+//! client that stops reading is dropped after [`SEND_TIMEOUT`] instead of holding a task; and the
+//! socket keeps its connection's place under the connection cap until it closes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -26,7 +28,11 @@ use uuid::Uuid;
 use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::server::ConnectionSlot;
 use crate::state::AppState;
+
+/// The longest one frame may take to reach a client that has stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Close codes (RFC 6455).
 mod close {
@@ -34,6 +40,8 @@ mod close {
     pub const TOO_BIG: u16 = 1009;
     /// The socket's session ended (its token expired).
     pub const POLICY: u16 = 1008;
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
 }
 
 /// Upgrades after checking the access token from `Authorization` or `?access_token=`
@@ -42,6 +50,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
+    slot: Option<Extension<ConnectionSlot>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let token = headers
@@ -67,14 +76,25 @@ pub async fn upgrade(
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| serve(state, user_id, expires_at, socket)))
+        .on_upgrade(move |socket| async move {
+            serve(state, user_id, expires_at, socket).await;
+            drop(slot);
+        }))
+}
+
+/// Sends one message, giving up on a client that has not taken it within [`SEND_TIMEOUT`].
+async fn send_message(socket: &mut WebSocket, message: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn send(socket: &mut WebSocket, id: Option<String>, frame: Frame) -> bool {
     let Ok(text) = serde_json::to_string(&OutFrame { id, frame }) else {
         return false;
     };
-    socket.send(Message::Text(text.into())).await.is_ok()
+    send_message(socket, Message::Text(text.into())).await
 }
 
 /// Closes with `code`, then reads (and drops) what the client still sends until it answers the
@@ -86,7 +106,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
         code,
         reason: reason.into(),
     };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
+    if !send_message(socket, Message::Close(Some(frame))).await {
         return;
     }
     let drain = async {
@@ -131,7 +151,7 @@ async fn serve(
         tokio::select! {
             frame = connection.frames.recv() => match frame {
                 Ok(frame) => {
-                    if socket.send(Message::Text(Utf8Bytes::from(frame.as_ref()))).await.is_err() {
+                    if !send_message(&mut socket, Message::Text(Utf8Bytes::from(frame.as_ref()))).await {
                         break;
                     }
                 }
@@ -164,9 +184,13 @@ async fn serve(
                 break;
             }
             _ = keepalive.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !send_message(&mut socket, Message::Ping(Default::default())).await {
                     break;
                 }
+            }
+            () = state.shutdown.cancelled() => {
+                close(&mut socket, close::GOING_AWAY, "server shutting down").await;
+                break;
             }
         }
     }
@@ -193,6 +217,10 @@ fn answer(
     let reply = match frame.frame {
         ClientFrame::Ping => Frame::Pong,
         ClientFrame::Auth(auth) => match state.keys.verify_access_until(&auth.access_token) {
+            // The token check allows clock skew; a token already past its expiry renews nothing.
+            Ok((_, until)) if until <= Utc::now() => Frame::Error(
+                ApiError::unauthorized("token_expired", "the token has expired").problem(),
+            ),
             Ok((owner, until)) if owner == user_id => {
                 *expires_at = until;
                 Frame::Ack(Ack {

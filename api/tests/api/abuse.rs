@@ -534,3 +534,69 @@ async fn lists_are_paged_with_a_server_maximum() {
     let bad = app.get("/chat/rooms?cursor=nonsense", &kim).await;
     assert_eq!(bad.body["code"], "bad_cursor");
 }
+
+#[tokio::test]
+async fn websockets_count_under_the_connection_cap_and_slow_bodies_get_408() {
+    let app = spawn_app_custom(Roles::ALL, |s| {
+        s.limits.max_connections = 3;
+        s.limits.body_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let kim = app.register("Kim").await;
+    // The test client's keep-alive connection holds a place too: open sockets until all are
+    // taken (a socket past the cap is refused at its handshake).
+    let url = format!("{}/api/v1/ws", app.address.replace("http://", "ws://"));
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut request = url.clone().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", kim.token).parse().unwrap(),
+        );
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => sockets.push(socket),
+            Err(_) => break,
+        }
+    }
+    assert!(!sockets.is_empty());
+    // Every place is held, sockets included: another connection is refused with a problem.
+    let fresh = reqwest::Client::new();
+    let refused = fresh
+        .get(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "overloaded");
+    // A socket that closes gives its place back.
+    let mut closing = sockets.pop().unwrap();
+    closing.close(None).await.unwrap();
+    drop(closing);
+    let served = crate::helpers::eventually(Duration::from_secs(10), || async {
+        reqwest::Client::new()
+            .get(format!("{}/health/live", app.address))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    assert!(served, "the freed place is used");
+
+    // A body that does not arrive in time: 408 problem, the handler never runs.
+    drop(sockets);
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/chat/rooms HTTP/1.1\r\nHost: moim\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        kim.token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+}

@@ -82,6 +82,8 @@ impl User {
 
 impl Aggregate for User {
     const TYPE: &'static str = "user";
+    // Blocks make a user's stream as long as its owner likes; loading must not grow with it.
+    const SNAPSHOT_EVERY: Option<u64> = Some(50);
     type Command = UserCommand;
     type Event = UserEvent;
     type Error = UserError;
