@@ -2,13 +2,25 @@
 //! write-side membership check queries rely on.
 
 use domain::chat::{
-    message_id_for, ChatCommand, ChatError, ChatEvent, ChatRoom, MessageSent, RoomKind,
+    direct_room_id, message_id_for, ChatCommand, ChatError, ChatEvent, ChatRoom, MessageSent,
+    RoomKind,
 };
 use domain::values::{MessageBody, RoomName};
-use domain::{ErrorKind, Position};
+use domain::{Aggregate, ErrorKind, Position};
 use uuid::Uuid;
 
 use crate::{CommandError, Commands};
+
+/// A room as opened: new, or the pair's existing direct room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The room.
+    pub room_id: Uuid,
+    /// Where its creation (or its latest event, for an existing room) stands in the global order.
+    pub position: Position,
+    /// Whether this call created it.
+    pub created: bool,
+}
 
 /// A message as stored, answered for a first send and for every retry of it alike.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +32,8 @@ pub struct Sent {
 }
 
 impl Commands {
-    /// Opens a room with the creator and `member_ids`, all of whom must be registered users.
+    /// Opens a room with the creator and `member_ids`, all of whom must be registered users. Two
+    /// people have one direct room: opening it again (or both at once) answers the existing one.
     #[tracing::instrument(skip(self))]
     pub async fn create_room(
         &self,
@@ -28,7 +41,7 @@ impl Commands {
         name: RoomName,
         kind: RoomKind,
         mut member_ids: Vec<Uuid>,
-    ) -> Result<(Uuid, Position), CommandError> {
+    ) -> Result<Opened, CommandError> {
         // Bounded before any lookup: a list of one id repeated a million times costs nothing.
         member_ids.sort_unstable();
         member_ids.dedup();
@@ -44,7 +57,16 @@ impl Commands {
             });
         }
         self.refuse_if_blocked(creator_id, &member_ids).await?;
-        let room_id = self.services.new_id();
+        let others: Vec<Uuid> = member_ids
+            .iter()
+            .copied()
+            .filter(|&m| m != creator_id)
+            .collect();
+        let direct = match (kind, others.as_slice()) {
+            (RoomKind::Direct, &[other]) => Some(direct_room_id(creator_id, other)),
+            _ => None,
+        };
+        let room_id = direct.unwrap_or_else(|| self.services.new_id());
         let command = ChatCommand::CreateRoom {
             room_id,
             name,
@@ -52,10 +74,31 @@ impl Commands {
             creator_id,
             member_ids,
         };
-        let done = self
+        match self
             .execute::<ChatRoom>(&room_id.to_string(), command)
-            .await?;
-        Ok((room_id, done.position))
+            .await
+        {
+            Ok(done) => Ok(Opened {
+                room_id,
+                position: done.position,
+                created: true,
+            }),
+            Err(CommandError::Rejected {
+                code: "room_exists",
+                ..
+            }) if direct.is_some() => {
+                let (_, position) = self
+                    .store
+                    .latest(ChatRoom::TYPE, &room_id.to_string())
+                    .await?;
+                Ok(Opened {
+                    room_id,
+                    position,
+                    created: false,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends a message. A retry with the same `client_msg_id` returns the original message and

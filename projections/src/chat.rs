@@ -109,12 +109,19 @@ pub struct RoomPage {
     pub next_cursor: Option<String>,
 }
 
-/// A page of history, newest first.
+const HISTORY_BACK: &str =
+    "SELECT message_id, room_id, seq, sender_id, client_msg_id, body, sent_at FROM chat_messages
+     WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3";
+const HISTORY_FORWARD: &str =
+    "SELECT message_id, room_id, seq, sender_id, client_msg_id, body, sent_at FROM chat_messages
+     WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+/// A page of history, in the order asked for.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page {
     /// The messages.
     pub messages: Vec<ChatMessage>,
-    /// Whether older messages exist.
+    /// Whether more messages lie beyond this page (older, or newer when paging forward).
     pub has_more: bool,
 }
 
@@ -217,22 +224,35 @@ pub async fn rooms_of(
     Ok(RoomPage { rooms, next_cursor })
 }
 
-/// Up to `limit` messages older than `before` (or the newest), newest first.
+/// Which page of history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryFrom {
+    /// The newest messages, newest first.
+    Newest,
+    /// Messages before this seq, newest first (scrolling back).
+    Before(i64),
+    /// Messages after this seq, oldest first (catching up).
+    After(i64),
+}
+
+/// Up to `limit` messages of a room, from where `from` says.
 pub async fn history(
     pool: &PgPool,
     room_id: Uuid,
-    before: Option<i64>,
+    from: HistoryFrom,
     limit: i64,
 ) -> Result<Page, ProjectionError> {
-    let mut messages: Vec<ChatMessage> = sqlx::query_as(
-        "SELECT message_id, room_id, seq, sender_id, client_msg_id, body, sent_at FROM chat_messages
-         WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-    )
-    .bind(room_id)
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await?;
+    let (sql, bound) = match from {
+        HistoryFrom::Newest => (HISTORY_BACK, i64::MAX),
+        HistoryFrom::Before(seq) => (HISTORY_BACK, seq),
+        HistoryFrom::After(seq) => (HISTORY_FORWARD, seq),
+    };
+    let mut messages: Vec<ChatMessage> = sqlx::query_as(sql)
+        .bind(room_id)
+        .bind(bound)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await?;
     let has_more = messages.len() as i64 > limit;
     messages.truncate(limit as usize);
     Ok(Page { messages, has_more })

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use domain::chat::RoomKind;
 use domain::values::{MessageBody, RoomName};
-use projections::chat::{Page, RoomCursor, RoomPage, VIEW};
+use projections::chat::{HistoryFrom, Page, RoomCursor, RoomPage, VIEW};
 use projections::frames::ChatMessage;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -38,6 +38,7 @@ pub struct SendMessage {
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     before: Option<i64>,
+    after: Option<i64>,
     limit: Option<i64>,
 }
 
@@ -54,11 +55,18 @@ pub async fn create_room(
     Json(body): Json<CreateRoom>,
 ) -> Result<Written<RoomCreated>, ApiError> {
     let name = RoomName::parse(&body.name)?;
-    let (room_id, position) = actor
+    let opened = actor
         .commands
         .create_room(actor.user_id, name, body.kind, body.member_ids)
         .await?;
-    Ok(Written::created(RoomCreated { room_id }, position))
+    let out = RoomCreated {
+        room_id: opened.room_id,
+    };
+    Ok(if opened.created {
+        Written::created(out, opened.position)
+    } else {
+        Written::ok(out, opened.position)
+    })
 }
 
 /// `GET /chat/rooms`: the caller's rooms.
@@ -95,7 +103,8 @@ pub async fn send_message(
     Ok(Written::created(sent.message.into(), sent.position))
 }
 
-/// `GET /chat/rooms/{room_id}/messages?before=<seq>&limit=<n>`: newest first.
+/// `GET /chat/rooms/{room_id}/messages?before=<seq>|after=<seq>&limit=<n>`: newest first, or
+/// oldest first after `after` (how a client catches up).
 pub async fn history(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
@@ -104,17 +113,22 @@ pub async fn history(
     consistency: Option<Consistency>,
 ) -> Result<Json<Page>, ApiError> {
     let limit = page_limit(query.limit)?;
-    if query.before.is_some_and(|b| b < 1) {
-        return Err(ApiError::invalid(
-            "bad_cursor",
-            "before must be a seq of 1 or more",
-        ));
-    }
+    let from = match (query.before, query.after) {
+        (None, None) => HistoryFrom::Newest,
+        (Some(before), None) if before >= 1 => HistoryFrom::Before(before),
+        (None, Some(after)) if after >= 0 => HistoryFrom::After(after),
+        _ => {
+            return Err(ApiError::invalid(
+                "bad_cursor",
+                "give before (a seq of 1 or more) or after (0 or more), not both",
+            ))
+        }
+    };
     if !state.commands.is_room_member(room_id, user_id).await? {
         return Err(ApiError::not_found("room_not_found", "room not found"));
     }
     state.caught_up(VIEW, consistency).await?;
     Ok(Json(
-        projections::chat::history(&state.pool, room_id, query.before, limit).await?,
+        projections::chat::history(&state.pool, room_id, from, limit).await?,
     ))
 }

@@ -356,3 +356,82 @@ async fn browsers_authenticate_the_websocket_with_a_query_parameter() {
         tokio_tungstenite::connect_async(format!("{base}/api/v1/ws?access_token=forged")).await;
     assert!(refused.is_err(), "a bad token gets no socket");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_people_have_one_direct_room_even_when_both_open_it_at_once() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let kim = app.register("Kim").await;
+        let lee = app.register("Lee").await;
+        let barrier = Arc::new(Barrier::new(2));
+        let open = |from: &User, to: &User| {
+            let (barrier, body) = (
+                barrier.clone(),
+                json!({ "name": "us", "kind": "direct", "member_ids": [to.id] }),
+            );
+            let from = from.clone();
+            let app = &app;
+            async move {
+                barrier.wait().await;
+                app.post("/chat/rooms", &from, body).await
+            }
+        };
+        let (a, b) = tokio::join!(open(&kim, &lee), open(&lee, &kim));
+        assert_eq!(a.body["room_id"], b.body["room_id"], "one room");
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CREATED],
+            "one created it"
+        );
+        let again = app
+            .post(
+                "/chat/rooms",
+                &kim,
+                json!({ "name": "again", "kind": "direct", "member_ids": [lee.id] }),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.body["room_id"], a.body["room_id"]);
+        let (rooms,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM events WHERE event_type = 'RoomCreated' AND aggregate_id = $1",
+        )
+        .bind(a.body["room_id"].as_str().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(rooms, 1);
+    }
+}
+
+#[tokio::test]
+async fn history_pages_forward_after_a_seq_for_catching_up() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let mut token = String::new();
+    for i in 1..=5 {
+        token = send(&app, room, &kim, Uuid::now_v7(), &format!("m{i}"))
+            .await
+            .token();
+    }
+    let path = |query: &str| format!("/chat/rooms/{room}/messages?{query}");
+    let page = app.get_after(&path("after=0&limit=3"), &lee, &token).await;
+    let seqs: Vec<i64> = page.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3], "oldest first");
+    assert_eq!(page.body["has_more"], true);
+    let rest = app.get(&path("after=3&limit=3"), &lee).await;
+    assert_eq!(rest.body["messages"][0]["seq"], 4);
+    assert_eq!(rest.body["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(rest.body["has_more"], false);
+    let both = app.get(&path("after=1&before=3"), &lee).await;
+    assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(both.body["code"], "bad_cursor");
+}

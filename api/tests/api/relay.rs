@@ -34,7 +34,7 @@ async fn room(commands: &Commands, a: Uuid, b: Uuid) -> Uuid {
         .create_room(a, name, domain::chat::RoomKind::Direct, vec![b])
         .await
         .unwrap()
-        .0
+        .room_id
 }
 
 async fn say(commands: &Commands, room: Uuid, sender: Uuid, text: &str) {

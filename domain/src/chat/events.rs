@@ -64,6 +64,18 @@ pub struct MessageSent {
     pub sent_at: DateTime<Utc>,
 }
 
+/// The id of the one direct room two people share, whichever of them opens it: being derived
+/// from the pair, two people opening it at the same moment race for one aggregate, and the
+/// store lets exactly one of them create it.
+pub fn direct_room_id(a: Uuid, b: Uuid) -> Uuid {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    let mut name = [0u8; 33];
+    name[0] = b'd';
+    name[1..17].copy_from_slice(low.as_bytes());
+    name[17..].copy_from_slice(high.as_bytes());
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, &name)
+}
+
 /// The id of the message a sender's `client_msg_id` stands for in a room. Being derived rather
 /// than drawn, a retried send maps to the same id, which the event store keeps unique.
 pub fn message_id_for(room_id: Uuid, sender_id: Uuid, client_msg_id: Uuid) -> Uuid {
@@ -130,6 +142,17 @@ fn room_created_v1_to_v2(mut payload: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pair_has_one_direct_room_whoever_opens_it() {
+        let (kim, lee, park) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        assert_eq!(direct_room_id(kim, lee), direct_room_id(lee, kim));
+        assert_ne!(direct_room_id(kim, lee), direct_room_id(kim, park));
+        assert_ne!(
+            direct_room_id(kim, lee),
+            message_id_for(kim, lee, Uuid::nil())
+        );
+    }
 
     #[test]
     fn a_v1_room_reads_as_v2_with_the_creator_as_owner() {
