@@ -4,38 +4,20 @@ use chrono::{DateTime, Utc};
 use domain::couple::{Invite, InviteEvent};
 use domain::user::{User, UserEvent};
 use domain::Aggregate;
-use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::{ProjectionError, Push, ReadModel, View};
+use crate::{ProjectionError, Simple, View};
 
 /// The couples view.
-pub const VIEW: View = View::of(&Couples);
-
-struct Couples;
-
-impl ReadModel for Couples {
-    fn name(&self) -> &'static str {
-        "couples"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["couple_invites", "couple_members"]
-    }
-
-    fn apply_one<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a EventEnvelope,
-        _: Option<&'a mut Vec<Push>>,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(apply(tx, event))
-    }
-}
+pub const VIEW: View = View::of(&Simple {
+    name: "couples",
+    tables: &["couple_invites", "couple_members"],
+    apply_one: |tx, event| Box::pin(apply(tx, event)),
+});
 
 /// A user's couple.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

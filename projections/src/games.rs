@@ -3,38 +3,20 @@
 use chrono::{DateTime, Utc};
 use domain::game::{Game, GameEvent};
 use domain::Aggregate;
-use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::{ProjectionError, Push, ReadModel, View};
+use crate::{ProjectionError, Simple, View};
 
 /// The games view.
-pub const VIEW: View = View::of(&Games);
-
-struct Games;
-
-impl ReadModel for Games {
-    fn name(&self) -> &'static str {
-        "games"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["games", "game_players"]
-    }
-
-    fn apply_one<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a EventEnvelope,
-        _: Option<&'a mut Vec<Push>>,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(apply(tx, event))
-    }
-}
+pub const VIEW: View = View::of(&Simple {
+    name: "games",
+    tables: &["games", "game_players"],
+    apply_one: |tx, event| Box::pin(apply(tx, event)),
+});
 
 /// A game with who plays and who waits.
 #[derive(Debug, Clone, Serialize)]

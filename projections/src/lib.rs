@@ -25,4 +25,4 @@ pub mod users;
 
 pub use error::ProjectionError;
 pub use frames::Push;
-pub use registry::{ReadModel, Registry, View};
+pub use registry::{ApplyOne, ReadModel, Registry, Simple, View};

@@ -56,6 +56,42 @@ pub trait ReadModel: Send + Sync + 'static {
     }
 }
 
+/// The applying function of a view that applies events one by one and makes no pushes.
+pub type ApplyOne = for<'a> fn(
+    &'a mut PgConnection,
+    &'a EventEnvelope,
+) -> BoxFuture<'a, Result<(), ProjectionError>>;
+
+/// A simple read model declared as data: a name, its tables and how it applies one event. Most
+/// views are this; a view that batches or pushes implements [`ReadModel`] itself.
+pub struct Simple {
+    /// Its stable name.
+    pub name: &'static str,
+    /// The tables it alone writes.
+    pub tables: &'static [&'static str],
+    /// How it applies one event.
+    pub apply_one: ApplyOne,
+}
+
+impl ReadModel for Simple {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        self.tables
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        (self.apply_one)(tx, event)
+    }
+}
+
 /// A read model, cheap to copy and compare (by name).
 #[derive(Clone, Copy)]
 pub struct View(&'static dyn ReadModel);

@@ -3,38 +3,20 @@
 use chrono::{DateTime, Utc};
 use domain::user::{User, UserEvent};
 use domain::Aggregate;
-use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::{ProjectionError, Push, ReadModel, View};
+use crate::{ProjectionError, Simple, View};
 
 /// The users view.
-pub const VIEW: View = View::of(&Users);
-
-struct Users;
-
-impl ReadModel for Users {
-    fn name(&self) -> &'static str {
-        "users"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["users_view", "user_blocks"]
-    }
-
-    fn apply_one<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a EventEnvelope,
-        _: Option<&'a mut Vec<Push>>,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(apply(tx, event))
-    }
-}
+pub const VIEW: View = View::of(&Simple {
+    name: "users",
+    tables: &["users_view", "user_blocks"],
+    apply_one: |tx, event| Box::pin(apply(tx, event)),
+});
 
 /// A user as others see them.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
