@@ -168,7 +168,6 @@ impl Application {
             };
             let app = routes::router(
                 state,
-                self.settings.max_body_bytes,
                 RequestLimits::new(
                     limits.max_in_flight,
                     limits.body_timeout,

@@ -187,7 +187,12 @@ fn tally(answers: &[(u16, String)]) -> String {
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, String) {
-    match client.post(url).json(&body).send().await {
+    status_and_code(client.post(url).json(&body)).await
+}
+
+/// Sends a request; answers its status and problem code (`ok` for a success).
+async fn status_and_code(request: reqwest::RequestBuilder) -> (u16, String) {
+    match request.send().await {
         Ok(answer) => {
             let status = answer.status().as_u16();
             let body: Value = answer.json().await.unwrap_or_default();
@@ -359,21 +364,12 @@ pub async fn run(options: &Options, quick: bool) -> anyhow::Result<Abuse> {
                 settle,
                 async {
                     let started = Instant::now();
-                    let answers = futures::future::join_all((0..200).map(|_| async {
-                        match http
-                            .get(child.api("/chat/rooms"))
-                            .bearer_auth(&token)
-                            .header("x-moim-consistency", "9223372036854775807.1")
-                            .send()
-                            .await
-                        {
-                            Ok(answer) => {
-                                let status = answer.status().as_u16();
-                                let body: Value = answer.json().await.unwrap_or_default();
-                                (status, body["code"].as_str().unwrap_or("ok").to_owned())
-                            }
-                            Err(_) => (0, "connection failed".into()),
-                        }
+                    let answers = futures::future::join_all((0..200).map(|_| {
+                        status_and_code(
+                            http.get(child.api("/chat/rooms"))
+                                .bearer_auth(&token)
+                                .header("x-moim-consistency", "9223372036854775807.1"),
+                        )
                     }))
                     .await;
                     format!(

@@ -29,7 +29,7 @@ use crate::request_id;
 use crate::state::AppState;
 
 /// The whole router.
-pub fn router(state: AppState, max_body_bytes: usize, limits: RequestLimits) -> Router {
+pub fn router(state: AppState, limits: RequestLimits) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
@@ -69,7 +69,8 @@ pub fn router(state: AppState, max_body_bytes: usize, limits: RequestLimits) -> 
                 "method not allowed here",
             )
         })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Bodies are read, and their size bounded, once: in `limits::bound`, before any extractor.
+        .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(limits, limits::bound))
         .layer(
             TraceLayer::new_for_http()
