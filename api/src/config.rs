@@ -28,6 +28,7 @@ const KNOWN: &[&str] = &[
     "MOIM_WS_MAX_MESSAGE_BYTES",
     "MOIM_WS_SEND_QUEUE",
     "MOIM_INVITE_FAILURES_PER_HOUR",
+    "MOIM_SEARCH_TIMEOUT_MS",
 ];
 
 /// Moim's configuration.
@@ -81,6 +82,8 @@ pub struct Limits {
     pub ws_send_queue: usize,
     /// `MOIM_INVITE_FAILURES_PER_HOUR`; default 10: wrong couple codes a user may try per hour.
     pub invite_failures_per_hour: u32,
+    /// `MOIM_SEARCH_TIMEOUT_MS`; default 5000: the longest a chat search may run in PostgreSQL.
+    pub search_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -94,6 +97,7 @@ impl Default for Limits {
             ws_max_message_bytes: 64 * 1024,
             ws_send_queue: 1024,
             invite_failures_per_hour: 10,
+            search_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -121,6 +125,7 @@ impl Limits {
                 "MOIM_INVITE_FAILURES_PER_HOUR",
                 d.invite_failures_per_hour,
             )?,
+            search_timeout: ms("MOIM_SEARCH_TIMEOUT_MS", d.search_timeout)?,
         })
     }
 }

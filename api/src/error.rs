@@ -156,7 +156,12 @@ impl From<CommandError> for ApiError {
 
 impl From<ProjectionError> for ApiError {
     fn from(error: ProjectionError) -> Self {
-        Self::internal(error)
+        match error {
+            ProjectionError::TimedOut(_) => {
+                Self::unavailable("query_timeout", error.to_string(), 1)
+            }
+            other => Self::internal(other),
+        }
     }
 }
 

@@ -164,6 +164,7 @@ impl Application {
                 consistency_timeout: self.settings.consistency_timeout,
                 progress,
                 ws_max_message_bytes: limits.ws_max_message_bytes,
+                search_timeout: limits.search_timeout,
                 shutdown: stop.clone(),
             };
             let app = routes::router(

@@ -32,6 +32,8 @@ pub struct AppState {
     pub progress: Arc<Progress>,
     /// Largest WebSocket message a client may send.
     pub ws_max_message_bytes: usize,
+    /// The longest a chat search may run.
+    pub search_timeout: Duration,
     /// Cancelled when the process shuts down (open sockets close with 1001).
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -5,6 +5,7 @@
 
 mod abuse;
 mod ceiling;
+mod chat;
 mod client;
 mod e2e;
 mod fanout;
@@ -47,6 +48,9 @@ pub struct Options {
     /// Runs only the abuse section (its figures alone are then checked).
     #[arg(long)]
     abuse_only: bool,
+    /// Runs only the chat reads: the room list and search (their figures alone are checked).
+    #[arg(long, conflicts_with = "abuse_only")]
+    chat_only: bool,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -67,6 +71,10 @@ pub struct Scale {
     pub fanout_messages: usize,
     /// Each ceiling level.
     pub ceiling_level: Duration,
+    /// Messages in the searched history.
+    pub search_messages: i64,
+    /// Samples per timed read.
+    pub read_samples: usize,
 }
 
 impl Scale {
@@ -79,6 +87,8 @@ impl Scale {
                 fanout_members: 50,
                 fanout_messages: 20,
                 ceiling_level: Duration::from_secs(1),
+                search_messages: 50_000,
+                read_samples: 20,
             }
         } else {
             Self {
@@ -88,6 +98,8 @@ impl Scale {
                 fanout_members: 1000,
                 fanout_messages: 200,
                 ceiling_level: Duration::from_secs(10),
+                search_messages: 1_000_000,
+                read_samples: 200,
             }
         }
     }
@@ -101,17 +113,21 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let scale = Scale::of(options.quick);
     let mut report = Report::new(options.quick);
-    if !options.abuse_only {
-        measure_throughput_to_replay(&options, scale, &mut report).await?;
+    if options.chat_only {
+        measure_chat_reads(&options, scale, &mut report).await?;
+    } else {
+        if !options.abuse_only {
+            measure_throughput_to_replay(&options, scale, &mut report).await?;
+        }
+        eprintln!("bench: abuse (a moim child process under floods)");
+        report.abuse = Some(abuse::run(&options, options.quick).await?);
     }
-    eprintln!("bench: abuse (a moim child process under floods)");
-    report.abuse = Some(abuse::run(&options, options.quick).await?);
 
     report.finish();
     print!("{}", report.table());
     std::fs::write(&options.report, serde_json::to_string_pretty(&report)?)?;
     eprintln!("bench: report written to {}", options.report.display());
-    let missing = report.missing_figures(options.abuse_only);
+    let missing = report.missing_figures(&options);
     if missing.is_empty() {
         eprintln!("bench: all figures produced");
         Ok(())
@@ -120,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Every section but abuse: throughput, end to end, fan-out, replay and the ceiling.
+/// Every section but abuse: throughput, end to end, fan-out, chat reads, replay and the ceiling.
 async fn measure_throughput_to_replay(
     options: &Options,
     scale: Scale,
@@ -150,6 +166,8 @@ async fn measure_throughput_to_replay(
     report.fanout =
         Some(fanout::run(&target.url, scale.fanout_members, scale.fanout_messages).await?);
 
+    chat_reads(options, &target, scale, report).await?;
+
     eprintln!("bench: replay of {} events", scale.replay_events);
     let scratch = target::Scratch::create(options).await?;
     report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
@@ -165,5 +183,33 @@ async fn measure_throughput_to_replay(
     }
     scratch.drop_all().await;
     target.stop().await;
+    Ok(())
+}
+
+/// Only the chat reads, against the bench's own Moim.
+async fn measure_chat_reads(
+    options: &Options,
+    scale: Scale,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let target = target::Target::start(options).await?;
+    chat_reads(options, &target, scale, report).await?;
+    target.stop().await;
+    Ok(())
+}
+
+/// The room list through HTTP, and search on a scratch history.
+async fn chat_reads(
+    options: &Options,
+    target: &target::Target,
+    scale: Scale,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    eprintln!("bench: GET /chat/rooms for a user in 200 rooms");
+    report.room_list = Some(chat::room_list(&target.url, 200, scale.read_samples).await?);
+    eprintln!("bench: search over {} messages", scale.search_messages);
+    let scratch = target::Scratch::create(options).await?;
+    report.search = Some(chat::search(&scratch, scale.search_messages, scale.read_samples).await?);
+    scratch.drop_all().await;
     Ok(())
 }

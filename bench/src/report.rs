@@ -59,6 +59,8 @@ pub struct Report {
     pub projection_lag: Option<ProjectionLag>,
     pub fanout: Option<Fanout>,
     pub replay: Option<Replay>,
+    pub room_list: Option<crate::chat::RoomList>,
+    pub search: Option<crate::chat::Search>,
     pub pg_insert: Vec<Ceiling>,
     pub jetstream_publish: Vec<Ceiling>,
     pub ratios: Vec<Ratio>,
@@ -75,6 +77,8 @@ impl Report {
             projection_lag: None,
             fanout: None,
             replay: None,
+            room_list: None,
+            search: None,
             pg_insert: vec![],
             jetstream_publish: vec![],
             ratios: vec![],
@@ -106,13 +110,28 @@ impl Report {
     }
 
     /// Names of figures that are missing, zero or not finite.
-    pub fn missing_figures(&self, abuse_only: bool) -> Vec<String> {
+    pub fn missing_figures(&self, options: &crate::Options) -> Vec<String> {
         let mut missing = Vec::new();
         let mut need = |name: String, value: Option<f64>| {
             if !value.is_some_and(|v| v.is_finite() && v > 0.0) {
                 missing.push(name);
             }
         };
+        if !options.abuse_only {
+            need(
+                "room list p99".into(),
+                self.room_list.as_ref().map(|r| r.page_50.p99_ms),
+            );
+            let queries = self.search.as_ref().map_or(&[][..], |s| &s.queries[..]);
+            need("search queries".into(), Some(queries.len() as f64));
+            for q in queries {
+                need(format!("search p99, {}", q.name), Some(q.latency.p99_ms));
+                need(format!("search hits, {}", q.name), Some(q.hits as f64));
+            }
+        }
+        if options.chat_only {
+            return missing;
+        }
         let floods = self.abuse.as_ref().map_or(&[][..], |a| &a.floods[..]);
         need("abuse floods".into(), Some(floods.len() as f64));
         for flood in floods {
@@ -125,7 +144,7 @@ impl Report {
                 Some(flood.settled_mib),
             );
         }
-        if abuse_only {
+        if options.abuse_only {
             return missing;
         }
         for c in crate::CONCURRENCY {
@@ -257,6 +276,30 @@ impl Report {
                 "  delivery to all members: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
                 f.delivery_to_all.p50_ms, f.delivery_to_all.p95_ms, f.delivery_to_all.p99_ms
             );
+        }
+        if let Some(r) = &self.room_list {
+            let _ = writeln!(
+                out,
+                "\nGET /chat/rooms for a user in {} rooms (each with unread messages)",
+                r.rooms
+            );
+            for (page, p) in [("limit=50", &r.page_50), ("limit=200", &r.page_200)] {
+                let _ = writeln!(
+                    out,
+                    "  {page:>9}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+                    p.p50_ms, p.p95_ms, p.p99_ms
+                );
+            }
+        }
+        if let Some(s) = &self.search {
+            let _ = writeln!(out, "\nSearch over {} messages in 1,000 rooms (the searcher is in 200; loaded in {:.1} s), first page of 50", s.messages, s.seconds_to_load);
+            for q in &s.queries {
+                let _ = writeln!(
+                    out,
+                    "  {:<34} {:<10} {:>3} hits  p50 {:>7.2} ms, p95 {:>7.2} ms, p99 {:>7.2} ms",
+                    q.name, q.q, q.hits, q.latency.p50_ms, q.latency.p95_ms, q.latency.p99_ms
+                );
+            }
         }
         if let Some(r) = &self.replay {
             let _ = writeln!(

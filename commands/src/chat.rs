@@ -1,12 +1,12 @@
-//! Chat commands: create a room, send a message (idempotent by `client_msg_id`), and the
-//! write-side membership check queries rely on.
+//! Chat commands: open and run rooms, send (idempotent by `client_msg_id`), edit and delete
+//! messages, move read pointers; and the write-side access check that queries rely on.
 
 use domain::chat::{
-    direct_room_id, message_id_for, ChatCommand, ChatError, ChatEvent, ChatRoom, MessageSent,
-    RoomKind,
+    direct_room_id, message_id_for, Access, ChatCommand, ChatError, ChatEvent, ChatRoom,
+    MemberRole, MessageEdited, MessageRef, MessageSent, RoomKind,
 };
 use domain::values::{MessageBody, RoomName};
-use domain::{Aggregate, ErrorKind, Position};
+use domain::{ErrorKind, Position};
 use uuid::Uuid;
 
 use crate::{CommandError, Commands};
@@ -48,15 +48,7 @@ impl Commands {
         if member_ids.len() > ChatRoom::MAX_MEMBERS {
             return Err(CommandError::rejected(ChatError::TooManyMembers));
         }
-        let existing = self.store.existing_users(&member_ids).await?;
-        if let Some(unknown) = member_ids.iter().find(|id| !existing.contains(id)) {
-            return Err(CommandError::Rejected {
-                kind: ErrorKind::Invalid,
-                code: "unknown_member",
-                message: format!("no user {unknown}"),
-            });
-        }
-        self.refuse_if_blocked(creator_id, &member_ids).await?;
+        self.check_new_members(creator_id, &member_ids).await?;
         let others: Vec<Uuid> = member_ids
             .iter()
             .copied()
@@ -83,17 +75,22 @@ impl Commands {
                 position: done.position,
                 created: true,
             }),
+            // The pair's room exists: answer it, taking back in a creator who had left it.
             Err(CommandError::Rejected {
                 code: "room_exists",
                 ..
             }) if direct.is_some() => {
-                let (_, position) = self
-                    .store
-                    .latest(ChatRoom::TYPE, &room_id.to_string())
+                let rejoined = self
+                    .execute::<ChatRoom>(
+                        &room_id.to_string(),
+                        ChatCommand::Join {
+                            user_id: creator_id,
+                        },
+                    )
                     .await?;
                 Ok(Opened {
                     room_id,
-                    position,
+                    position: rejoined.position,
                     created: false,
                 })
             }
@@ -146,16 +143,187 @@ impl Commands {
         let position = found.position;
         match found.decode::<ChatEvent>()? {
             ChatEvent::MessageSent(message) => Ok(Sent { message, position }),
-            ChatEvent::RoomCreated(_) => Err(CommandError::Invariant(format!(
+            _ => Err(CommandError::Invariant(format!(
                 "event {message_id} is not a message"
             ))),
         }
     }
 
-    /// Whether `user_id` is in `room_id`, decided by the room itself (never by a view that may
-    /// lag behind): what a query checks before it reads a room's messages.
-    pub async fn is_room_member(&self, room_id: Uuid, user_id: Uuid) -> Result<bool, CommandError> {
+    /// Which part of a room's history `user_id` may read, decided by the room itself (never by
+    /// a view that may lag behind): what a query checks before it reads a room's messages.
+    pub async fn room_access(
+        &self,
+        room_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<Access>, CommandError> {
         let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
-        Ok(room.aggregate.is_member(user_id))
+        Ok(room.aggregate.access(user_id))
+    }
+
+    /// Joins a public room (a member already in it changes nothing).
+    #[tracing::instrument(skip(self))]
+    pub async fn join_room(&self, room_id: Uuid, user_id: Uuid) -> Result<Position, CommandError> {
+        self.on_room(room_id, ChatCommand::Join { user_id }).await
+    }
+
+    /// An owner or admin adds registered users who do not block them.
+    #[tracing::instrument(skip(self))]
+    pub async fn add_members(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        mut user_ids: Vec<Uuid>,
+    ) -> Result<Position, CommandError> {
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        if user_ids.len() > ChatRoom::MAX_MEMBERS {
+            return Err(CommandError::rejected(ChatError::TooManyMembers));
+        }
+        self.check_new_members(by, &user_ids).await?;
+        self.on_room(room_id, ChatCommand::AddMembers { by, user_ids })
+            .await
+    }
+
+    /// Leaves (`by` is `user_id`) or kicks.
+    #[tracing::instrument(skip(self))]
+    pub async fn remove_member(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        user_id: Uuid,
+    ) -> Result<Position, CommandError> {
+        self.on_room(room_id, ChatCommand::RemoveMember { by, user_id })
+            .await
+    }
+
+    /// Renames a room.
+    #[tracing::instrument(skip(self))]
+    pub async fn rename_room(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        name: RoomName,
+    ) -> Result<Position, CommandError> {
+        self.on_room(room_id, ChatCommand::Rename { by, name })
+            .await
+    }
+
+    /// Gives a member a role.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_member_role(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        user_id: Uuid,
+        role: MemberRole,
+    ) -> Result<Position, CommandError> {
+        self.on_room(room_id, ChatCommand::SetRole { by, user_id, role })
+            .await
+    }
+
+    /// Changes a message's text; answers the edit as recorded.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn edit_message(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        seq: u64,
+        body: MessageBody,
+    ) -> Result<(MessageEdited, Position), CommandError> {
+        let message = self.message_ref(room_id, by, seq).await?;
+        let done = self
+            .execute::<ChatRoom>(
+                &room_id.to_string(),
+                ChatCommand::EditMessage { by, message, body },
+            )
+            .await?;
+        match done.events.into_iter().next() {
+            Some(ChatEvent::MessageEdited(edit)) => Ok((edit, done.position)),
+            _ => Err(CommandError::Invariant(format!(
+                "editing message {seq} of room {room_id} recorded no edit"
+            ))),
+        }
+    }
+
+    /// Deletes a message, leaving a tombstone (deleting it again changes nothing).
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_message(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        seq: u64,
+    ) -> Result<Position, CommandError> {
+        let message = self.message_ref(room_id, by, seq).await?;
+        self.on_room(room_id, ChatCommand::DeleteMessage { by, message })
+            .await
+    }
+
+    /// Moves the caller's read pointer forward to `seq`; answers where it stands afterwards.
+    #[tracing::instrument(skip(self))]
+    pub async fn mark_read(
+        &self,
+        room_id: Uuid,
+        user_id: Uuid,
+        seq: u64,
+    ) -> Result<(u64, Position), CommandError> {
+        let done = self
+            .execute::<ChatRoom>(&room_id.to_string(), ChatCommand::MarkRead { user_id, seq })
+            .await?;
+        Ok((
+            done.state.last_read_of(user_id).unwrap_or_default(),
+            done.position,
+        ))
+    }
+
+    async fn on_room(&self, room_id: Uuid, command: ChatCommand) -> Result<Position, CommandError> {
+        Ok(self
+            .execute::<ChatRoom>(&room_id.to_string(), command)
+            .await?
+            .position)
+    }
+
+    /// The unchanging facts of message `seq`, from the store. An outsider learns nothing: the
+    /// room answers them as it answers any command of theirs.
+    async fn message_ref(
+        &self,
+        room_id: Uuid,
+        by: Uuid,
+        seq: u64,
+    ) -> Result<MessageRef, CommandError> {
+        let found = match i64::try_from(seq) {
+            Ok(seq) => self.store.find_message(room_id, seq).await?,
+            Err(_) => None,
+        };
+        let Some(found) = found else {
+            let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
+            return Err(CommandError::rejected(match room.aggregate.access(by) {
+                Some(Access::Member { .. }) => ChatError::MessageNotFound,
+                Some(Access::Former { .. }) => ChatError::LeftRoom,
+                None => ChatError::RoomNotFound,
+            }));
+        };
+        match found.decode::<ChatEvent>()? {
+            ChatEvent::MessageSent(m) => Ok(MessageRef {
+                seq: m.seq,
+                sender_id: m.sender_id,
+                sent_at: m.sent_at,
+            }),
+            _ => Err(CommandError::Invariant(format!(
+                "message {seq} of room {room_id} is not a MessageSent"
+            ))),
+        }
+    }
+
+    /// New members must be registered and must not block the one adding them.
+    async fn check_new_members(&self, by: Uuid, user_ids: &[Uuid]) -> Result<(), CommandError> {
+        let existing = self.store.existing_users(user_ids).await?;
+        if let Some(unknown) = user_ids.iter().find(|id| !existing.contains(id)) {
+            return Err(CommandError::Rejected {
+                kind: ErrorKind::Invalid,
+                code: "unknown_member",
+                message: format!("no user {unknown}"),
+            });
+        }
+        self.refuse_if_blocked(by, user_ids).await
     }
 }

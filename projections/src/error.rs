@@ -9,6 +9,9 @@ pub enum ProjectionError {
     /// PostgreSQL failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// A query ran past the time it was given.
+    #[error("the query took longer than {0:?}")]
+    TimedOut(std::time::Duration),
     /// NATS failed.
     #[error("nats: {what}")]
     Nats {

@@ -7,6 +7,7 @@
 //! and acks the messages only after that commits, so a redelivered message changes nothing.
 
 pub mod chat;
+pub mod chat_search;
 pub mod checkpoint;
 pub mod couples;
 mod dead_letters;

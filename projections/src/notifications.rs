@@ -1,8 +1,9 @@
 //! The notifier: turns events into user-facing notifications, keeps them in a per-user feed, and
 //! hands live pushes to its runner to publish on `moim.push.user.<id>` once the feed commits.
 //!
-//! Chat messages are pushed to every member of the room but not kept in the feed: the room's
-//! history already holds them.
+//! What happens in a chat room (messages, edits, deletions, joins, leaves, renames, roles, read
+//! pointers) is pushed to every member of the room but not kept in the feed: the room's history
+//! and its read model already hold it.
 
 use chrono::{DateTime, Utc};
 use domain::chat::{ChatEvent, ChatRoom};
@@ -17,7 +18,10 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::frames::{ChatMessage, CoupleMatched, Frame, GamePlace};
+use crate::frames::{
+    seq_of, ChatMessage, CoupleMatched, DeletedMessage, EditedMessage, Frame, GamePlace,
+    ReadPointer, RoleChange,
+};
 use crate::{ProjectionError, Push, ReadModel, View};
 
 /// The notifications view.
@@ -67,41 +71,7 @@ async fn apply(
     out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
     if event.aggregate_type == ChatRoom::TYPE {
-        match decode(event)? {
-            ChatEvent::RoomCreated(e) => {
-                let ids: Vec<Uuid> = e.members.iter().map(|m| m.user_id).collect();
-                sqlx::query(
-                    "INSERT INTO notifier_room_members (room_id, user_id) SELECT $1, unnest($2::uuid[])
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(e.room_id)
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
-            }
-            ChatEvent::MessageSent(e) => {
-                // Messages only make pushes; a replay has no one to push to.
-                let Some(out) = out else { return Ok(()) };
-                // Members who block the sender are not pushed their messages.
-                let members: Vec<(Uuid,)> = sqlx::query_as(
-                    "SELECT m.user_id FROM notifier_room_members m WHERE m.room_id = $1
-                     AND NOT EXISTS (SELECT 1 FROM notifier_blocks b
-                                     WHERE b.user_id = m.user_id AND b.blocked_id = $2)",
-                )
-                .bind(e.room_id)
-                .bind(e.sender_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                let frame = Frame::MessageSent(ChatMessage::from(e));
-                let correlation_id = correlation_id(event);
-                out.extend(members.into_iter().map(|(user_id,)| Push {
-                    id: per_user_id(event, user_id),
-                    user_id,
-                    frame: frame.clone(),
-                    correlation_id: correlation_id.clone(),
-                }));
-            }
-        }
+        on_chat(tx, event, out).await?;
     } else if event.aggregate_type == User::TYPE {
         match decode(event)? {
             UserEvent::UserCoupled(e) => {
@@ -156,6 +126,141 @@ async fn apply(
         notify(tx, event, user_id, frame, out).await?;
     }
     Ok(())
+}
+
+/// Keeps the notifier's copy of room membership, and, live, pushes what happens in a room to its
+/// members (and a leave to the one who left too).
+async fn on_chat(
+    tx: &mut PgConnection,
+    event: &EventEnvelope,
+    out: Option<&mut Vec<Push>>,
+) -> Result<(), ProjectionError> {
+    let decoded: ChatEvent = decode(event)?;
+    let system = ChatMessage::of_system_event(event.event_id, &decoded);
+    let (room_id, frame, except) = match decoded {
+        ChatEvent::RoomCreated(e) => {
+            let ids: Vec<Uuid> = e.members.iter().map(|m| m.user_id).collect();
+            add_members(tx, e.room_id, &ids).await?;
+            return Ok(());
+        }
+        ChatEvent::MessageSent(e) => {
+            // Messages only make pushes; a replay has no one to push to.
+            let Some(out) = out else { return Ok(()) };
+            // Members who block the sender are not pushed their messages.
+            let members: Vec<(Uuid,)> = sqlx::query_as(
+                "SELECT m.user_id FROM notifier_room_members m WHERE m.room_id = $1
+                 AND NOT EXISTS (SELECT 1 FROM notifier_blocks b
+                                 WHERE b.user_id = m.user_id AND b.blocked_id = $2)",
+            )
+            .bind(e.room_id)
+            .bind(e.sender_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let frame = Frame::MessageSent(ChatMessage::from(e));
+            push_to(out, event, members.into_iter().map(|(id,)| id), &frame);
+            return Ok(());
+        }
+        ChatEvent::MembersJoined(e) => {
+            add_members(tx, e.room_id, &e.user_ids).await?;
+            (e.room_id, system.map(Frame::MemberJoined), None)
+        }
+        ChatEvent::MemberLeft(e) => {
+            // The one who left hears of it too: pushed before their membership goes.
+            if let (Some(out), Some(message)) = (out, system) {
+                let members = room_members(tx, e.room_id).await?;
+                push_to(out, event, members, &Frame::MemberLeft(message));
+            }
+            sqlx::query("DELETE FROM notifier_room_members WHERE room_id = $1 AND user_id = $2")
+                .bind(e.room_id)
+                .bind(e.user_id)
+                .execute(&mut *tx)
+                .await?;
+            return Ok(());
+        }
+        ChatEvent::RoomRenamed(e) => (e.room_id, system.map(Frame::RoomUpdated), None),
+        ChatEvent::MemberRoleChanged(e) => (
+            e.room_id,
+            Some(Frame::RoleChanged(RoleChange {
+                room_id: e.room_id,
+                user_id: e.user_id,
+                role: e.role,
+            })),
+            None,
+        ),
+        ChatEvent::MessageEdited(e) => (
+            e.room_id,
+            Some(Frame::MessageEdited(EditedMessage::from(e))),
+            None,
+        ),
+        ChatEvent::MessageDeleted(e) => (
+            e.room_id,
+            Some(Frame::MessageDeleted(DeletedMessage {
+                room_id: e.room_id,
+                seq: seq_of(e.seq),
+            })),
+            None,
+        ),
+        ChatEvent::MessagesRead(e) => (
+            e.room_id,
+            Some(Frame::RoomRead(ReadPointer {
+                room_id: e.room_id,
+                user_id: e.user_id,
+                seq: seq_of(e.seq),
+            })),
+            Some(e.user_id),
+        ),
+    };
+    if let (Some(out), Some(frame)) = (out, frame) {
+        let members = room_members(tx, room_id).await?;
+        push_to(
+            out,
+            event,
+            members.into_iter().filter(|&m| Some(m) != except),
+            &frame,
+        );
+    }
+    Ok(())
+}
+
+async fn add_members(
+    tx: &mut PgConnection,
+    room_id: Uuid,
+    user_ids: &[Uuid],
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO notifier_room_members (room_id, user_id) SELECT $1, unnest($2::uuid[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(room_id)
+    .bind(user_ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn room_members(tx: &mut PgConnection, room_id: Uuid) -> Result<Vec<Uuid>, ProjectionError> {
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT user_id FROM notifier_room_members WHERE room_id = $1")
+            .bind(room_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Pushes one frame to each of `users` (not kept in the feed: the room's history holds it).
+fn push_to(
+    out: &mut Vec<Push>,
+    event: &EventEnvelope,
+    users: impl IntoIterator<Item = Uuid>,
+    frame: &Frame,
+) {
+    let correlation_id = correlation_id(event);
+    out.extend(users.into_iter().map(|user_id| Push {
+        id: per_user_id(event, user_id),
+        user_id,
+        frame: frame.clone(),
+        correlation_id: correlation_id.clone(),
+    }));
 }
 
 /// Keeps a feed entry and, live, pushes it.

@@ -1,10 +1,12 @@
-//! Chat rooms and messages.
+//! Chat rooms and messages: opening and listing rooms, sending, history, edits and deletions,
+//! read pointers and search. Running a room (members, roles, names) is `chat_members`.
 
 use axum::extract::State;
-use domain::chat::RoomKind;
+use domain::chat::{Access, RoomKind};
 use domain::values::{MessageBody, RoomName};
-use projections::chat::{HistoryFrom, Page, RoomCursor, RoomPage, VIEW};
-use projections::frames::ChatMessage;
+use projections::chat::{Cursor, HistoryFrom, Page, RoomDetails, RoomPage, VIEW};
+use projections::chat_search::{self, BadQuery, Hits};
+use projections::frames::{seq_of, ChatMessage, DeletedMessage, EditedMessage, ReadPointer};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -23,7 +25,7 @@ pub struct CreateRoom {
 }
 
 #[derive(Serialize)]
-pub struct RoomCreated {
+pub struct RoomOpened {
     room_id: Uuid,
 }
 
@@ -32,6 +34,20 @@ pub struct RoomCreated {
 pub struct SendMessage {
     client_msg_id: Uuid,
     body: String,
+    kind: Option<String>,
+    media_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    seq: u64,
 }
 
 #[derive(Deserialize)]
@@ -44,22 +60,30 @@ pub struct HistoryQuery {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RoomsQuery {
+pub struct PageQuery {
     cursor: Option<String>,
     limit: Option<i64>,
 }
 
-/// `POST /chat/rooms`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: String,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `POST /chat/rooms`: 201 with a new room, 200 with the pair's existing direct room.
 pub async fn create_room(
     actor: Actor,
     Json(body): Json<CreateRoom>,
-) -> Result<Written<RoomCreated>, ApiError> {
+) -> Result<Written<RoomOpened>, ApiError> {
     let name = RoomName::parse(&body.name)?;
     let opened = actor
         .commands
         .create_room(actor.user_id, name, body.kind, body.member_ids)
         .await?;
-    let out = RoomCreated {
+    let out = RoomOpened {
         room_id: opened.room_id,
     };
     Ok(if opened.created {
@@ -69,23 +93,38 @@ pub async fn create_room(
     })
 }
 
-/// `GET /chat/rooms`: the caller's rooms.
+/// `GET /chat/rooms`: the caller's rooms, most recently active first.
 pub async fn my_rooms(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
-    Query(query): Query<RoomsQuery>,
+    Query(query): Query<PageQuery>,
     consistency: Option<Consistency>,
 ) -> Result<Json<RoomPage>, ApiError> {
     let limit = page_limit(query.limit)?;
-    let cursor = query
-        .cursor
-        .map(|c| c.parse::<RoomCursor>())
-        .transpose()
-        .map_err(|()| ApiError::invalid("bad_cursor", "cursor must be a next_cursor we gave"))?;
+    let cursor = parse_cursor(query.cursor)?;
     state.caught_up(VIEW, consistency).await?;
     Ok(Json(
         projections::chat::rooms_of(&state.pool, user_id, cursor, limit).await?,
     ))
+}
+
+/// `GET /chat/rooms/{room_id}`: for its members.
+pub async fn room(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+    Path(room_id): Path<Uuid>,
+    consistency: Option<Consistency>,
+) -> Result<Json<RoomDetails>, ApiError> {
+    match state.commands.room_access(room_id, user_id).await? {
+        Some(Access::Member { .. }) => {}
+        Some(Access::Former { .. }) => return Err(left_room()),
+        None => return Err(room_not_found()),
+    }
+    state.caught_up(VIEW, consistency).await?;
+    projections::chat::room(&state.pool, room_id)
+        .await?
+        .map(Json)
+        .ok_or_else(room_not_found)
 }
 
 /// `POST /chat/rooms/{room_id}/messages`.
@@ -95,6 +134,21 @@ pub async fn send_message(
     Path(room_id): Path<Uuid>,
     Json(body): Json<SendMessage>,
 ) -> Result<Written<ChatMessage>, ApiError> {
+    match (body.kind.as_deref(), body.media_id) {
+        (None | Some("text"), None) => {}
+        (Some("image"), _) | (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "media_unsupported",
+                "image messages need media uploads, which this server does not offer yet",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ApiError::invalid(
+                "bad_kind",
+                "kind is text (image once media uploads exist); system messages are Moim's",
+            ))
+        }
+    }
     let text = MessageBody::parse(&body.body)?;
     let sent = actor
         .commands
@@ -104,7 +158,8 @@ pub async fn send_message(
 }
 
 /// `GET /chat/rooms/{room_id}/messages?before=<seq>|after=<seq>&limit=<n>`: newest first, or
-/// oldest first after `after` (how a client catches up).
+/// oldest first after `after` (how a client catches up). A former member reads up to their
+/// leave; a joiner from their join.
 pub async fn history(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
@@ -124,11 +179,157 @@ pub async fn history(
             ))
         }
     };
-    if !state.commands.is_room_member(room_id, user_id).await? {
-        return Err(ApiError::not_found("room_not_found", "room not found"));
-    }
+    let window = readable(&state, room_id, user_id).await?;
     state.caught_up(VIEW, consistency).await?;
     Ok(Json(
-        projections::chat::history(&state.pool, room_id, from, limit).await?,
+        projections::chat::history(&state.pool, room_id, window, from, limit).await?,
     ))
+}
+
+/// `PATCH /chat/rooms/{room_id}/messages/{seq}`: the author, within 24 hours.
+pub async fn edit_message(
+    actor: Actor,
+    Path((room_id, seq)): Path<(Uuid, u64)>,
+    Json(body): Json<EditMessage>,
+) -> Result<Written<EditedMessage>, ApiError> {
+    let text = MessageBody::parse(&body.body)?;
+    let (edit, position) = actor
+        .commands
+        .edit_message(room_id, actor.user_id, seq, text)
+        .await?;
+    Ok(Written::ok(edit.into(), position))
+}
+
+/// `DELETE /chat/rooms/{room_id}/messages/{seq}`: the author, or a group's owner or admin.
+/// Deleting a tombstone again changes nothing.
+pub async fn delete_message(
+    actor: Actor,
+    Path((room_id, seq)): Path<(Uuid, u64)>,
+) -> Result<Written<DeletedMessage>, ApiError> {
+    let position = actor
+        .commands
+        .delete_message(room_id, actor.user_id, seq)
+        .await?;
+    let deleted = DeletedMessage {
+        room_id,
+        seq: seq_of(seq),
+    };
+    Ok(Written::ok(deleted, position))
+}
+
+/// `POST /chat/rooms/{room_id}/read`: moves the caller's read pointer forward (never back).
+pub async fn mark_read(
+    actor: Actor,
+    Path(room_id): Path<Uuid>,
+    Json(body): Json<MarkRead>,
+) -> Result<Written<ReadPointer>, ApiError> {
+    let (seq, position) = actor
+        .commands
+        .mark_read(room_id, actor.user_id, body.seq)
+        .await?;
+    let pointer = ReadPointer {
+        room_id,
+        user_id: actor.user_id,
+        seq: seq_of(seq),
+    };
+    Ok(Written::ok(pointer, position))
+}
+
+/// `GET /chat/rooms/{room_id}/messages/search?q=&cursor=`.
+pub async fn search_room(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+    Path(room_id): Path<Uuid>,
+    Query(query): Query<SearchQuery>,
+    consistency: Option<Consistency>,
+) -> Result<Json<Hits>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let cursor = parse_cursor(query.cursor)?;
+    let q = search_query(&query.q)?;
+    let window = readable(&state, room_id, user_id).await?;
+    state.caught_up(VIEW, consistency).await?;
+    Ok(Json(
+        chat_search::in_room(
+            &state.pool,
+            room_id,
+            window,
+            q,
+            cursor,
+            bounds(&state, limit),
+        )
+        .await?,
+    ))
+}
+
+/// `GET /chat/search?q=&cursor=`: every room the caller is in, or was in until they left.
+pub async fn search_all(
+    State(state): State<AppState>,
+    AuthUser(user_id): AuthUser,
+    Query(query): Query<SearchQuery>,
+    consistency: Option<Consistency>,
+) -> Result<Json<Hits>, ApiError> {
+    let limit = page_limit(query.limit)?;
+    let cursor = parse_cursor(query.cursor)?;
+    let q = search_query(&query.q)?;
+    state.caught_up(VIEW, consistency).await?;
+    Ok(Json(
+        chat_search::everywhere(&state.pool, user_id, q, cursor, bounds(&state, limit)).await?,
+    ))
+}
+
+/// Which seqs of a room the caller may read, decided by the room.
+async fn readable(
+    state: &AppState,
+    room_id: Uuid,
+    user_id: Uuid,
+) -> Result<(u64, Option<u64>), ApiError> {
+    state
+        .commands
+        .room_access(room_id, user_id)
+        .await?
+        .map(Access::window)
+        .ok_or_else(room_not_found)
+}
+
+fn bounds(state: &AppState, limit: i64) -> chat_search::Bounds {
+    chat_search::Bounds {
+        limit,
+        timeout: state.search_timeout,
+    }
+}
+
+fn search_query(q: &str) -> Result<&str, ApiError> {
+    chat_search::check_query(q).map_err(|bad| match bad {
+        BadQuery::TooShort => ApiError::invalid(
+            "query_too_short",
+            "search for at least one word of two characters or more",
+        ),
+        BadQuery::TooLong => ApiError::invalid(
+            "query_too_long",
+            format!(
+                "search for at most {} characters",
+                chat_search::MAX_QUERY_CHARS
+            ),
+        ),
+    })
+}
+
+/// A `cursor` we gave out, or none.
+pub(super) fn parse_cursor(cursor: Option<String>) -> Result<Option<Cursor>, ApiError> {
+    cursor
+        .map(|c| c.parse::<Cursor>())
+        .transpose()
+        .map_err(|()| ApiError::invalid("bad_cursor", "cursor must be a next_cursor we gave"))
+}
+
+pub(super) fn room_not_found() -> ApiError {
+    ApiError::not_found("room_not_found", "room not found")
+}
+
+fn left_room() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "left_room",
+        "you are no longer a member of this room",
+    )
 }

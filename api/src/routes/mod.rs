@@ -6,6 +6,7 @@
 
 mod auth;
 mod chat;
+mod chat_members;
 mod couples;
 mod games;
 mod health;
@@ -16,7 +17,7 @@ mod ws;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use domain::Position;
 use serde::Serialize;
@@ -41,10 +42,31 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
             post(users::block).delete(users::unblock),
         )
         .route("/chat/rooms", post(chat::create_room).get(chat::my_rooms))
+        .route("/chat/rooms/public", get(chat_members::public))
+        .route(
+            "/chat/rooms/{room_id}",
+            get(chat::room).patch(chat_members::rename),
+        )
+        .route("/chat/rooms/{room_id}/members", post(chat_members::add))
+        .route(
+            "/chat/rooms/{room_id}/members/{user_id}",
+            delete(chat_members::remove).patch(chat_members::set_role),
+        )
+        .route("/chat/rooms/{room_id}/join", post(chat_members::join))
         .route(
             "/chat/rooms/{room_id}/messages",
             post(chat::send_message).get(chat::history),
         )
+        .route(
+            "/chat/rooms/{room_id}/messages/search",
+            get(chat::search_room),
+        )
+        .route(
+            "/chat/rooms/{room_id}/messages/{seq}",
+            patch(chat::edit_message).delete(chat::delete_message),
+        )
+        .route("/chat/rooms/{room_id}/read", post(chat::mark_read))
+        .route("/chat/search", get(chat::search_all))
         .route("/couples/invites", post(couples::create_invite))
         .route("/couples/invites/{code}", delete(couples::withdraw_invite))
         .route("/couples/match", post(couples::match_couple))

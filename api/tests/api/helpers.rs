@@ -294,6 +294,16 @@ impl TestApp {
             .await
     }
 
+    pub async fn patch(&self, path: &str, user: &User, body: Value) -> Answer {
+        self.request(Method::PATCH, path, Some(&user.token), Some(body), None)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, user: &User) -> Answer {
+        self.request(Method::DELETE, path, Some(&user.token), None, None)
+            .await
+    }
+
     pub async fn get(&self, path: &str, user: &User) -> Answer {
         self.request(Method::GET, path, Some(&user.token), None, None)
             .await

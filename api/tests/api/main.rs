@@ -10,6 +10,7 @@ mod abuse;
 mod auth;
 mod causes;
 mod chat;
+mod chat_rooms;
 mod couples;
 mod errors;
 mod games;

@@ -34,6 +34,66 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
             .await;
         assert_eq!(answer.status, StatusCode::CREATED);
     }
+    // Everything a room goes through: renames, joins, roles, reads, edits, tombstones, kicks.
+    let choi = app.register("Choi").await;
+    let path = |rest: &str| format!("/chat/rooms/{room}{rest}");
+    for (answer, what) in [
+        (
+            app.patch(&path(""), &kim, json!({ "name": "club" })).await,
+            "rename",
+        ),
+        (
+            app.post(&path("/members"), &kim, json!({ "user_ids": [choi.id] }))
+                .await,
+            "add",
+        ),
+        (
+            app.patch(
+                &path(&format!("/members/{}", lee.id)),
+                &kim,
+                json!({ "role": "admin" }),
+            )
+            .await,
+            "role",
+        ),
+        (
+            app.post(&path("/read"), &lee, json!({ "seq": 10 })).await,
+            "read",
+        ),
+        (
+            app.patch(&path("/messages/1"), &kim, json!({ "body": "m0, edited" }))
+                .await,
+            "edit",
+        ),
+        (app.delete(&path("/messages/2"), &lee).await, "delete"),
+        (
+            app.delete(&path(&format!("/members/{}", park.id)), &lee)
+                .await,
+            "kick",
+        ),
+        (
+            app.delete(&path(&format!("/members/{}", kim.id)), &kim)
+                .await,
+            "leave",
+        ),
+    ] {
+        assert_eq!(answer.status, StatusCode::OK, "{what}: {:?}", answer.body);
+    }
+    let public = app
+        .post(
+            "/chat/rooms",
+            &park,
+            json!({ "name": "모임", "kind": "public" }),
+        )
+        .await
+        .body["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let joined = app
+        .post(&format!("/chat/rooms/{public}/join"), &choi, json!({}))
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{:?}", joined.body);
     let code = app.post("/couples/invites", &kim, json!({})).await.body["code"].clone();
     assert_eq!(
         app.post("/couples/match", &lee, json!({ "code": code }))
@@ -127,14 +187,14 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     let after = app
         .post(
             &format!("/chat/rooms/{room}/messages"),
-            &kim,
+            &lee,
             json!({ "client_msg_id": Uuid::now_v7(), "body": "after" }),
         )
         .await;
     let history = app
         .get_after(
             &format!("/chat/rooms/{room}/messages?limit=1"),
-            &kim,
+            &lee,
             &after.token(),
         )
         .await;

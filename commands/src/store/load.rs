@@ -130,27 +130,33 @@ impl EventStore {
     /// An event by its id.
     pub async fn find_event(&self, event_id: Uuid) -> Result<Option<FoundEvent>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT aggregate_type, event_type, event_version, payload,
+            "SELECT event_id, aggregate_type, event_type, event_version, payload,
                     tx_id::text::bigint AS tx_id, position
              FROM events WHERE event_id = $1",
         )
         .bind(event_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(FoundEvent {
-                event_id,
-                aggregate_type: row.try_get("aggregate_type")?,
-                event_type: row.try_get("event_type")?,
-                event_version: row.try_get("event_version")?,
-                payload: row.try_get("payload")?,
-                position: Position {
-                    tx_id: row.try_get("tx_id")?,
-                    position: row.try_get("position")?,
-                },
-            })
-        })
-        .transpose()
+        row.as_ref().map(found).transpose()
+    }
+
+    /// The `MessageSent` numbered `seq` in a room, through the index on message numbers.
+    pub async fn find_message(
+        &self,
+        room_id: Uuid,
+        seq: i64,
+    ) -> Result<Option<FoundEvent>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT event_id, aggregate_type, event_type, event_version, payload,
+                    tx_id::text::bigint AS tx_id, position
+             FROM events WHERE event_type = 'MessageSent' AND aggregate_id = $1
+                           AND (payload->'MessageSent'->>'seq')::bigint = $2",
+        )
+        .bind(room_id.to_string())
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(found).transpose()
     }
 
     /// Which of `ids` are registered users, read from the store itself (never stale).
@@ -169,4 +175,18 @@ impl EventStore {
             .filter_map(|(id,)| id.parse().ok())
             .collect())
     }
+}
+
+fn found(row: &sqlx::postgres::PgRow) -> Result<FoundEvent, sqlx::Error> {
+    Ok(FoundEvent {
+        event_id: row.try_get("event_id")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        position: Position {
+            tx_id: row.try_get("tx_id")?,
+            position: row.try_get("position")?,
+        },
+    })
 }

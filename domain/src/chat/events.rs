@@ -10,13 +10,29 @@ use crate::chat::{ChatRoom, MemberRole, RoomKind};
 use crate::upcast::{self, Upcaster};
 use crate::Aggregate;
 
-/// Events of a [`ChatRoom`](crate::chat::ChatRoom).
+/// Events of a [`ChatRoom`](crate::chat::ChatRoom). The ones that carry a `seq` are messages in
+/// the room's history (sent, or the `system` messages that tell every member who joined, left
+/// or renamed the room); the others change a message or a member's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChatEvent {
     /// The room was opened.
     RoomCreated(RoomCreated),
     /// A message was sent.
     MessageSent(MessageSent),
+    /// People joined or were added (a system message).
+    MembersJoined(MembersJoined),
+    /// Someone left or was removed (a system message).
+    MemberLeft(MemberLeft),
+    /// The room got a new name (a system message).
+    RoomRenamed(RoomRenamed),
+    /// A member's role changed.
+    MemberRoleChanged(MemberRoleChanged),
+    /// A message's text was changed by its author.
+    MessageEdited(MessageEdited),
+    /// A message was deleted; it stays in the history as a tombstone.
+    MessageDeleted(MessageDeleted),
+    /// A member read the room up to a message.
+    MessagesRead(MessagesRead),
 }
 
 /// Payload of [`ChatEvent::RoomCreated`].
@@ -62,6 +78,118 @@ pub struct MessageSent {
     pub body: String,
     /// When.
     pub sent_at: DateTime<Utc>,
+    /// How many members besides the sender were in the room: the message's first unread count.
+    /// Added without a version bump, as an optional field; messages stored before it read 0.
+    #[serde(default)]
+    pub recipients: u32,
+}
+
+/// Payload of [`ChatEvent::MembersJoined`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembersJoined {
+    /// The room.
+    pub room_id: Uuid,
+    /// The system message's place in the history.
+    pub seq: u64,
+    /// Who joined, each as a member.
+    pub user_ids: Vec<Uuid>,
+    /// Who added them (the joiner, for someone joining by themselves).
+    pub by: Uuid,
+    /// When.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Payload of [`ChatEvent::MemberLeft`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberLeft {
+    /// The room.
+    pub room_id: Uuid,
+    /// The system message's place in the history: the last one the member may read.
+    pub seq: u64,
+    /// Who is out.
+    pub user_id: Uuid,
+    /// Who removed them: themselves for a leave, an owner or admin for a kick.
+    pub by: Uuid,
+    /// The member who owns the room now, when the owner left.
+    pub new_owner: Option<Uuid>,
+    /// When.
+    pub left_at: DateTime<Utc>,
+}
+
+impl MemberLeft {
+    /// Whether someone else removed the member.
+    pub fn kicked(&self) -> bool {
+        self.by != self.user_id
+    }
+}
+
+/// Payload of [`ChatEvent::RoomRenamed`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomRenamed {
+    /// The room.
+    pub room_id: Uuid,
+    /// The system message's place in the history.
+    pub seq: u64,
+    /// The new name.
+    pub name: String,
+    /// Who renamed it.
+    pub by: Uuid,
+    /// When.
+    pub renamed_at: DateTime<Utc>,
+}
+
+/// Payload of [`ChatEvent::MemberRoleChanged`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRoleChanged {
+    /// The room.
+    pub room_id: Uuid,
+    /// Whose role.
+    pub user_id: Uuid,
+    /// The new role.
+    pub role: MemberRole,
+    /// Who changed it (the owner).
+    pub by: Uuid,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+}
+
+/// Payload of [`ChatEvent::MessageEdited`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    /// The room.
+    pub room_id: Uuid,
+    /// The message.
+    pub seq: u64,
+    /// Its new text.
+    pub body: String,
+    /// When.
+    pub edited_at: DateTime<Utc>,
+}
+
+/// Payload of [`ChatEvent::MessageDeleted`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    /// The room.
+    pub room_id: Uuid,
+    /// The message.
+    pub seq: u64,
+    /// Its author, or the owner or admin who removed it.
+    pub by: Uuid,
+    /// When.
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// Payload of [`ChatEvent::MessagesRead`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagesRead {
+    /// The room.
+    pub room_id: Uuid,
+    /// Who read.
+    pub user_id: Uuid,
+    /// Their read pointer now: every message up to this seq is read.
+    pub seq: u64,
+    /// When.
+    pub read_at: DateTime<Utc>,
 }
 
 /// The id of the one direct room two people share, whichever of them opens it: being derived
@@ -86,11 +214,35 @@ pub fn message_id_for(room_id: Uuid, sender_id: Uuid, client_msg_id: Uuid) -> Uu
     Uuid::new_v5(&Uuid::NAMESPACE_OID, &name)
 }
 
+impl ChatEvent {
+    /// The event's place in the room's history, for the events that are messages there.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Self::MessageSent(e) => Some(e.seq),
+            Self::MembersJoined(e) => Some(e.seq),
+            Self::MemberLeft(e) => Some(e.seq),
+            Self::RoomRenamed(e) => Some(e.seq),
+            Self::RoomCreated(_)
+            | Self::MemberRoleChanged(_)
+            | Self::MessageEdited(_)
+            | Self::MessageDeleted(_)
+            | Self::MessagesRead(_) => None,
+        }
+    }
+}
+
 impl DomainEvent for ChatEvent {
     fn event_type(&self) -> &'static str {
         match self {
             Self::RoomCreated(_) => "RoomCreated",
             Self::MessageSent(_) => "MessageSent",
+            Self::MembersJoined(_) => "MembersJoined",
+            Self::MemberLeft(_) => "MemberLeft",
+            Self::RoomRenamed(_) => "RoomRenamed",
+            Self::MemberRoleChanged(_) => "MemberRoleChanged",
+            Self::MessageEdited(_) => "MessageEdited",
+            Self::MessageDeleted(_) => "MessageDeleted",
+            Self::MessagesRead(_) => "MessagesRead",
         }
     }
 
@@ -98,14 +250,14 @@ impl DomainEvent for ChatEvent {
         match self {
             // v2: `member_ids` became `members` with a role each.
             Self::RoomCreated(_) => "2",
-            Self::MessageSent(_) => "1",
+            _ => "1",
         }
     }
 
     fn idempotency_id(&self) -> Option<Uuid> {
         match self {
             Self::MessageSent(m) => Some(m.message_id),
-            Self::RoomCreated(_) => None,
+            _ => None,
         }
     }
 }

@@ -6,10 +6,16 @@
 //! command and the frame about the same fact share their shape ([`ChatMessage`] is both the
 //! `201` of a send and the data of `message.sent`, and each entry of history).
 
+mod chat;
+
 use chrono::{DateTime, Utc};
-use domain::chat::MessageSent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use chat::{
+    seq_of, ChatMessage, DeletedMessage, EditedMessage, MessageKind, ReadPointer, RoleChange,
+    SystemNote,
+};
 
 /// A server-to-client frame's type and data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +27,27 @@ pub enum Frame {
     /// A message in one of the user's rooms.
     #[serde(rename = "message.sent")]
     MessageSent(ChatMessage),
+    /// A message's text changed.
+    #[serde(rename = "message.edited")]
+    MessageEdited(EditedMessage),
+    /// A message was deleted (it is a tombstone now).
+    #[serde(rename = "message.deleted")]
+    MessageDeleted(DeletedMessage),
+    /// People joined a room: its system message.
+    #[serde(rename = "room.member_joined")]
+    MemberJoined(ChatMessage),
+    /// Someone left or was removed: its system message (the one who left gets it too).
+    #[serde(rename = "room.member_left")]
+    MemberLeft(ChatMessage),
+    /// The room was renamed: its system message.
+    #[serde(rename = "room.updated")]
+    RoomUpdated(ChatMessage),
+    /// A member's role changed.
+    #[serde(rename = "room.role_changed")]
+    RoleChanged(RoleChange),
+    /// Another member read up to a message.
+    #[serde(rename = "room.read")]
+    RoomRead(ReadPointer),
     /// The user is now half of a couple.
     #[serde(rename = "couple.matched")]
     CoupleMatched(CoupleMatched),
@@ -53,6 +80,13 @@ impl Frame {
         match self {
             Self::Ready(_) => "ready",
             Self::MessageSent(_) => "message.sent",
+            Self::MessageEdited(_) => "message.edited",
+            Self::MessageDeleted(_) => "message.deleted",
+            Self::MemberJoined(_) => "room.member_joined",
+            Self::MemberLeft(_) => "room.member_left",
+            Self::RoomUpdated(_) => "room.updated",
+            Self::RoleChanged(_) => "room.role_changed",
+            Self::RoomRead(_) => "room.read",
             Self::CoupleMatched(_) => "couple.matched",
             Self::GameJoined(_) => "game.joined",
             Self::GameWaitlisted(_) => "game.waitlisted",
@@ -82,39 +116,6 @@ pub struct OutFrame {
 pub struct Ready {
     /// Whose socket this is.
     pub user_id: Uuid,
-}
-
-/// A chat message: the `201` of a send, the data of `message.sent`, an entry of history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct ChatMessage {
-    /// The message.
-    pub message_id: Uuid,
-    /// The room.
-    pub room_id: Uuid,
-    /// Its number in the room: 1, 2, 3, … with no gaps.
-    pub seq: i64,
-    /// Who sent it.
-    pub sender_id: Uuid,
-    /// The sender's own id for it (what a retry sends again).
-    pub client_msg_id: Uuid,
-    /// The text.
-    pub body: String,
-    /// When.
-    pub sent_at: DateTime<Utc>,
-}
-
-impl From<MessageSent> for ChatMessage {
-    fn from(m: MessageSent) -> Self {
-        Self {
-            message_id: m.message_id,
-            room_id: m.room_id,
-            seq: i64::try_from(m.seq).unwrap_or(i64::MAX),
-            sender_id: m.sender_id,
-            client_msg_id: m.client_msg_id,
-            body: m.body,
-            sent_at: m.sent_at,
-        }
-    }
 }
 
 /// Data of `couple.matched`.
@@ -249,6 +250,11 @@ impl Push {
 mod tests {
     use super::*;
 
+    fn system(note: SystemNote) -> ChatMessage {
+        let id = Uuid::from_u128(1);
+        ChatMessage::system(id, id, 2, id, note, DateTime::<Utc>::default())
+    }
+
     fn every_frame() -> Vec<Frame> {
         let id = Uuid::from_u128(1);
         let place = GamePlace {
@@ -258,7 +264,7 @@ mod tests {
         };
         vec![
             Frame::Ready(Ready { user_id: id }),
-            Frame::MessageSent(ChatMessage {
+            Frame::MessageSent(ChatMessage::from(domain::chat::MessageSent {
                 message_id: id,
                 room_id: id,
                 seq: 1,
@@ -266,6 +272,33 @@ mod tests {
                 client_msg_id: id,
                 body: "hi".into(),
                 sent_at: DateTime::<Utc>::default(),
+                recipients: 1,
+            })),
+            Frame::MessageEdited(EditedMessage {
+                room_id: id,
+                seq: 1,
+                body: "hi!".into(),
+                edited_at: DateTime::<Utc>::default(),
+            }),
+            Frame::MessageDeleted(DeletedMessage {
+                room_id: id,
+                seq: 1,
+            }),
+            Frame::MemberJoined(system(SystemNote::MembersJoined { user_ids: vec![id] })),
+            Frame::MemberLeft(system(SystemNote::MemberKicked {
+                user_id: id,
+                new_owner: None,
+            })),
+            Frame::RoomUpdated(system(SystemNote::RoomRenamed { name: "us".into() })),
+            Frame::RoleChanged(RoleChange {
+                room_id: id,
+                user_id: id,
+                role: domain::chat::MemberRole::Admin,
+            }),
+            Frame::RoomRead(ReadPointer {
+                room_id: id,
+                user_id: id,
+                seq: 1,
             }),
             Frame::CoupleMatched(CoupleMatched {
                 notification_id: id,
