@@ -27,6 +27,9 @@ const KNOWN: &[&str] = &[
     "MOIM_MAX_IN_FLIGHT",
     "MOIM_WS_MAX_MESSAGE_BYTES",
     "MOIM_WS_SEND_QUEUE",
+    "MOIM_WS_RESUME_WINDOW",
+    "MOIM_WS_PING_MS",
+    "MOIM_PRESENCE_TTL_MS",
     "MOIM_INVITE_FAILURES_PER_HOUR",
     "MOIM_SEARCH_TIMEOUT_MS",
 ];
@@ -80,6 +83,15 @@ pub struct Limits {
     /// `MOIM_WS_SEND_QUEUE`; default 1024: frames queued for a user's sockets before a socket
     /// that cannot keep up is closed.
     pub ws_send_queue: usize,
+    /// `MOIM_WS_RESUME_WINDOW`; default 1000: the most changes of one room a `resume` replays;
+    /// a client further behind is told `recovered: false` and pages history.
+    pub ws_resume_window: u32,
+    /// `MOIM_WS_PING_MS`; default 30000: how often the server pings a WebSocket; a client
+    /// silent (no frame, no pong) for 2.5 times this is dropped.
+    pub ws_ping_every: Duration,
+    /// `MOIM_PRESENCE_TTL_MS`; default 20000: a user whose API process stops renewing their
+    /// presence (it died) counts as offline this long after its last renewal.
+    pub presence_ttl: Duration,
     /// `MOIM_INVITE_FAILURES_PER_HOUR`; default 10: wrong couple codes a user may try per hour.
     pub invite_failures_per_hour: u32,
     /// `MOIM_SEARCH_TIMEOUT_MS`; default 5000: the longest a chat search may run in PostgreSQL.
@@ -96,6 +108,9 @@ impl Default for Limits {
             max_in_flight: 1024,
             ws_max_message_bytes: 64 * 1024,
             ws_send_queue: 1024,
+            ws_resume_window: 1000,
+            ws_ping_every: Duration::from_secs(30),
+            presence_ttl: Duration::from_secs(20),
             invite_failures_per_hour: 10,
             search_timeout: Duration::from_secs(5),
         }
@@ -121,6 +136,9 @@ impl Limits {
             max_in_flight: parsed("MOIM_MAX_IN_FLIGHT", d.max_in_flight)?,
             ws_max_message_bytes: parsed("MOIM_WS_MAX_MESSAGE_BYTES", d.ws_max_message_bytes)?,
             ws_send_queue: parsed("MOIM_WS_SEND_QUEUE", d.ws_send_queue)?,
+            ws_resume_window: parsed("MOIM_WS_RESUME_WINDOW", d.ws_resume_window)?,
+            ws_ping_every: ms("MOIM_WS_PING_MS", d.ws_ping_every)?,
+            presence_ttl: ms("MOIM_PRESENCE_TTL_MS", d.presence_ttl)?,
             invite_failures_per_hour: parsed(
                 "MOIM_INVITE_FAILURES_PER_HOUR",
                 d.invite_failures_per_hour,

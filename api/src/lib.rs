@@ -4,11 +4,14 @@
 //! (api, relay, projections) in one process; `main.rs` parses the command line and runs the chosen subcommand.
 
 pub mod auth;
+pub mod client_frames;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod limits;
+pub mod live;
+pub mod presence;
 pub mod request_id;
 pub mod routes;
 pub mod security;

@@ -20,9 +20,10 @@ use crate::auth::Keys;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::limits::RequestLimits;
+use crate::presence::Presence;
 use crate::routes;
 use crate::server::{self, ConnectionLimits};
-use crate::state::AppState;
+use crate::state::{AppState, WsLimits};
 
 /// Which parts a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +144,21 @@ impl Application {
                 let stop = stop.clone();
                 async move { progress.follow(stop).await }
             });
+            let hub = Arc::new(Hub::new(
+                self.nats.clone(),
+                subjects.clone(),
+                limits.ws_send_queue,
+            ));
+            let presence = Arc::new(
+                Presence::open(self.nats.clone(), &subjects, limits.presence_ttl)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("opening the presence buckets: {e}"))?,
+            );
+            tasks.spawn(
+                presence
+                    .clone()
+                    .run(hub.clone(), self.pool.clone(), stop.clone()),
+            );
             let state = AppState {
                 commands: Commands::new(self.pool.clone())
                     .with_password_limits(limits.passwords)
@@ -156,14 +172,15 @@ impl Application {
                     self.settings.access_ttl,
                     self.settings.refresh_ttl,
                 ),
-                hub: Arc::new(Hub::new(
-                    self.nats.clone(),
-                    subjects.clone(),
-                    limits.ws_send_queue,
-                )),
+                hub,
+                presence,
                 consistency_timeout: self.settings.consistency_timeout,
                 progress,
-                ws_max_message_bytes: limits.ws_max_message_bytes,
+                ws: WsLimits {
+                    max_message_bytes: limits.ws_max_message_bytes,
+                    resume_window: limits.ws_resume_window,
+                    ping_every: limits.ws_ping_every,
+                },
                 search_timeout: limits.search_timeout,
                 shutdown: stop.clone(),
             };

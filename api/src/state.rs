@@ -14,6 +14,7 @@ use crate::auth::Keys;
 use crate::error::ApiError;
 use crate::extract::Consistency;
 use crate::hub::Hub;
+use crate::presence::Presence;
 
 /// Shared by all handlers; every field is cheap to clone.
 #[derive(Clone)]
@@ -26,16 +27,29 @@ pub struct AppState {
     pub keys: Keys,
     /// Live connections and their NATS subscriptions.
     pub hub: Arc<Hub>,
+    /// Who is online, on every process.
+    pub presence: Arc<Presence>,
     /// How long a query waits for a consistency token.
     pub consistency_timeout: Duration,
     /// The read models' progress, for those waits.
     pub progress: Arc<Progress>,
-    /// Largest WebSocket message a client may send.
-    pub ws_max_message_bytes: usize,
+    /// What one WebSocket may hold.
+    pub ws: WsLimits,
     /// The longest a chat search may run.
     pub search_timeout: Duration,
     /// Cancelled when the process shuts down (open sockets close with 1001).
     pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// Bounds on one WebSocket.
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    /// Largest message a client may send.
+    pub max_message_bytes: usize,
+    /// The most changes of one room a `resume` replays.
+    pub resume_window: u32,
+    /// How often the server pings; a client silent for 2.5 times this is dropped.
+    pub ping_every: Duration,
 }
 
 impl FromRef<AppState> for Keys {

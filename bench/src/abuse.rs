@@ -45,9 +45,10 @@ pub struct Abuse {
 }
 
 /// A `moim serve` child on a database and stream of its own.
-struct Child {
+pub(crate) struct Child {
     process: tokio::process::Child,
-    url: String,
+    pub(crate) url: String,
+    secret: String,
     admin: String,
     database: String,
     prefix: String,
@@ -55,6 +56,14 @@ struct Child {
 
 impl Child {
     async fn start(options: &Options) -> anyhow::Result<Self> {
+        Self::start_with(options, &[]).await
+    }
+
+    /// A child with `extra` environment variables.
+    pub(crate) async fn start_with(
+        options: &Options,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let binary = match &options.moim_bin {
             Some(path) => path.clone(),
             None => std::env::current_exe()?.with_file_name("moim"),
@@ -80,6 +89,7 @@ impl Child {
             )
             .env("NATS_URL", &options.nats_url)
             .env("MOIM_JWT_SECRET", format!("{id}{id}"))
+            .envs(extra.iter().copied())
             .env("MOIM_SUBJECT_PREFIX", &prefix)
             .env("MOIM_BIND", format!("127.0.0.1:{port}"))
             .env("MOIM_HEADER_TIMEOUT_MS", "2000")
@@ -92,6 +102,7 @@ impl Child {
         let child = Self {
             process,
             url: format!("http://127.0.0.1:{port}"),
+            secret: format!("{id}{id}"),
             admin: options.database_url.clone(),
             database,
             prefix,
@@ -107,7 +118,13 @@ impl Child {
         anyhow::bail!("moim did not become ready")
     }
 
-    fn rss_mib(&self) -> f64 {
+    /// Signs tokens as the child does, so sockets can be opened without registering users.
+    pub(crate) fn keys(&self) -> moim_api::auth::Keys {
+        let hour = Duration::from_secs(3600);
+        moim_api::auth::Keys::new(&self.secret.clone().into(), hour, hour)
+    }
+
+    pub(crate) fn rss_mib(&self) -> f64 {
         let Some(pid) = self.process.id() else {
             return 0.0;
         };
@@ -161,13 +178,18 @@ impl Child {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.process.kill().await;
         if let Ok(client) = async_nats::connect("nats://127.0.0.1:4222").await {
-            let stream = moim_nats::Subjects::new(&self.prefix).stream_name();
-            let _ = async_nats::jetstream::new(client)
-                .delete_stream(&stream)
-                .await;
+            let subjects = moim_nats::Subjects::new(&self.prefix);
+            let js = async_nats::jetstream::new(client);
+            for stream in [
+                subjects.stream_name(),
+                format!("KV_{}", subjects.presence_bucket()),
+                format!("KV_{}", subjects.last_seen_bucket()),
+            ] {
+                let _ = js.delete_stream(&stream).await;
+            }
         }
         drop_database(&self.admin, &self.database).await;
     }

@@ -9,6 +9,7 @@ mod chat;
 mod client;
 mod e2e;
 mod fanout;
+mod idle;
 mod replay;
 mod report;
 mod stats;
@@ -51,6 +52,9 @@ pub struct Options {
     /// Runs only the chat reads: the room list and search (their figures alone are checked).
     #[arg(long, conflicts_with = "abuse_only")]
     chat_only: bool,
+    /// Runs only the real-time figures: fan-out at sustained rates and idle sockets.
+    #[arg(long, conflicts_with_all = ["abuse_only", "chat_only"])]
+    realtime_only: bool,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -67,8 +71,12 @@ pub struct Scale {
     pub replay_events: u64,
     /// Members (each with a WebSocket) of the fan-out room.
     pub fanout_members: usize,
-    /// Messages sent to the fan-out room.
-    pub fanout_messages: usize,
+    /// The rates (messages/s) the fan-out room is sent at, in turn.
+    pub fanout_rates: &'static [f64],
+    /// How long each rate is held.
+    pub fanout_step: Duration,
+    /// Idle authenticated sockets held open at once.
+    pub idle_sockets: usize,
     /// Each ceiling level.
     pub ceiling_level: Duration,
     /// Messages in the searched history.
@@ -85,7 +93,9 @@ impl Scale {
                 e2e: Duration::from_secs(3),
                 replay_events: 20_000,
                 fanout_members: 50,
-                fanout_messages: 20,
+                fanout_rates: &[10.0, 20.0],
+                fanout_step: Duration::from_secs(2),
+                idle_sockets: 500,
                 ceiling_level: Duration::from_secs(1),
                 search_messages: 50_000,
                 read_samples: 20,
@@ -96,7 +106,9 @@ impl Scale {
                 e2e: Duration::from_secs(20),
                 replay_events: 1_000_000,
                 fanout_members: 1000,
-                fanout_messages: 200,
+                fanout_rates: &[20.0, 50.0, 100.0, 150.0, 200.0, 300.0],
+                fanout_step: Duration::from_secs(10),
+                idle_sockets: 10_000,
                 ceiling_level: Duration::from_secs(10),
                 search_messages: 1_000_000,
                 read_samples: 200,
@@ -115,12 +127,26 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::new(options.quick);
     if options.chat_only {
         measure_chat_reads(&options, scale, &mut report).await?;
+    } else if options.realtime_only {
+        let target = target::Target::start(&options).await?;
+        report.fanout = Some(fan_out(&target, scale).await?);
+        target.stop().await;
+        eprintln!(
+            "bench: {} idle sockets (a moim child process)",
+            scale.idle_sockets
+        );
+        report.idle = Some(idle::run(&options, scale.idle_sockets).await?);
     } else {
         if !options.abuse_only {
             measure_throughput_to_replay(&options, scale, &mut report).await?;
         }
         eprintln!("bench: abuse (a moim child process under floods)");
         report.abuse = Some(abuse::run(&options, options.quick).await?);
+        eprintln!(
+            "bench: {} idle sockets (a moim child process)",
+            scale.idle_sockets
+        );
+        report.idle = Some(idle::run(&options, scale.idle_sockets).await?);
     }
 
     report.finish();
@@ -162,9 +188,7 @@ async fn measure_throughput_to_replay(
     report.e2e = Some(e2e);
     report.projection_lag = Some(lag);
 
-    eprintln!("bench: fan-out to {} members", scale.fanout_members);
-    report.fanout =
-        Some(fanout::run(&target.url, scale.fanout_members, scale.fanout_messages).await?);
+    report.fanout = Some(fan_out(&target, scale).await?);
 
     chat_reads(options, &target, scale, report).await?;
 
@@ -184,6 +208,18 @@ async fn measure_throughput_to_replay(
     scratch.drop_all().await;
     target.stop().await;
     Ok(())
+}
+
+/// Fan-out to one room at the scale's rates.
+async fn fan_out(target: &target::Target, scale: Scale) -> anyhow::Result<fanout::Fanout> {
+    eprintln!("bench: fan-out to {} members", scale.fanout_members);
+    fanout::run(
+        &target.url,
+        scale.fanout_members,
+        scale.fanout_rates,
+        scale.fanout_step,
+    )
+    .await
 }
 
 /// Only the chat reads, against the bench's own Moim.

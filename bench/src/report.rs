@@ -65,6 +65,7 @@ pub struct Report {
     pub jetstream_publish: Vec<Ceiling>,
     pub ratios: Vec<Ratio>,
     pub abuse: Option<crate::abuse::Abuse>,
+    pub idle: Option<crate::idle::Idle>,
 }
 
 impl Report {
@@ -83,6 +84,7 @@ impl Report {
             jetstream_publish: vec![],
             ratios: vec![],
             abuse: None,
+            idle: None,
         }
     }
 
@@ -117,6 +119,12 @@ impl Report {
                 missing.push(name);
             }
         };
+        if options.realtime_only {
+            for (name, value) in self.realtime_figures() {
+                need(name, value);
+            }
+            return missing;
+        }
         if !options.abuse_only {
             need(
                 "room list p99".into(),
@@ -184,15 +192,33 @@ impl Report {
             "replay events/s".into(),
             self.replay.as_ref().map(|r| r.events_per_sec),
         );
-        need(
-            "fan-out messages/s".into(),
-            self.fanout.as_ref().map(|f| f.messages_per_sec),
-        );
-        need(
-            "fan-out p99".into(),
-            self.fanout.as_ref().map(|f| f.delivery_to_all.p99_ms),
-        );
+        for (name, value) in self.realtime_figures() {
+            need(name, value);
+        }
         missing
+    }
+
+    /// The fan-out and idle-socket figures, by name.
+    fn realtime_figures(&self) -> Vec<(String, Option<f64>)> {
+        let steps = self.fanout.as_ref().map_or(&[][..], |f| &f.steps[..]);
+        let mut figures = vec![
+            ("fan-out steps".to_owned(), Some(steps.len() as f64)),
+            (
+                "RSS with idle sockets".to_owned(),
+                self.idle.as_ref().map(|i| i.after_mib),
+            ),
+        ];
+        for s in steps {
+            figures.push((
+                format!("fan-out p99 at {}/s", s.rate),
+                Some(s.delivery_to_all.p99_ms),
+            ));
+            figures.push((
+                format!("fan-out frames/s at {}/s", s.rate),
+                Some(s.frames_per_sec),
+            ));
+        }
+        figures
     }
 
     /// The human-readable table.
@@ -270,11 +296,20 @@ impl Report {
             let _ = writeln!(out, "Projection lag (chat view behind the store, {} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, at most {} events behind", l.samples, l.lag.p50_ms, l.lag.p99_ms, l.lag.max_ms, l.max_events_behind);
         }
         if let Some(f) = &self.fanout {
-            let _ = writeln!(out, "\nFan-out: one room, {} members on WebSockets, {} messages: {:.1} messages/s sent, {} frames delivered, {} missing", f.members, f.messages, f.messages_per_sec, f.frames_delivered, f.frames_missing);
+            let _ = writeln!(out, "\nFan-out: one room, {} members on WebSockets, messages at a sustained rate (delivery to all members)", f.members);
+            for s in &f.steps {
+                let _ = writeln!(
+                    out,
+                    "  {:>5.0} msg/s (kept {:>6.1}): {:>8.0} frames/s, {} missing, p50 {:>8.2} ms, p99 {:>8.2} ms",
+                    s.rate, s.sent_per_sec, s.frames_per_sec, s.frames_missing, s.delivery_to_all.p50_ms, s.delivery_to_all.p99_ms
+                );
+            }
             let _ = writeln!(
                 out,
-                "  delivery to all members: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-                f.delivery_to_all.p50_ms, f.delivery_to_all.p95_ms, f.delivery_to_all.p99_ms
+                "  highest rate with p99 under {} ms: {:.1} msg/s = {:.0} frames/s",
+                crate::fanout::GOOD_P99_MS,
+                f.best_rate,
+                f.best_frames_per_sec
             );
         }
         if let Some(r) = &self.room_list {
@@ -314,6 +349,13 @@ impl Report {
                     v.view, v.seconds, v.events_per_sec
                 );
             }
+        }
+        if let Some(i) = &self.idle {
+            let _ = writeln!(
+                out,
+                "\nIdle sockets: {} open, authenticated, distinct users: RSS {:.0} → {:.0} MiB ({:.1} KiB per socket)",
+                i.sockets, i.before_mib, i.after_mib, i.per_socket_kib
+            );
         }
         if let Some(a) = &self.abuse {
             let _ = writeln!(

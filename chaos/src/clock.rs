@@ -1,8 +1,11 @@
-//! One time base for the whole run, so faults, acknowledgements, checkpoints and WebSocket
-//! frames can be laid side by side afterwards; and the log of when each part was down.
+//! One time base for the whole run, so faults, acknowledgements and WebSocket frames can be laid
+//! side by side afterwards; and the log of when each part was down, which also tells the
+//! watcher when a part is back (it resumes then).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tokio::sync::Notify;
 
 /// Seconds since the run started.
 #[derive(Debug, Clone, Copy)]
@@ -83,14 +86,19 @@ pub struct Outage {
     pub up_at: f64,
 }
 
-/// Every outage of the run, shared between the fault injector and the checks.
+/// Every outage of the run, shared between the fault injector, the watcher and the checks.
 #[derive(Debug, Clone, Default)]
-pub struct Outages(Arc<Mutex<Vec<Outage>>>);
+pub struct Outages {
+    all: Arc<Mutex<Vec<Outage>>>,
+    /// Rung when a part is back. A ring nobody waits for is kept for the next waiter (a
+    /// single one: the watcher), so one that comes while the watcher is reconnecting counts.
+    back: Arc<Notify>,
+}
 
 impl Outages {
     /// Records that `kind` went down at `at`; returns its index for [`Outages::up`].
     pub fn down(&self, kind: FaultKind, at: f64) -> usize {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
         all.push(Outage {
             kind,
             down_at: at,
@@ -101,14 +109,20 @@ impl Outages {
 
     /// Records that outage `index` ended at `at`.
     pub fn up(&self, index: usize, at: f64) {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = self.all.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(outage) = all.get_mut(index) {
             outage.up_at = at;
         }
+        self.back.notify_one();
+    }
+
+    /// Resolves when a part is back (at once if one came back since the last call returned).
+    pub async fn part_back(&self) {
+        self.back.notified().await;
     }
 
     /// A copy of every outage so far.
     pub fn all(&self) -> Vec<Outage> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.all.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

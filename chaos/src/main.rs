@@ -8,7 +8,6 @@ mod clock;
 mod cluster;
 mod faults;
 mod load;
-mod monitor;
 mod natsd;
 mod postgres;
 mod report;

@@ -17,12 +17,11 @@ use crate::clock::{Clock, Outages};
 use crate::cluster::Cluster;
 use crate::load::{LoadReport, Progress};
 use crate::setup::{self, World};
-use crate::{faults, load, monitor, report, settle, watcher, Args};
+use crate::watcher::Watcher;
+use crate::{faults, load, report, settle, Args};
 
 /// How long sends still in flight when the load ends keep being retried.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
-/// Time for the last pushes to reach the watcher once everything has settled.
-const LAST_PUSHES: Duration = Duration::from_secs(2);
 
 /// Runs the scenario; `Ok(violations)` once the checks ran, `Err` if the harness itself failed.
 pub async fn run(args: Args) -> anyhow::Result<usize> {
@@ -74,20 +73,17 @@ pub async fn run(args: Args) -> anyhow::Result<usize> {
         let (cluster, stop) = (cluster.clone(), background.clone());
         tokio::spawn(async move { cluster.supervise(stop).await })
     };
-    let api_a = cluster.api_urls()[API_A].clone();
-    let watcher_token = world.users[World::WATCHER].token.clone();
-    let socket = watcher::connect(&api_a, &watcher_token).await?;
-    let watch = tokio::spawn(watcher::watch(
-        socket,
-        api_a,
-        watcher_token,
+    let outages = Outages::default();
+    let watcher = Watcher::start(
+        cluster.api_urls()[API_A].clone(),
+        world.users[World::WATCHER].token.clone(),
+        &world.rooms_of(World::WATCHER),
         clock,
-        background.clone(),
-    ));
-    let timeline = tokio::spawn(monitor::sample(pool.clone(), clock, background.clone()));
+    )
+    .await?;
+    let watch = tokio::spawn(watcher.watch(outages.clone(), background.clone()));
 
     let plan = faults::plan(seed, duration, fault_count);
-    let outages = Outages::default();
     let start = Instant::now();
     let progress = Arc::new(Progress::default());
     let schedule = load::Schedule {
@@ -126,10 +122,9 @@ pub async fn run(args: Args) -> anyhow::Result<usize> {
         Duration::from_secs(args.settle_timeout),
     )
     .await;
-    tokio::time::sleep(LAST_PUSHES).await;
+    // The watcher resumes once more before it returns, so what it lost live is counted too.
     background.cancel();
     let watched = watch.await?;
-    let timeline = timeline.await?;
     supervisor.await?;
     println!("[{:7.1}s] settled; checking", clock.now());
 
@@ -149,8 +144,6 @@ pub async fn run(args: Args) -> anyhow::Result<usize> {
         &watched,
         &store,
         &world.rooms_of(World::WATCHER),
-        &outages.all(),
-        &timeline,
     ));
     done(checks::stream::check(&js, &stream, &store).await?);
     done(checks::read_models::check(&cluster, &pool).await?);

@@ -1,11 +1,20 @@
 //! The WebSocket watcher: one user's socket on api-a (which is never killed), open from before
-//! the load starts until after the system settles, recording every frame it receives. If the
-//! socket closes it is recorded (the checks count it) and opened again.
+//! the load starts until after the system settles, recording every frame it receives.
+//!
+//! It keeps what a client needs to `resume` — each room's highest `rev` and the highest
+//! `cursor` — and opens every socket with a `resume`, so what it missed while away is replayed
+//! before live frames go on. It reconnects when the socket closes (it does when NATS fails), on
+//! purpose after every fault, and once more after the system has settled: live delivery need
+//! not survive a fault, as long as the resume replays what it lost, so the check can demand
+//! every message exactly once.
 
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::time::Duration;
 
+use domain::Position;
 use futures::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -13,9 +22,17 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Outages};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a resume may take to be answered: replaying a few rooms' 1000 changes is quick,
+/// so a longer wait means the socket is stuck and is better opened again.
+const RESUME_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the resume after settling keeps being tried.
+const LAST_RESUME: Duration = Duration::from_secs(30);
+/// The pause between two attempts to open a socket.
+const RETRY: Duration = Duration::from_millis(200);
 
 /// A `message.sent` frame.
 #[derive(Debug, Clone)]
@@ -24,8 +41,10 @@ pub struct MessageFrame {
     pub at: f64,
     /// `data.message_id`.
     pub message_id: Uuid,
-    /// `data.room_id`.
+    /// `data.room_id`, which the frame's `room_id` must equal.
     pub room_id: Uuid,
+    /// The frame's `rev`.
+    pub rev: i64,
 }
 
 /// What the watcher saw.
@@ -33,16 +52,221 @@ pub struct MessageFrame {
 pub struct Watched {
     /// Every `message.sent` frame, in arrival order.
     pub messages: Vec<MessageFrame>,
-    /// Frames of other types (couple, game).
+    /// Per room, the `rev` of every frame about it, in arrival order.
+    pub revs: HashMap<Uuid, Vec<i64>>,
+    /// Frames other than `message.sent` (room changes replayed from the rooms' start, couple, game).
     pub other_frames: u64,
-    /// Frames that are not JSON, or `message.sent` frames without a message or room id.
+    /// Frames that are not JSON, `message.sent` frames without a message id, room or `rev`, and
+    /// frames whose `cursor` does not read as a position.
     pub malformed: Vec<String>,
-    /// Times the socket closed under it, with why.
+    /// Times the socket closed under it, with why; each was followed by a resume.
     pub disconnects: Vec<(f64, String)>,
+    /// Resumes answered with `resumed`.
+    pub resumes: u64,
+    /// What a resume could not do, and when: a room (or the feed) answered `recovered: false`,
+    /// the answer was not `resumed`, or the last resume never completed.
+    pub unresumed: Vec<(f64, String)>,
+}
+
+/// The watcher and the socket it has open.
+pub struct Watcher {
+    base: String,
+    token: String,
+    clock: Clock,
+    socket: Socket,
+    /// Per room, the highest `rev` received: `resume`'s `rooms`.
+    rooms: BTreeMap<Uuid, i64>,
+    /// The highest `cursor` received: `resume`'s `after`.
+    after: Option<Position>,
+    watched: Watched,
+}
+
+impl Watcher {
+    /// Opens a socket to `base` (`http://…`) as the holder of `token`, the user of `rooms`, and
+    /// resumes those rooms from their start.
+    pub async fn start(
+        base: String,
+        token: String,
+        rooms: &[Uuid],
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let socket = connect(&base, &token).await?;
+        let mut watcher = Self {
+            base,
+            token,
+            clock,
+            socket,
+            // Rev 0 replays each room from its start, and gives the server the baseline it
+            // needs: it notices a gap only after a rev it has sent, so without one a lost push
+            // before the room's first live frame would never be replayed.
+            rooms: rooms.iter().map(|&room| (room, 0)).collect(),
+            after: None,
+            watched: Watched::default(),
+        };
+        watcher.resume().await?;
+        Ok(watcher)
+    }
+
+    /// Records frames until `stop`, reopening the socket (and resuming) when it closes and each
+    /// time a part `outages` took down is back; then resumes once more and returns what it saw.
+    pub async fn watch(mut self, outages: Outages, stop: CancellationToken) -> Watched {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                // Pushes lost to the fault show only at the room's next frame, or never: the
+                // resume fetches them now.
+                () = outages.part_back() => {
+                    let _ = self.socket.close(None).await;
+                }
+                frame = next_json(&mut self.socket) => match frame {
+                    Ok(frame) => {
+                        self.record(&frame);
+                        continue;
+                    }
+                    Err(why) => self.watched.disconnects.push((self.clock.now(), why)),
+                },
+            }
+            if self.reopen(stop.cancelled()).await.is_err() {
+                break;
+            }
+        }
+        let _ = self.socket.close(None).await;
+        // The system has settled: everything lost on the way is in the store, and this
+        // replays it before the tally.
+        match self.reopen(tokio::time::sleep(LAST_RESUME)).await {
+            Ok(()) => {
+                let _ = self.socket.close(None).await;
+            }
+            Err(why) => self.watched.unresumed.push((
+                self.clock.now(),
+                format!(
+                    "the resume after settling did not complete within {}s: {why}",
+                    LAST_RESUME.as_secs()
+                ),
+            )),
+        }
+        self.watched
+    }
+
+    /// Opens a new socket and resumes on it, retrying until that works or `give_up` resolves
+    /// (then the last failure).
+    async fn reopen(&mut self, give_up: impl Future<Output = ()>) -> Result<(), String> {
+        tokio::pin!(give_up);
+        let mut last = "no attempt".to_owned();
+        loop {
+            let opened = async {
+                self.socket = connect(&self.base, &self.token).await?;
+                self.resume().await
+            };
+            tokio::select! {
+                () = &mut give_up => return Err(last),
+                opened = opened => match opened {
+                    Ok(()) => return Ok(()),
+                    Err(why) => last = format!("{why:#}"),
+                },
+            }
+            tokio::select! {
+                () = &mut give_up => return Err(last),
+                () = tokio::time::sleep(RETRY) => {}
+            }
+        }
+    }
+
+    /// Sends `resume` naming every room it knows (and its cursor), records the replayed frames,
+    /// and returns once `resumed` answers.
+    async fn resume(&mut self) -> anyhow::Result<()> {
+        let id = Uuid::new_v4().to_string();
+        let named: Vec<Uuid> = self.rooms.keys().copied().collect();
+        let feed_named = self.after.is_some();
+        let mut data = json!({ "rooms": self.rooms });
+        if let Some(after) = self.after {
+            data["after"] = after.to_string().into();
+        }
+        let frame = json!({ "type": "resume", "id": id, "data": data });
+        self.socket
+            .send(Message::Text(frame.to_string().into()))
+            .await?;
+        let answer = tokio::time::timeout(RESUME_TIMEOUT, async {
+            loop {
+                let frame = next_json(&mut self.socket).await?;
+                if frame["id"] == id.as_str() {
+                    return Ok::<_, String>(frame);
+                }
+                self.record(&frame);
+            }
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer to resume within {RESUME_TIMEOUT:?}"))?
+        .map_err(|why| anyhow::anyhow!("socket closed during a resume: {why}"))?;
+        let at = self.clock.now();
+        if answer["type"] != "resumed" {
+            self.watched
+                .unresumed
+                .push((at, format!("resume answered {answer}")));
+            return Ok(());
+        }
+        self.watched.resumes += 1;
+        let answered = &answer["data"];
+        let mut recoveries: Vec<(String, &Value)> = named
+            .iter()
+            .map(|room| (format!("room {room}"), &answered["rooms"][room.to_string()]))
+            .collect();
+        if feed_named {
+            recoveries.push(("the feed".to_owned(), &answered["feed"]));
+        }
+        // A room left out of the answer reads as null, and counts as not recovered too.
+        for (what, recovery) in recoveries {
+            if recovery["recovered"] != true {
+                self.watched
+                    .unresumed
+                    .push((at, format!("resume: {what} answered {recovery}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, frame: &Value) {
+        let watched = &mut self.watched;
+        if frame["type"] == "unreadable" {
+            watched.malformed.push(frame["raw"].to_string());
+            return;
+        }
+        if let Some(cursor) = frame.get("cursor") {
+            let Some(cursor) = cursor.as_str().and_then(|c| c.parse::<Position>().ok()) else {
+                watched.malformed.push(frame.to_string());
+                return;
+            };
+            self.after = self.after.max(Some(cursor));
+        }
+        let uuid = |value: &Value| value.as_str()?.parse::<Uuid>().ok();
+        let room_id = uuid(&frame["room_id"]);
+        let rev = frame["rev"].as_i64();
+        if let (Some(room_id), Some(rev)) = (room_id, rev) {
+            watched.revs.entry(room_id).or_default().push(rev);
+            let highest = self.rooms.entry(room_id).or_default();
+            *highest = (*highest).max(rev);
+        }
+        if frame["type"] != "message.sent" {
+            watched.other_frames += 1;
+            return;
+        }
+        let data = &frame["data"];
+        match (uuid(&data["message_id"]), uuid(&data["room_id"]), rev) {
+            (Some(message_id), Some(in_data), Some(rev)) if room_id == Some(in_data) => {
+                watched.messages.push(MessageFrame {
+                    at: self.clock.now(),
+                    message_id,
+                    room_id: in_data,
+                    rev,
+                });
+            }
+            _ => watched.malformed.push(frame.to_string()),
+        }
+    }
 }
 
 /// Opens a socket to `base` (`http://…`) as the holder of `token` and waits for `ready`.
-pub async fn connect(base: &str, token: &str) -> anyhow::Result<Socket> {
+async fn connect(base: &str, token: &str) -> anyhow::Result<Socket> {
     let url = format!("{}/api/v1/ws", base.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request()?;
     request
@@ -56,61 +280,6 @@ pub async fn connect(base: &str, token: &str) -> anyhow::Result<Socket> {
         Ok(frame) if frame["type"] == "ready" => Ok(socket),
         Ok(frame) => anyhow::bail!("first frame was not ready: {frame}"),
         Err(why) => anyhow::bail!("socket closed before ready: {why}"),
-    }
-}
-
-/// Records frames from `socket` until `stop`; reconnects (and records it) if the socket closes.
-pub async fn watch(
-    mut socket: Socket,
-    base: String,
-    token: String,
-    clock: Clock,
-    stop: CancellationToken,
-) -> Watched {
-    let mut watched = Watched::default();
-    loop {
-        let frame = tokio::select! {
-            () = stop.cancelled() => break,
-            frame = next_json(&mut socket) => frame,
-        };
-        match frame {
-            Ok(frame) => record(&mut watched, &frame, clock.now()),
-            Err(why) => {
-                watched.disconnects.push((clock.now(), why));
-                socket = loop {
-                    if stop.is_cancelled() {
-                        return watched;
-                    }
-                    match connect(&base, &token).await {
-                        Ok(socket) => break socket,
-                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                    }
-                };
-            }
-        }
-    }
-    let _ = socket.close(None).await;
-    watched
-}
-
-fn record(watched: &mut Watched, frame: &Value, at: f64) {
-    if frame["type"] == "unreadable" {
-        watched.malformed.push(frame["raw"].to_string());
-        return;
-    }
-    if frame["type"] != "message.sent" {
-        watched.other_frames += 1;
-        return;
-    }
-    // Deduplicated by the message id, unique per message; a push id would do as well.
-    let id = |field: &str| frame["data"][field].as_str()?.parse::<Uuid>().ok();
-    match (id("message_id"), id("room_id")) {
-        (Some(message_id), Some(room_id)) => watched.messages.push(MessageFrame {
-            at,
-            message_id,
-            room_id,
-        }),
-        _ => watched.malformed.push(frame.to_string()),
     }
 }
 

@@ -163,6 +163,11 @@ impl Commands {
     /// Joins a public room (a member already in it changes nothing).
     #[tracing::instrument(skip(self))]
     pub async fn join_room(&self, room_id: Uuid, user_id: Uuid) -> Result<Position, CommandError> {
+        // Re-opening a direct room is opening it again: not with someone who blocks you.
+        let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
+        if let Some(peer) = room.aggregate.direct_peer(user_id) {
+            self.refuse_if_blocked(user_id, &[peer]).await?;
+        }
         self.on_room(room_id, ChatCommand::Join { user_id }).await
     }
 
@@ -179,6 +184,8 @@ impl Commands {
         if user_ids.len() > ChatRoom::MAX_MEMBERS {
             return Err(CommandError::rejected(ChatError::TooManyMembers));
         }
+        let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
+        room.aggregate.may_add(by).map_err(CommandError::rejected)?;
         self.check_new_members(by, &user_ids).await?;
         self.on_room(room_id, ChatCommand::AddMembers { by, user_ids })
             .await

@@ -124,8 +124,13 @@ impl std::str::FromStr for Cursor {
 
     fn from_str(s: &str) -> Result<Self, ()> {
         let (micros, room_id) = s.split_once('_').ok_or(())?;
+        let micros: i64 = micros.parse().map_err(|_| ())?;
+        // Only times PostgreSQL can hold (and we could have given out): 1970 to 9999.
+        if !(0..=253_402_300_799_999_999).contains(&micros) {
+            return Err(());
+        }
         Ok(Self {
-            at: DateTime::from_timestamp_micros(micros.parse().map_err(|_| ())?).ok_or(())?,
+            at: DateTime::from_timestamp_micros(micros).ok_or(())?,
             id: room_id.parse().map_err(|_| ())?,
         })
     }
@@ -421,6 +426,12 @@ pub struct RoomMemberView {
     pub role: String,
     /// Every message up to this seq is read by them.
     pub last_read_seq: i64,
+    /// Whether they have a socket open (filled in from presence, not stored here).
+    #[sqlx(default)]
+    pub online: bool,
+    /// When they were last seen going offline (from presence; null while online or never).
+    #[sqlx(default)]
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 /// A room and its current members.

@@ -28,6 +28,8 @@ pub enum BadQuery {
     TooShort,
     /// Longer than [`MAX_QUERY_CHARS`].
     TooLong,
+    /// Holds a control character (PostgreSQL refuses a NUL in text).
+    Control,
 }
 
 /// A query that can be searched for: at most [`MAX_QUERY_CHARS`] characters with at least one
@@ -36,6 +38,9 @@ pub fn check_query(q: &str) -> Result<&str, BadQuery> {
     let q = q.trim();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(BadQuery::TooLong);
+    }
+    if q.chars().any(char::is_control) {
+        return Err(BadQuery::Control);
     }
     if q.split_whitespace().all(|w| w.chars().nth(1).is_none()) {
         return Err(BadQuery::TooShort);

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod progress;
 mod registry;
 pub mod replay;
+pub mod room_feed;
 pub mod runner;
 pub mod users;
 

@@ -2,11 +2,11 @@
 //! hands live pushes to its runner to publish on `moim.push.user.<id>` once the feed commits.
 //!
 //! What happens in a chat room (messages, edits, deletions, joins, leaves, renames, roles, read
-//! pointers) is pushed to every member of the room but not kept in the feed: the room's history
-//! and its read model already hold it.
+//! pointers) is published once per room, not per member, and not kept in the feed: the room's
+//! history, its read model and its events already hold it (a resuming socket replays them).
 
 use chrono::{DateTime, Utc};
-use domain::chat::{ChatEvent, ChatRoom};
+use domain::chat::ChatRoom;
 use domain::game::{Game, GameEvent};
 use domain::user::{User, UserEvent};
 use domain::{Aggregate, Metadata};
@@ -18,10 +18,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::frames::{
-    seq_of, ChatMessage, CoupleMatched, DeletedMessage, EditedMessage, Frame, GamePlace,
-    ReadPointer, RoleChange,
-};
+use crate::frames::{seq_of, Audience, CoupleMatched, Frame, GamePlace, RoomFrame};
 use crate::{ProjectionError, Push, ReadModel, View};
 
 /// The notifications view.
@@ -63,6 +60,8 @@ pub struct Notification {
     pub data: Value,
     /// When the event happened.
     pub created_at: DateTime<Utc>,
+    /// Where it stands in the user's feed (what `resume`'s `after` takes).
+    pub cursor: String,
 }
 
 async fn apply(
@@ -81,7 +80,7 @@ async fn apply(
                     partner_id: e.partner_id,
                     since: e.since,
                 });
-                notify(tx, event, e.user_id, frame, out).await?;
+                notify(tx, event, e.user_id, frame, out, None).await?;
             }
             UserEvent::UserBlocked(e) => {
                 sqlx::query(
@@ -123,158 +122,122 @@ async fn apply(
             ),
             GameEvent::GameCreated(_) | GameEvent::PlayerLeft(_) => return Ok(()),
         };
-        notify(tx, event, user_id, frame, out).await?;
+        notify(tx, event, user_id, frame, out, None).await?;
     }
     Ok(())
 }
 
-/// Keeps the notifier's copy of room membership, and, live, pushes what happens in a room to its
-/// members (and a leave to the one who left too).
+/// Keeps the notifier's copy of room membership, and, live, publishes what happens in a room
+/// once on the room's subject (every API process with a member connected follows it), and to
+/// the users it puts in the room on their own subjects (they follow it from then on).
 async fn on_chat(
     tx: &mut PgConnection,
     event: &EventEnvelope,
-    out: Option<&mut Vec<Push>>,
+    mut out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
-    let decoded: ChatEvent = decode(event)?;
-    let system = ChatMessage::of_system_event(event.event_id, &decoded);
-    let (room_id, frame, except) = match decoded {
-        ChatEvent::RoomCreated(e) => {
-            let ids: Vec<Uuid> = e.members.iter().map(|m| m.user_id).collect();
-            add_members(tx, e.room_id, &ids).await?;
-            return Ok(());
+    let room = RoomFrame::of(event.event_id, event.sequence, decode(event)?);
+    if !room.entering.is_empty() {
+        let joined = seq_of(room.seq.unwrap_or(0));
+        add_members(tx, room.room_id, &room.entering, joined).await?;
+    }
+    if let Some(out) = out.as_deref_mut() {
+        let mut except: Vec<Uuid> = room.not_to.into_iter().collect();
+        if let Some(sender) = room.sender {
+            except.extend(blocking(tx, room.room_id, sender).await?);
         }
-        ChatEvent::MessageSent(e) => {
-            // Messages only make pushes; a replay has no one to push to.
-            let Some(out) = out else { return Ok(()) };
-            // Members who block the sender are not pushed their messages.
-            let members: Vec<(Uuid,)> = sqlx::query_as(
-                "SELECT m.user_id FROM notifier_room_members m WHERE m.room_id = $1
-                 AND NOT EXISTS (SELECT 1 FROM notifier_blocks b
-                                 WHERE b.user_id = m.user_id AND b.blocked_id = $2)",
-            )
-            .bind(e.room_id)
-            .bind(e.sender_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let frame = Frame::MessageSent(ChatMessage::from(e));
-            push_to(out, event, members.into_iter().map(|(id,)| id), &frame);
-            return Ok(());
+        if !matches!(room.frame, Frame::RoomCreated(_)) {
+            out.push(Push {
+                id: event.event_id,
+                to: Audience::Room {
+                    room_id: room.room_id,
+                    rev: room.rev,
+                    except,
+                    seq: room.seq,
+                    leaver: room.leaver,
+                },
+                frame: room.frame.clone(),
+                correlation_id: correlation_id(event),
+            });
         }
-        ChatEvent::MembersJoined(e) => {
-            add_members(tx, e.room_id, &e.user_ids).await?;
-            (e.room_id, system.map(Frame::MemberJoined), None)
-        }
-        ChatEvent::MemberLeft(e) => {
-            // The one who left hears of it too: pushed before their membership goes.
-            if let (Some(out), Some(message)) = (out, system) {
-                let members = room_members(tx, e.room_id).await?;
-                push_to(out, event, members, &Frame::MemberLeft(message));
-            }
-            sqlx::query("DELETE FROM notifier_room_members WHERE room_id = $1 AND user_id = $2")
-                .bind(e.room_id)
-                .bind(e.user_id)
-                .execute(&mut *tx)
-                .await?;
-            return Ok(());
-        }
-        ChatEvent::RoomRenamed(e) => (e.room_id, system.map(Frame::RoomUpdated), None),
-        ChatEvent::MemberRoleChanged(e) => (
-            e.room_id,
-            Some(Frame::RoleChanged(RoleChange {
-                room_id: e.room_id,
-                user_id: e.user_id,
-                role: e.role,
-            })),
-            None,
-        ),
-        ChatEvent::MessageEdited(e) => (
-            e.room_id,
-            Some(Frame::MessageEdited(EditedMessage::from(e))),
-            None,
-        ),
-        ChatEvent::MessageDeleted(e) => (
-            e.room_id,
-            Some(Frame::MessageDeleted(DeletedMessage {
-                room_id: e.room_id,
-                seq: seq_of(e.seq),
-            })),
-            None,
-        ),
-        ChatEvent::MessagesRead(e) => (
-            e.room_id,
-            Some(Frame::RoomRead(ReadPointer {
-                room_id: e.room_id,
-                user_id: e.user_id,
-                seq: seq_of(e.seq),
-            })),
-            Some(e.user_id),
-        ),
-    };
-    if let (Some(out), Some(frame)) = (out, frame) {
-        let members = room_members(tx, room_id).await?;
-        push_to(
-            out,
+    }
+    // Being put in a room is the user's own news: kept in their feed, so a resume replays it.
+    for &user_id in &room.entering {
+        let enters = Some((room.room_id, room.rev));
+        notify(
+            tx,
             event,
-            members.into_iter().filter(|&m| Some(m) != except),
-            &frame,
-        );
+            user_id,
+            room.frame.clone(),
+            out.as_deref_mut(),
+            enters,
+        )
+        .await?;
+    }
+    if let Some(leaver) = room.leaver {
+        sqlx::query("DELETE FROM notifier_room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.room_id)
+            .bind(leaver)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
 
+/// The members of a room who block `sender` (and are not pushed their messages).
+async fn blocking(
+    tx: &mut PgConnection,
+    room_id: Uuid,
+    sender: Uuid,
+) -> Result<Vec<Uuid>, ProjectionError> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT b.user_id FROM notifier_blocks b
+         JOIN notifier_room_members m ON m.user_id = b.user_id AND m.room_id = $1
+         WHERE b.blocked_id = $2",
+    )
+    .bind(room_id)
+    .bind(sender)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Records members with the seq they joined at (0 for a room's first members); a returning
+/// member starts from their new join.
 async fn add_members(
     tx: &mut PgConnection,
     room_id: Uuid,
     user_ids: &[Uuid],
+    joined_seq: i64,
 ) -> Result<(), ProjectionError> {
     sqlx::query(
-        "INSERT INTO notifier_room_members (room_id, user_id) SELECT $1, unnest($2::uuid[])
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO notifier_room_members (room_id, user_id, joined_seq)
+         SELECT $1, unnest($2::uuid[]), $3
+         ON CONFLICT (room_id, user_id) DO UPDATE SET joined_seq = EXCLUDED.joined_seq",
     )
     .bind(room_id)
     .bind(user_ids)
+    .bind(joined_seq)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-async fn room_members(tx: &mut PgConnection, room_id: Uuid) -> Result<Vec<Uuid>, ProjectionError> {
-    let rows: Vec<(Uuid,)> =
-        sqlx::query_as("SELECT user_id FROM notifier_room_members WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
-}
-
-/// Pushes one frame to each of `users` (not kept in the feed: the room's history holds it).
-fn push_to(
-    out: &mut Vec<Push>,
-    event: &EventEnvelope,
-    users: impl IntoIterator<Item = Uuid>,
-    frame: &Frame,
-) {
-    let correlation_id = correlation_id(event);
-    out.extend(users.into_iter().map(|user_id| Push {
-        id: per_user_id(event, user_id),
-        user_id,
-        frame: frame.clone(),
-        correlation_id: correlation_id.clone(),
-    }));
-}
-
-/// Keeps a feed entry and, live, pushes it.
+/// Keeps a feed entry (at the event's position, its cursor) and, live, pushes it; `enters` when
+/// it puts the user in a room.
 async fn notify(
     tx: &mut PgConnection,
     event: &EventEnvelope,
     user_id: Uuid,
     frame: Frame,
     out: Option<&mut Vec<Push>>,
+    enters: Option<(Uuid, i64)>,
 ) -> Result<(), ProjectionError> {
     let id = per_user_id(event, user_id);
     let wire = serde_json::to_value(&frame).map_err(ProjectionError::Encode)?;
     sqlx::query(
-        "INSERT INTO notifications (notification_id, user_id, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO notifications
+           (notification_id, user_id, kind, data, created_at, at_tx, at_pos, room_id, rev)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (notification_id) DO NOTHING",
     )
     .bind(id)
@@ -282,12 +245,20 @@ async fn notify(
     .bind(frame.kind())
     .bind(&wire["data"])
     .bind(event.recorded_at)
+    .bind(event.position.tx_id)
+    .bind(event.position.position)
+    .bind(enters.map(|e| e.0))
+    .bind(enters.map(|e| e.1))
     .execute(&mut *tx)
     .await?;
     if let Some(out) = out {
         out.push(Push {
             id,
-            user_id,
+            to: Audience::User {
+                user_id,
+                enters,
+                cursor: event.position,
+            },
             frame,
             correlation_id: correlation_id(event),
         });
@@ -317,10 +288,50 @@ pub async fn feed(
     limit: i64,
 ) -> Result<Vec<Notification>, ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT notification_id, kind, data, created_at FROM notifications WHERE user_id = $1
+        "SELECT notification_id, kind, data, created_at, at_tx || '.' || at_pos AS cursor
+         FROM notifications WHERE user_id = $1
          ORDER BY created_at DESC, notification_id DESC LIMIT $2",
     )
     .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One of a user's own frames as kept, for a resuming socket.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Kept {
+    /// The frame's id.
+    pub notification_id: Uuid,
+    /// Its type.
+    pub kind: String,
+    /// Its data.
+    pub data: Value,
+    /// Its cursor's transaction.
+    pub at_tx: i64,
+    /// Its cursor's position in that transaction.
+    pub at_pos: i64,
+    /// The room it put the user in, and that room's change number.
+    pub room_id: Option<Uuid>,
+    /// See `room_id`.
+    pub rev: Option<i64>,
+}
+
+/// The user's own frames after `after`, oldest first, at most `limit`.
+pub async fn kept_after(
+    pool: &PgPool,
+    user_id: Uuid,
+    after: domain::Position,
+    limit: i64,
+) -> Result<Vec<Kept>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT notification_id, kind, data, at_tx, at_pos, room_id, rev FROM notifications
+         WHERE user_id = $1 AND (at_tx, at_pos) > ($2, $3)
+         ORDER BY at_tx, at_pos LIMIT $4",
+    )
+    .bind(user_id)
+    .bind(after.tx_id)
+    .bind(after.position)
     .bind(limit)
     .fetch_all(pool)
     .await?)

@@ -12,6 +12,9 @@ use moim_nats::subjects::push_headers;
 use moim_nats::Subjects;
 use sqlx::{PgConnection, PgPool};
 
+use uuid::Uuid;
+
+use crate::frames::Audience;
 use crate::{ProjectionError, Push};
 
 /// One view's outbox bookkeeping.
@@ -99,8 +102,9 @@ impl Outbox {
     }
 }
 
-/// Publishes pushes on core NATS as frames, with the push id (and the request's correlation id)
-/// also in headers, so receivers can drop a re-sent one without parsing it.
+/// Publishes pushes on core NATS as frames, a user's on their subject and a room's on the
+/// room's, with what receivers route by (the push id, the room and its change number, who is
+/// left out, who leaves or enters) also in headers, so they need not parse the frame.
 pub async fn publish(
     nats: &async_nats::Client,
     subjects: &Subjects,
@@ -112,8 +116,44 @@ pub async fn publish(
         if let Some(correlation_id) = &push.correlation_id {
             headers.insert(push_headers::CORRELATION_ID, correlation_id.as_str());
         }
+        let subject = match &push.to {
+            Audience::User {
+                user_id,
+                enters,
+                cursor,
+            } => {
+                headers.insert(push_headers::CURSOR, cursor.to_string().as_str());
+                if let Some((room_id, rev)) = enters {
+                    headers.insert(push_headers::ROOM, room_id.to_string().as_str());
+                    headers.insert(push_headers::REV, rev.to_string().as_str());
+                    headers.insert(push_headers::ENTERS, room_id.to_string().as_str());
+                }
+                subjects.push_user(*user_id)
+            }
+            Audience::Room {
+                room_id,
+                rev,
+                except,
+                seq,
+                leaver,
+            } => {
+                headers.insert(push_headers::ROOM, room_id.to_string().as_str());
+                headers.insert(push_headers::REV, rev.to_string().as_str());
+                if let Some(seq) = seq {
+                    headers.insert(push_headers::SEQ, seq.to_string().as_str());
+                }
+                if !except.is_empty() {
+                    let ids: Vec<String> = except.iter().map(Uuid::to_string).collect();
+                    headers.insert(push_headers::EXCEPT, ids.join(",").as_str());
+                }
+                if let Some(leaver) = leaver {
+                    headers.insert(push_headers::LEAVER, leaver.to_string().as_str());
+                }
+                subjects.push_room(*room_id)
+            }
+        };
         let wire = push.to_wire().map_err(ProjectionError::Encode)?;
-        nats.publish_with_headers(subjects.push_user(push.user_id), headers, wire.into())
+        nats.publish_with_headers(subject, headers, wire.into())
             .await
             .map_err(ProjectionError::nats("publishing a push"))?;
     }

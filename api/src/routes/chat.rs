@@ -4,6 +4,7 @@
 use axum::extract::State;
 use domain::chat::{Access, RoomKind};
 use domain::values::{MessageBody, RoomName};
+use futures::StreamExt;
 use projections::chat::{Cursor, HistoryFrom, Page, RoomDetails, RoomPage, VIEW};
 use projections::chat_search::{self, BadQuery, Hits};
 use projections::frames::{seq_of, ChatMessage, DeletedMessage, EditedMessage, ReadPointer};
@@ -121,10 +122,31 @@ pub async fn room(
         None => return Err(room_not_found()),
     }
     state.caught_up(VIEW, consistency).await?;
-    projections::chat::room(&state.pool, room_id)
+    let mut room = projections::chat::room(&state.pool, room_id)
         .await?
-        .map(Json)
-        .ok_or_else(room_not_found)
+        .ok_or_else(room_not_found)?;
+    let ids: Vec<Uuid> = room.members.iter().map(|m| m.user_id).collect();
+    let seen: Vec<_> = futures::stream::iter(ids)
+        .map(|user_id| {
+            let presence = state.presence.clone();
+            async move {
+                let online = presence.is_online(user_id);
+                let last_seen = if online {
+                    None
+                } else {
+                    presence.last_seen(user_id).await
+                };
+                (online, last_seen)
+            }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    for (member, (online, last_seen)) in room.members.iter_mut().zip(seen) {
+        member.online = online;
+        member.last_seen = last_seen;
+    }
+    Ok(Json(room))
 }
 
 /// `POST /chat/rooms/{room_id}/messages`.
@@ -311,6 +333,7 @@ fn search_query(q: &str) -> Result<&str, ApiError> {
                 chat_search::MAX_QUERY_CHARS
             ),
         ),
+        BadQuery::Control => ApiError::invalid("bad_query", "a query holds no control characters"),
     })
 }
 

@@ -161,6 +161,12 @@ pub async fn public(
             format!("search for at most {MAX_QUERY_CHARS} characters"),
         ));
     }
+    if name.is_some_and(|q| q.chars().any(char::is_control)) {
+        return Err(ApiError::invalid(
+            "bad_query",
+            "a query holds no control characters",
+        ));
+    }
     state.caught_up(VIEW, consistency).await?;
     Ok(Json(
         projections::chat::public_rooms(&state.pool, name, cursor, limit).await?,

@@ -22,6 +22,6 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({ "database": database, "users_online": state.hub.users_online() })),
+        Json(json!({ "database": database, "sockets_open": state.hub.sockets_open() })),
     )
 }

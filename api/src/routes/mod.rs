@@ -11,8 +11,9 @@ mod couples;
 mod games;
 mod health;
 mod notifications;
+mod socketio;
 mod users;
-mod ws;
+pub(crate) mod ws;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
@@ -94,6 +95,8 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         // Bodies are read, and their size bounded, once: in `limits::bound`, before any extractor.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(limits, limits::bound))
+        // Socket.IO bounds its own requests (payload size; a long poll is held by design).
+        .layer(socketio::layer(state.clone()))
         .layer(
             TraceLayer::new_for_http()
                 // A 5xx is logged here at WARN: an unexpected one is already logged at ERROR

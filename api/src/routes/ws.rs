@@ -1,10 +1,12 @@
-//! `GET /api/v1/ws`: the live channel. Frames are `projections::frames::OutFrame`s, JSON
-//! `{"type": "...", "id": "...", "data": {...}}`; the first is `ready`, sent once this process is
-//! subscribed for the user, so nothing after it is missed.
+//! `GET /api/v1/ws`: the live channel (the protocol is in `docs/realtime.md`). Frames are
+//! `projections::frames::OutFrame`s, JSON `{"type", "id", "room_id"?, "rev"?, "data"}`; the first
+//! is `ready`, sent once this process follows the user and their rooms. Client frames
+//! (`message.send`, `room.read`, `resume`, `auth`, `ping`) are answered with the same `id`;
+//! which room frames a socket gets, and how a resume fills gaps, is `live.rs`.
 //!
 //! What one socket can make Moim hold is bounded: a client message (fragments included) larger
 //! than `MOIM_WS_MAX_MESSAGE_BYTES` closes the socket with 1009 before it is buffered; frames for
-//! a socket that cannot keep up queue only so far (then it is closed, see `hub.rs`); and the
+//! a socket that cannot keep up queue only so far (then it gets `lagged` and is closed); and the
 //! socket lives no longer than its access token — at the token's expiry it gets
 //! `session.expired` and is closed, unless the client sent a fresh token in an `auth` frame; a
 //! client that stops reading is dropped after [`SEND_TIMEOUT`] instead of holding a task; and the
@@ -14,25 +16,28 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projections::frames::{
-    Ack, ClientFrame, Frame, InFrame, OutFrame, Problem, Ready, SessionExpired,
-};
-use tokio::sync::broadcast::error::RecvError;
+use domain::Metadata;
+use projections::frames::{Frame, InFrame, OutFrame, Problem, Ready, SessionExpired};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::auth::bearer;
+use crate::client_frames::Turn;
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::live::{deadline, Broken, Live, RESUME_WAIT};
 use crate::server::ConnectionSlot;
 use crate::state::AppState;
 
 /// The longest one frame may take to reach a client that has stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The read and write buffer of one socket.
+const SOCKET_BUFFER: usize = 4 * 1024;
 
 /// Close codes (RFC 6455).
 mod close {
@@ -42,6 +47,8 @@ mod close {
     pub const POLICY: u16 = 1008;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The socket fell behind, or the server failed: reconnect and `resume`.
+    pub const TRY_AGAIN: u16 = 1013;
 }
 
 /// Upgrades after checking the access token from `Authorization` or `?access_token=`
@@ -72,8 +79,12 @@ pub async fn upgrade(
     }
     let upgrade =
         upgrade.map_err(|r| ApiError::bad_request("websocket_expected", r.body_text()))?;
-    let limit = state.ws_max_message_bytes;
+    let limit = state.ws.max_message_bytes;
     Ok(upgrade
+        // The default buffers (128 KiB each way, per socket) would make an idle socket cost
+        // more than everything else it holds; frames are small, and larger ones still pass.
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
@@ -83,7 +94,7 @@ pub async fn upgrade(
 }
 
 /// Sends one message, giving up on a client that has not taken it within [`SEND_TIMEOUT`].
-async fn send_message(socket: &mut WebSocket, message: Message) -> bool {
+pub(crate) async fn send_message(socket: &mut WebSocket, message: Message) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await,
         Ok(Ok(()))
@@ -91,7 +102,14 @@ async fn send_message(socket: &mut WebSocket, message: Message) -> bool {
 }
 
 async fn send(socket: &mut WebSocket, id: Option<String>, frame: Frame) -> bool {
-    let Ok(text) = serde_json::to_string(&OutFrame { id, frame }) else {
+    let out = OutFrame {
+        id,
+        room_id: None,
+        rev: None,
+        cursor: None,
+        frame,
+    };
+    let Ok(text) = serde_json::to_string(&out) else {
         return false;
     };
     send_message(socket, Message::Text(text.into())).await
@@ -121,59 +139,77 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
-/// When `expires_at` comes, on tokio's clock.
-fn deadline(expires_at: DateTime<Utc>) -> tokio::time::Instant {
-    let left = (expires_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-    tokio::time::Instant::now() + left
-}
-
 async fn serve(
     state: AppState,
     user_id: Uuid,
     mut expires_at: DateTime<Utc>,
     mut socket: WebSocket,
 ) {
-    let mut connection = match state.hub.connect(user_id).await {
-        Ok(connection) => connection,
-        Err(error) => {
-            tracing::warn!(%error, "could not subscribe for pushes");
+    let mut live = match Live::open(state.clone(), user_id).await {
+        Ok(live) => live,
+        Err(broken) => {
+            tracing::warn!(?broken, "could not open the socket's live side");
             let _ = socket.send(Message::Close(None)).await;
             return;
         }
     };
     if !send(&mut socket, None, Frame::Ready(Ready { user_id })).await {
+        live.close();
         return;
     }
+    let commands = state.commands.on_behalf(Metadata::request(
+        Some(user_id),
+        format!("ws-{}", Uuid::new_v4()),
+    ));
+    let lagged = live.socket.lagged.clone();
     let expiry = tokio::time::sleep_until(deadline(expires_at));
     tokio::pin!(expiry);
-    let mut keepalive = tokio::time::interval(Duration::from_secs(30));
+    let hold = tokio::time::sleep(RESUME_WAIT);
+    tokio::pin!(hold);
+    let mut started = false;
+    let mut keepalive = tokio::time::interval(state.ws.ping_every);
+    let mut typing = tokio::time::interval(Duration::from_secs(1));
+    let mut heard = Instant::now();
     loop {
         tokio::select! {
-            frame = connection.frames.recv() => match frame {
-                Ok(frame) => {
-                    if !send_message(&mut socket, Message::Text(Utf8Bytes::from(frame.as_ref()))).await {
+            biased;
+            incoming = socket.recv() => {
+                heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        started = true;
+                        let mut turn = Turn { state: &state, commands: &commands, user_id, expires_at: &mut expires_at };
+                        match answer(&mut turn, &mut live, &mut socket, &text).await {
+                            Ok(renewed) => {
+                                if renewed {
+                                    expiry.as_mut().reset(deadline(expires_at));
+                                }
+                            }
+                            Err(broken) => {
+                                end(&mut socket, broken).await;
+                                break;
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => {
+                        if is_too_big(&error) {
+                            close(&mut socket, close::TOO_BIG, "message too big").await;
+                        }
                         break;
                     }
                 }
-                // Too slow to keep up: close, so the client reconnects and reads history.
-                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    let (id, answer) = answer(&state, user_id, &mut expires_at, &text);
-                    if matches!(answer, Frame::Ack(Ack { expires_at: Some(_) })) {
-                        expiry.as_mut().reset(deadline(expires_at));
-                    }
-                    if !send(&mut socket, id, answer).await {
-                        break;
-                    }
-                }
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {}
-                Some(Err(error)) => {
-                    if is_too_big(&error) {
-                        close(&mut socket, close::TOO_BIG, "message too big").await;
-                    }
+            () = lagged.cancelled() => {
+                end(&mut socket, Broken::Lagged).await;
+                break;
+            }
+            () = &mut hold, if !started => started = true,
+            delivery = live.socket.frames.recv(), if started => {
+                let Some(delivery) = delivery else { break };
+                if let Err(broken) = live.deliver(&mut socket, delivery).await {
+                    end(&mut socket, broken).await;
                     break;
                 }
             },
@@ -184,59 +220,72 @@ async fn serve(
                 break;
             }
             _ = keepalive.tick() => {
+                // Two and a half pings without a word (a pong is one): the client is gone.
+                if heard.elapsed() > state.ws.ping_every * 5 / 2 {
+                    close(&mut socket, close::POLICY, "no heartbeat").await;
+                    break;
+                }
                 if !send_message(&mut socket, Message::Ping(Default::default())).await {
                     break;
                 }
             }
+            _ = typing.tick() => live.lapse_typing().await,
             () = state.shutdown.cancelled() => {
                 close(&mut socket, close::GOING_AWAY, "server shutting down").await;
                 break;
             }
         }
     }
+    live.close();
 }
 
-/// The answer to one client frame, and the id it answers.
-fn answer(
-    state: &AppState,
-    user_id: Uuid,
-    expires_at: &mut DateTime<Utc>,
+/// Closes a socket that cannot go on, telling the client why when it can.
+async fn end(socket: &mut WebSocket, broken: Broken) {
+    match broken {
+        Broken::Client => {}
+        Broken::Lagged => {
+            send(socket, None, Frame::Lagged).await;
+            close(
+                socket,
+                close::TRY_AGAIN,
+                "too far behind: reconnect and resume",
+            )
+            .await;
+        }
+        Broken::Server(error) => {
+            tracing::warn!(?error, "socket dropped");
+            close(socket, close::TRY_AGAIN, "server error").await;
+        }
+    }
+}
+
+/// Answers one text message from the client: a client frame, or garbage (an `error` frame,
+/// with the id when one can be read). True when it renewed the socket's token.
+async fn answer(
+    turn: &mut Turn<'_>,
+    live: &mut Live,
+    socket: &mut WebSocket,
     text: &str,
-) -> (Option<String>, Frame) {
-    let frame = match serde_json::from_str::<InFrame>(text) {
-        Ok(frame) => frame,
+) -> Result<bool, Broken> {
+    let (id, reply, renewed) = match serde_json::from_str::<InFrame>(text) {
+        Ok(frame) => {
+            let (reply, renewed) = turn.answer(live, socket, frame.frame).await?;
+            (frame.id, reply, renewed)
+        }
         Err(error) => {
             // Salvage the id of a malformed frame when there is one, so the client can match.
             let id = serde_json::from_str::<serde_json::Value>(text)
                 .ok()
                 .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
             let problem = Problem::new(400, "Bad Request", "bad_frame", error.to_string());
-            return (id, Frame::Error(problem));
+            (id, Frame::Error(problem), false)
         }
     };
-    let reply = match frame.frame {
-        ClientFrame::Ping => Frame::Pong,
-        ClientFrame::Auth(auth) => match state.keys.verify_access_until(&auth.access_token) {
-            // The token check allows clock skew; a token already past its expiry renews nothing.
-            Ok((_, until)) if until <= Utc::now() => Frame::Error(
-                ApiError::unauthorized("token_expired", "the token has expired").problem(),
-            ),
-            Ok((owner, until)) if owner == user_id => {
-                *expires_at = until;
-                Frame::Ack(Ack {
-                    expires_at: Some(until),
-                })
-            }
-            Ok(_) => Frame::Error(Problem::new(
-                StatusCode::FORBIDDEN.as_u16(),
-                "Forbidden",
-                "wrong_user",
-                "the token belongs to another user",
-            )),
-            Err(error) => Frame::Error(error.problem()),
-        },
-    };
-    (frame.id, reply)
+    if send(socket, id, reply).await {
+        Ok(renewed)
+    } else {
+        Err(Broken::Client)
+    }
 }
 
 /// Whether the socket failed because the client's message was over the size limit.

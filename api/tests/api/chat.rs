@@ -298,40 +298,45 @@ async fn a_push_re_sent_after_a_crash_reaches_a_socket_once() {
     let nats = async_nats::connect(crate::helpers::nats_url())
         .await
         .unwrap();
+    let rev = frame["rev"].as_i64().expect("room frames carry their rev");
+    assert_eq!(frame["room_id"], room.to_string());
     let again = projections::Push {
         id: push_id,
-        user_id: lee.id,
+        to: projections::frames::Audience::Room {
+            room_id: room,
+            rev,
+            except: Vec::new(),
+            seq: None,
+            leaver: None,
+        },
         frame: serde_json::from_value::<projections::frames::OutFrame>(frame.clone())
             .unwrap()
             .frame,
         correlation_id: None,
     };
-    let fresh = projections::Push {
+    // Another copy under a new push id still carries the same change number.
+    let copy = projections::Push {
         id: Uuid::now_v7(),
         ..again.clone()
     };
-    projections::outbox::publish(&nats, &app.subjects(), &[again, fresh.clone()])
+    projections::outbox::publish(&nats, &app.subjects(), &[again, copy])
         .await
         .unwrap();
-    let next = lee_ws
-        .next_of("message.sent", Duration::from_secs(10))
-        .await
-        .expect("the fresh one");
-    assert_eq!(
-        next["id"],
-        fresh.id.to_string(),
-        "the re-sent push was dropped"
-    );
     // Once sent, a batch's pushes leave the outbox with the next batch's commit.
     let (first,): (i64,) = sqlx::query_as("SELECT COALESCE(max(id), 0) FROM push_outbox")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    send(&app, room, &kim, Uuid::now_v7(), "next").await;
-    lee_ws
+    let next = send(&app, room, &kim, Uuid::now_v7(), "next").await;
+    let pushed = lee_ws
         .next_of("message.sent", Duration::from_secs(10))
         .await
         .expect("the next one");
+    assert_eq!(
+        pushed["data"]["message_id"], next.body["message_id"],
+        "both copies of the re-sent push were dropped"
+    );
+    assert_eq!(pushed["rev"], rev + 1);
     let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM push_outbox WHERE id <= $1")
         .bind(first)
         .fetch_one(&app.pool)

@@ -9,21 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, spawn_app_custom, Answer, TestApp, User};
+use crate::helpers::{say, spawn_app, spawn_app_custom, Answer, TestApp, User};
 
 const LIVE: Duration = Duration::from_secs(10);
-
-async fn say(app: &TestApp, room: Uuid, user: &User, body: &str) -> Answer {
-    let answer = app
-        .post(
-            &format!("/chat/rooms/{room}/messages"),
-            user,
-            json!({ "client_msg_id": Uuid::now_v7(), "body": body }),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
-    answer
-}
 
 /// Opens a room; answers it and the consistency token of its creation.
 async fn open(
@@ -773,4 +761,45 @@ async fn a_search_past_its_time_is_cancelled_with_a_503() {
     blocker.rollback().await.unwrap();
     let again = app.get("/chat/search?q=안녕", &lee).await;
     assert_eq!(messages(&again).len(), 1);
+}
+
+#[tokio::test]
+async fn a_direct_room_is_not_reopened_with_someone_who_blocks_you_and_bad_queries_are_422() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let left = app
+        .delete(&format!("/chat/rooms/{room}/members/{}", kim.id), &kim)
+        .await;
+    assert!(left.status.is_success(), "{:?}", left.body);
+    let blocked = app
+        .post(&format!("/users/me/blocks/{}", kim.id), &lee, json!({}))
+        .await;
+    assert!(blocked.status.is_success(), "{:?}", blocked.body);
+    let before = events(&app, room).await;
+    let rejoin = app
+        .post(&format!("/chat/rooms/{room}/join"), &kim, json!({}))
+        .await;
+    refused(&rejoin, StatusCode::FORBIDDEN, "blocked");
+    assert_eq!(events(&app, room).await, before, "nothing written");
+
+    // What PostgreSQL could not take is refused before it gets there.
+    for path in [
+        format!("/chat/rooms/{room}/messages/search?q=%00ab"),
+        "/chat/search?q=ab%00cd".to_owned(),
+        "/chat/rooms/public?query=%00".to_owned(),
+    ] {
+        refused(
+            &app.get(&path, &lee).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_query",
+        );
+    }
+    let far = format!("-1000000000000000000_{}", Uuid::nil());
+    refused(
+        &app.get(&format!("/chat/rooms?cursor={far}"), &lee).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_cursor",
+    );
 }

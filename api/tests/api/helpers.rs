@@ -102,7 +102,13 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let (db_name, stream) = (self.db_name.clone(), self.subjects().stream_name());
+        let subjects = self.subjects();
+        let db_name = self.db_name.clone();
+        let streams = [
+            subjects.stream_name(),
+            format!("KV_{}", subjects.presence_bucket()),
+            format!("KV_{}", subjects.last_seen_bucket()),
+        ];
         // Async clean-up cannot run in Drop; a short-lived runtime on its own thread can.
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -113,9 +119,10 @@ impl Drop for Sandbox {
             };
             rt.block_on(async move {
                 if let Ok(client) = async_nats::connect(nats_url()).await {
-                    let _ = async_nats::jetstream::new(client)
-                        .delete_stream(&stream)
-                        .await;
+                    let js = async_nats::jetstream::new(client);
+                    for stream in &streams {
+                        let _ = js.delete_stream(stream).await;
+                    }
                 }
                 if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
@@ -370,13 +377,46 @@ impl TestApp {
     }
 
     pub async fn ws(&self, user: &User) -> Ws {
-        let url = format!("{}/api/v1/ws", self.address.replace("http://", "ws://"));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", user.token).parse().expect("header"),
-        );
-        let (socket, _) = tokio_tungstenite::connect_async(request)
+        Ws::connect(&self.address, &user.token).await
+    }
+}
+
+/// The upgrade request for `GET /api/v1/ws` at `base` (`http://…`) with a bearer token.
+pub fn ws_request(
+    base: &str,
+    token: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let url = format!("{}/api/v1/ws", base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("ws request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    request
+}
+
+/// Sends a chat message over HTTP and expects it stored.
+pub async fn say(app: &TestApp, room: Uuid, user: &User, body: &str) -> Answer {
+    let answer = app
+        .post(
+            &format!("/chat/rooms/{room}/messages"),
+            user,
+            json!({ "client_msg_id": Uuid::now_v7(), "body": body }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+    answer
+}
+
+/// A WebSocket client.
+pub struct Ws {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// Opens a socket to the API at `base` (`http://…`) and waits for `ready`.
+    pub async fn connect(base: &str, token: &str) -> Self {
+        let (socket, _) = tokio_tungstenite::connect_async(ws_request(base, token))
             .await
             .expect("ws connect");
         let mut ws = Ws { socket };
@@ -387,14 +427,7 @@ impl TestApp {
         assert_eq!(ready["type"], "ready");
         ws
     }
-}
 
-/// A WebSocket client.
-pub struct Ws {
-    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl Ws {
     /// The next JSON text frame, or None after `within`.
     pub async fn next_frame(&mut self, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
@@ -415,6 +448,29 @@ impl Ws {
                 }
                 Message::Close(_) => return None,
                 _ => {}
+            }
+        }
+    }
+
+    /// Sends a client frame.
+    pub async fn send(&mut self, frame: Value) {
+        self.socket
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// Sends a client frame `{type, id, data}` and waits for the frame answering it, skipping
+    /// others.
+    pub async fn ask(&mut self, kind: &str, id: &str, data: Value) -> Value {
+        self.send(json!({ "type": kind, "id": id, "data": data }))
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.next_frame(left).await.expect("an answer");
+            if frame["id"] == id {
+                return frame;
             }
         }
     }
@@ -485,7 +541,7 @@ pub fn spawn_moim(env: Vec<(&'static str, String)>, role: &str) -> tokio::proces
         .expect("spawn moim")
 }
 
-/// A `moim serve` child process (all roles) on a free port, logging JSON into `lines`: for tests
+/// A `moim serve` child process on a free port, logging JSON into `lines`: for tests
 /// that read its logs or measure its memory apart from the test process.
 pub struct MoimChild {
     child: tokio::process::Child,
@@ -495,6 +551,20 @@ pub struct MoimChild {
 
 impl MoimChild {
     pub async fn start(env: Vec<(&'static str, String)>, extra: &[(&str, &str)]) -> Self {
+        Self::start_as("all", env, extra).await
+    }
+
+    /// Kills it at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        self.child.start_kill().expect("kill moim");
+    }
+
+    /// One role of Moim (`all`, `api`, …).
+    pub async fn start_as(
+        role: &str,
+        env: Vec<(&'static str, String)>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         use tokio::io::AsyncBufReadExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -502,7 +572,7 @@ impl MoimChild {
             .unwrap()
             .port();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
-            .arg("serve")
+            .args(["serve", "--role", role])
             .envs(env)
             .env("MOIM_BIND", format!("127.0.0.1:{port}"))
             .env("MOIM_LOG_FORMAT", "json")

@@ -259,6 +259,25 @@ impl ChatRoom {
         self.kind
     }
 
+    /// Why `by` may not add people to the room, if they may not: checked before the people are
+    /// looked up, so an outsider learns nothing of them and costs nothing.
+    pub fn may_add(&self, by: Uuid) -> Result<(), ChatError> {
+        self.runner(by).map(|_| ())
+    }
+
+    /// In a direct room, the other person of `user_id` (in it now or not); `None` elsewhere or
+    /// for someone who was never in it.
+    pub fn direct_peer(&self, user_id: Uuid) -> Option<Uuid> {
+        if self.kind != Some(RoomKind::Direct) || self.access(user_id).is_none() {
+            return None;
+        }
+        self.members
+            .keys()
+            .chain(self.former.keys())
+            .copied()
+            .find(|&id| id != user_id)
+    }
+
     /// The room and its kind, or why a member action cannot happen: outsiders are told the room
     /// does not exist, former members that they left.
     fn member(&self, user_id: Uuid) -> Result<(Uuid, RoomKind, Member), ChatError> {

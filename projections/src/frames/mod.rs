@@ -7,8 +7,10 @@
 //! `201` of a send and the data of `message.sent`, and each entry of history).
 
 mod chat;
+mod room;
 
 use chrono::{DateTime, Utc};
+use domain::Position;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -16,6 +18,7 @@ pub use chat::{
     seq_of, ChatMessage, DeletedMessage, EditedMessage, MessageKind, ReadPointer, RoleChange,
     SystemNote,
 };
+pub use room::{RoomFrame, RoomOpened};
 
 /// A server-to-client frame's type and data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +27,9 @@ pub enum Frame {
     /// The first frame on a socket: this process is subscribed, nothing after it is missed.
     #[serde(rename = "ready")]
     Ready(Ready),
+    /// The user is in a new room (they opened it or were put in it).
+    #[serde(rename = "room.created")]
+    RoomCreated(RoomOpened),
     /// A message in one of the user's rooms.
     #[serde(rename = "message.sent")]
     MessageSent(ChatMessage),
@@ -72,6 +78,18 @@ pub enum Frame {
     /// The answer to `ping`.
     #[serde(rename = "pong")]
     Pong,
+    /// Another member started or stopped typing in a room (not kept).
+    #[serde(rename = "typing")]
+    Typing(TypingChange),
+    /// Someone who shares a room with the user came online or went offline (not kept).
+    #[serde(rename = "presence")]
+    Presence(PresenceChange),
+    /// The answer to `resume`: the missed frames have been sent; live frames follow.
+    #[serde(rename = "resumed")]
+    Resumed(Resumed),
+    /// The socket fell too far behind and is closed; reconnect and `resume`.
+    #[serde(rename = "lagged")]
+    Lagged,
 }
 
 impl Frame {
@@ -79,6 +97,7 @@ impl Frame {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Ready(_) => "ready",
+            Self::RoomCreated(_) => "room.created",
             Self::MessageSent(_) => "message.sent",
             Self::MessageEdited(_) => "message.edited",
             Self::MessageDeleted(_) => "message.deleted",
@@ -95,17 +114,32 @@ impl Frame {
             Self::Ack(_) => "ack",
             Self::Error(_) => "error",
             Self::Pong => "pong",
+            Self::Typing(_) => "typing",
+            Self::Presence(_) => "presence",
+            Self::Resumed(_) => "resumed",
+            Self::Lagged => "lagged",
         }
     }
 }
 
 /// A frame as sent: its type and data, and an id — a push's id, which lets a client (and each
-/// API process) drop a frame it has already seen, or the id of the client frame answered.
+/// API process) drop a frame it has already seen, or the id of the client frame answered. A
+/// frame about a room also names it and carries the room's change number, which a client hands
+/// back in `resume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutFrame {
     /// The push id or the answered client frame's id (absent on `ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The room the frame is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<Uuid>,
+    /// The room's change number: one counter over every change to the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rev: Option<i64>,
+    /// On a frame for the user alone: where it stands in their feed (`resume`'s `after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
     /// Type and data.
     #[serde(flatten)]
     pub frame: Frame,
@@ -150,12 +184,38 @@ pub struct SessionExpired {
     pub expired_at: DateTime<Utc>,
 }
 
-/// Data of `ack`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ack {
-    /// After an `auth`: when the socket's new token expires.
+/// Data of `ack`: what the client frame produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ack {
+    /// After `message.send`: the message, as the HTTP `201` has it.
+    Message(ChatMessage),
+    /// After `room.read`: the caller's read pointer, as the HTTP answer has it.
+    Read(ReadPointer),
+    /// After `auth`: when the socket's new token expires.
+    Renewed {
+        /// The new token's expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// After `typing`: nothing to tell.
+    Done {},
+}
+
+/// Data of `resumed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// Per room named in `resume`: whether every missed frame was sent.
+    pub rooms: std::collections::BTreeMap<Uuid, Recovery>,
+    /// When `resume` gave `after`: whether every missed frame of the user's own was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub feed: Option<Recovery>,
+}
+
+/// Whether a room's missed frames were replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// False when the client is too far behind (or not in the room): page history instead.
+    pub recovered: bool,
 }
 
 /// An RFC 9457 problem: the body of every HTTP error and the data of an `error` frame.
@@ -213,6 +273,80 @@ pub enum ClientFrame {
     /// Are you there? Answered with `pong`.
     #[serde(rename = "ping")]
     Ping,
+    /// Send a message; answered with `ack` holding the message.
+    #[serde(rename = "message.send")]
+    MessageSend(MessageSend),
+    /// Move the caller's read pointer; answered with `ack` holding it.
+    #[serde(rename = "room.read")]
+    RoomRead(RoomReadUpTo),
+    /// Replay what was missed; answered with `resumed` after the replayed frames.
+    #[serde(rename = "resume")]
+    Resume(Resume),
+    /// The user is (or stopped) typing in a room; answered with an empty `ack`.
+    #[serde(rename = "typing")]
+    Typing(TypingIn),
+}
+
+/// Data of the client's `typing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct TypingIn {
+    /// The room.
+    pub room_id: Uuid,
+    /// Started (true; lapses after a few seconds unless sent again) or stopped.
+    pub typing: bool,
+}
+
+/// Data of the server's `typing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingChange {
+    /// The room.
+    pub room_id: Uuid,
+    /// Who.
+    pub user_id: Uuid,
+    /// Whether they are typing now.
+    pub typing: bool,
+}
+
+/// Data of `presence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChange {
+    /// Who.
+    pub user_id: Uuid,
+    /// Whether they have a socket open now.
+    pub online: bool,
+    /// When this changed.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Data of `message.send`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MessageSend {
+    /// The room.
+    pub room_id: Uuid,
+    /// The sender's id for the message; a retry sends the same.
+    pub client_msg_id: Uuid,
+    /// The text.
+    pub body: String,
+}
+
+/// Data of `room.read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct RoomReadUpTo {
+    /// The room.
+    pub room_id: Uuid,
+    /// Everything up to this seq is read.
+    pub seq: u64,
+}
+
+/// Data of `resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Resume {
+    /// Per room, the last `rev` the client saw.
+    #[serde(default)]
+    pub rooms: std::collections::BTreeMap<Uuid, i64>,
+    /// The `cursor` of the last frame of the user's own the client saw.
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// Data of `auth`.
@@ -222,13 +356,13 @@ pub struct Auth {
     pub access_token: String,
 }
 
-/// A frame for one user, to send after the transaction that produced it commits.
+/// A frame for one user or one room, to send after the transaction that produced it commits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Push {
-    /// Stable id, derived from the event and the user: lets receivers drop a re-sent push.
+    /// Stable id, derived from the event (and the user): lets receivers drop a re-sent push.
     pub id: Uuid,
     /// Who gets it.
-    pub user_id: Uuid,
+    pub to: Audience,
     /// What they get.
     pub frame: Frame,
     /// The request the event came from, carried on as a header so it can be followed.
@@ -236,11 +370,54 @@ pub struct Push {
     pub correlation_id: Option<String>,
 }
 
+/// Who a push is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Audience {
+    /// One user's sockets.
+    User {
+        /// The user.
+        user_id: Uuid,
+        /// The room (and its change number) this frame puts the user in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enters: Option<(Uuid, i64)>,
+        /// Where the frame stands in the user's feed.
+        cursor: Position,
+    },
+    /// Every member of a room, published once.
+    Room {
+        /// The room.
+        room_id: Uuid,
+        /// The change number the frame carries.
+        rev: i64,
+        /// Members who must not get it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except: Vec<Uuid>,
+        /// The message seq it stands at: members who joined after it do not get it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        /// The member it removes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leaver: Option<Uuid>,
+    },
+}
+
 impl Push {
     /// The frame as it goes on the wire.
     pub fn to_wire(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let (room_id, rev, cursor) = match self.to {
+            Audience::User { enters, cursor, .. } => (
+                enters.map(|e| e.0),
+                enters.map(|e| e.1),
+                Some(cursor.to_string()),
+            ),
+            Audience::Room { room_id, rev, .. } => (Some(room_id), Some(rev), None),
+        };
         serde_json::to_vec(&OutFrame {
             id: Some(self.id.to_string()),
+            room_id,
+            rev,
+            cursor,
             frame: self.frame.clone(),
         })
     }
@@ -312,7 +489,30 @@ mod tests {
             Frame::SessionExpired(SessionExpired {
                 expired_at: DateTime::<Utc>::default(),
             }),
-            Frame::Ack(Ack { expires_at: None }),
+            Frame::Ack(Ack::Done {}),
+            Frame::Ack(Ack::Renewed {
+                expires_at: DateTime::<Utc>::default(),
+            }),
+            Frame::RoomCreated(RoomOpened {
+                room_id: Uuid::nil(),
+                kind: domain::chat::RoomKind::Group,
+                name: "우리".into(),
+                member_ids: vec![Uuid::nil()],
+            }),
+            Frame::Typing(TypingChange {
+                room_id: Uuid::nil(),
+                user_id: Uuid::nil(),
+                typing: true,
+            }),
+            Frame::Presence(PresenceChange {
+                user_id: Uuid::nil(),
+                online: false,
+                last_seen: DateTime::<Utc>::default(),
+            }),
+            Frame::Resumed(Resumed {
+                rooms: [(Uuid::nil(), Recovery { recovered: true })].into(),
+                feed: Some(Recovery { recovered: false }),
+            }),
             Frame::Error(Problem::new(400, "Bad Request", "bad_frame", "what?")),
         ]
     }
@@ -322,16 +522,23 @@ mod tests {
         for frame in every_frame() {
             let out = OutFrame {
                 id: Some("7".into()),
+                room_id: Some(Uuid::nil()),
+                rev: Some(3),
+                cursor: Some("1.2".into()),
                 frame: frame.clone(),
             };
             let json = serde_json::to_value(&out).unwrap_or_default();
             assert_eq!(json["type"], frame.kind(), "kind() names the wire type");
             assert_eq!(json["id"], "7");
+            assert_eq!(json["rev"], 3);
             assert!(json["data"].is_object());
             assert_eq!(serde_json::from_value::<OutFrame>(json).ok(), Some(out));
         }
         let pong = serde_json::to_value(OutFrame {
             id: None,
+            room_id: None,
+            rev: None,
+            cursor: None,
             frame: Frame::Pong,
         })
         .ok();

@@ -1,0 +1,114 @@
+//! Answering a client frame (`message.send`, `room.read`, `typing`, `resume`, `auth`, `ping`):
+//! the same on a WebSocket, where the answer is a frame with the client frame's id, and over
+//! Socket.IO, where it is the event's acknowledgement.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use commands::Commands;
+use domain::values::MessageBody;
+use projections::frames::{seq_of, Ack, ClientFrame, Frame, MessageSend, ReadPointer};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::live::{Broken, Live, Wire};
+use crate::state::AppState;
+
+/// The most rooms one `resume` may name (each costs a load of the room and a read of the store).
+pub const MAX_RESUME_ROOMS: usize = 1000;
+
+/// What answering one client frame needs.
+pub struct Turn<'a> {
+    /// The shared state.
+    pub state: &'a AppState,
+    /// Commands acting for the socket's user.
+    pub commands: &'a Commands,
+    /// The socket's user.
+    pub user_id: Uuid,
+    /// When the socket's token expires (an `auth` frame moves it).
+    pub expires_at: &'a mut DateTime<Utc>,
+}
+
+impl Turn<'_> {
+    /// Answers one client frame: the reply, and whether it renewed the socket's token.
+    pub async fn answer<W: Wire>(
+        &mut self,
+        live: &mut Live,
+        wire: &mut W,
+        frame: ClientFrame,
+    ) -> Result<(Frame, bool), Broken> {
+        let mut renewed = false;
+        let answer = match frame {
+            ClientFrame::Ping => Ok(Frame::Pong),
+            ClientFrame::Auth(auth) => self.renew(&auth.access_token).map(|until| {
+                renewed = true;
+                Frame::Ack(Ack::Renewed { expires_at: until })
+            }),
+            ClientFrame::MessageSend(send) => self.send_message(send).await,
+            ClientFrame::Typing(typing) => live
+                .typing(typing.room_id, typing.typing)
+                .await
+                .map(|()| Frame::Ack(Ack::Done {})),
+            ClientFrame::RoomRead(read) => self
+                .commands
+                .mark_read(read.room_id, self.user_id, read.seq)
+                .await
+                .map(|(seq, _)| {
+                    Frame::Ack(Ack::Read(ReadPointer {
+                        room_id: read.room_id,
+                        user_id: self.user_id,
+                        seq: seq_of(seq),
+                    }))
+                })
+                .map_err(ApiError::from),
+            ClientFrame::Resume(resume) if resume.rooms.len() > MAX_RESUME_ROOMS => {
+                Err(ApiError::invalid(
+                    "too_many_rooms",
+                    format!("resume names at most {MAX_RESUME_ROOMS} rooms"),
+                ))
+            }
+            ClientFrame::Resume(resume) => {
+                match resume.after.as_deref().map(str::parse).transpose() {
+                    Ok(after) => Ok(Frame::Resumed(
+                        live.resume(wire, after, &resume.rooms).await?,
+                    )),
+                    Err(_) => Err(ApiError::bad_request(
+                        "bad_cursor",
+                        "after is the cursor of a frame, like 1234.5",
+                    )),
+                }
+            }
+        };
+        let frame = answer.unwrap_or_else(|error| Frame::Error(error.problem()));
+        Ok((frame, renewed))
+    }
+
+    /// A fresh token for this socket: its expiry.
+    fn renew(&mut self, token: &str) -> Result<DateTime<Utc>, ApiError> {
+        let (owner, until) = self.state.keys.verify_access_until(token)?;
+        // The token check allows clock skew; a token already past its expiry renews nothing.
+        if until <= Utc::now() {
+            return Err(ApiError::unauthorized(
+                "token_expired",
+                "the token has expired",
+            ));
+        }
+        if owner != self.user_id {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_user",
+                "the token belongs to another user",
+            ));
+        }
+        *self.expires_at = until;
+        Ok(until)
+    }
+
+    async fn send_message(&self, send: MessageSend) -> Result<Frame, ApiError> {
+        let body = MessageBody::parse(&send.body)?;
+        let sent = self
+            .commands
+            .send_message(send.room_id, self.user_id, send.client_msg_id, body)
+            .await?;
+        Ok(Frame::Ack(Ack::Message(sent.message.into())))
+    }
+}
