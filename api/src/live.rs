@@ -86,7 +86,7 @@ pub struct Live {
     /// The cursor of the last frame of the user's own sent.
     cursor: Option<Position>,
     /// Whom the user blocks, read at the first replay.
-    blocked: Option<HashSet<Uuid>>,
+    blocked: Option<Arc<HashSet<Uuid>>>,
     /// The presence last told per user, so each change is told once.
     presence: HashMap<Uuid, bool>,
     /// Rooms where the user is typing, until when.
@@ -365,7 +365,7 @@ impl Live {
         let missed = room_feed::missed(pool, room_id, after, window)
             .await
             .map_err(ApiError::from)?;
-        let blocked = self.blocked().await?.clone();
+        let blocked = self.blocked().await?;
         let mut current = missed.current;
         for frame in missed.frames {
             self.keeping_up()?;
@@ -480,14 +480,14 @@ impl Live {
         }
     }
 
-    async fn blocked(&mut self) -> Result<&HashSet<Uuid>, Broken> {
+    async fn blocked(&mut self) -> Result<Arc<HashSet<Uuid>>, Broken> {
         if self.blocked.is_none() {
             let blocked = room_feed::blocked_by(&self.state.pool, self.user_id)
                 .await
                 .map_err(ApiError::from)?;
-            self.blocked = Some(blocked);
+            self.blocked = Some(Arc::new(blocked));
         }
-        Ok(self.blocked.get_or_insert_with(HashSet::new))
+        Ok(self.blocked.clone().unwrap_or_default())
     }
 }
 

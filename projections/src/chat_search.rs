@@ -32,9 +32,9 @@ pub enum BadQuery {
     Control,
 }
 
-/// A query that can be searched for: at most [`MAX_QUERY_CHARS`] characters with at least one
-/// word of two or more.
-pub fn check_query(q: &str) -> Result<&str, BadQuery> {
+/// Text PostgreSQL may be asked to match: trimmed, at most [`MAX_QUERY_CHARS`] characters, no
+/// control characters (it refuses a NUL). Room names are looked up by any such text.
+pub fn check_text(q: &str) -> Result<&str, BadQuery> {
     let q = q.trim();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(BadQuery::TooLong);
@@ -42,6 +42,12 @@ pub fn check_query(q: &str) -> Result<&str, BadQuery> {
     if q.chars().any(char::is_control) {
         return Err(BadQuery::Control);
     }
+    Ok(q)
+}
+
+/// A query that can be searched for: [`check_text`], with at least one word of two or more.
+pub fn check_query(q: &str) -> Result<&str, BadQuery> {
+    let q = check_text(q)?;
     if q.split_whitespace().all(|w| w.chars().nth(1).is_none()) {
         return Err(BadQuery::TooShort);
     }

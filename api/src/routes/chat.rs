@@ -321,7 +321,12 @@ fn bounds(state: &AppState, limit: i64) -> chat_search::Bounds {
 }
 
 fn search_query(q: &str) -> Result<&str, ApiError> {
-    chat_search::check_query(q).map_err(|bad| match bad {
+    chat_search::check_query(q).map_err(bad_query)
+}
+
+/// The answer to a query that cannot be searched for.
+pub(super) fn bad_query(bad: BadQuery) -> ApiError {
+    match bad {
         BadQuery::TooShort => ApiError::invalid(
             "query_too_short",
             "search for at least one word of two characters or more",
@@ -334,7 +339,7 @@ fn search_query(q: &str) -> Result<&str, ApiError> {
             ),
         ),
         BadQuery::Control => ApiError::invalid("bad_query", "a query holds no control characters"),
-    })
+    }
 }
 
 /// A `cursor` we gave out, or none.

@@ -5,12 +5,12 @@ use axum::extract::State;
 use domain::chat::MemberRole;
 use domain::values::RoomName;
 use projections::chat::{PublicRoomPage, VIEW};
-use projections::chat_search::MAX_QUERY_CHARS;
+use projections::chat_search;
 use projections::frames::RoleChange;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::chat::parse_cursor;
+use super::chat::{bad_query, parse_cursor};
 use super::{page_limit, Written};
 use crate::error::ApiError;
 use crate::extract::{Actor, AuthUser, Consistency, Json, Path, Query};
@@ -153,20 +153,10 @@ pub async fn public(
     let name = query
         .query
         .as_deref()
-        .map(str::trim)
+        .map(chat_search::check_text)
+        .transpose()
+        .map_err(bad_query)?
         .filter(|q| !q.is_empty());
-    if name.is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
-        return Err(ApiError::invalid(
-            "query_too_long",
-            format!("search for at most {MAX_QUERY_CHARS} characters"),
-        ));
-    }
-    if name.is_some_and(|q| q.chars().any(char::is_control)) {
-        return Err(ApiError::invalid(
-            "bad_query",
-            "a query holds no control characters",
-        ));
-    }
     state.caught_up(VIEW, consistency).await?;
     Ok(Json(
         projections::chat::public_rooms(&state.pool, name, cursor, limit).await?,

@@ -9,6 +9,7 @@
 //! without `Bearer `; a bad one gets `connect_error` with the reason. Behind it is the same
 //! [`Live`] as a WebSocket's: the same rooms followed, replays, lag handling and limits.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
@@ -62,13 +63,10 @@ fn user_of(
     let from_auth = auth
         .as_ref()
         .and_then(|a| a.get("token")?.as_str().map(str::to_owned));
-    let from_query = socket.req_parts().uri.query().and_then(|query| {
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(name, _)| *name == "token")
-            .map(|(_, value)| value.replace("%20", " ").replace('+', " "))
-    });
+    let from_query =
+        axum::extract::Query::<HashMap<String, String>>::try_from_uri(&socket.req_parts().uri)
+            .ok()
+            .and_then(|axum::extract::Query(mut query)| query.remove("token"));
     let token = from_auth
         .or(from_query)
         .ok_or(Refused("send a token in auth.token or ?token="))?;
