@@ -1,4 +1,5 @@
-//! Answering a client frame (`message.send`, `room.read`, `typing`, `resume`, `auth`, `ping`):
+//! Answering a client frame (`message.send`, `room.read`, `typing`, `location.update`,
+//! `location.stop`, `resume`, `auth`, `ping`):
 //! the same on a WebSocket, where the answer is a frame with the client frame's id, and over
 //! Socket.IO, where it is the event's acknowledgement.
 
@@ -46,6 +47,13 @@ impl Turn<'_> {
             ClientFrame::MessageSend(send) => self.send_message(send).await,
             ClientFrame::Typing(typing) => live
                 .typing(typing.room_id, typing.typing)
+                .await
+                .map(|()| Frame::Ack(Ack::Done {})),
+            ClientFrame::LocationUpdate(at) => {
+                live.location(at).await.map(|()| Frame::Ack(Ack::Done {}))
+            }
+            ClientFrame::LocationStop => live
+                .stop_location()
                 .await
                 .map(|()| Frame::Ack(Ack::Done {})),
             ClientFrame::RoomRead(read) => self

@@ -30,6 +30,7 @@ const KNOWN: &[&str] = &[
     "MOIM_WS_RESUME_WINDOW",
     "MOIM_WS_PING_MS",
     "MOIM_PRESENCE_TTL_MS",
+    "MOIM_SCHEDULER_POLL_MS",
     "MOIM_INVITE_FAILURES_PER_HOUR",
     "MOIM_SEARCH_TIMEOUT_MS",
 ];
@@ -92,6 +93,9 @@ pub struct Limits {
     /// `MOIM_PRESENCE_TTL_MS`; default 20000: a user whose API process stops renewing their
     /// presence (it died) counts as offline this long after its last renewal.
     pub presence_ttl: Duration,
+    /// `MOIM_SCHEDULER_POLL_MS`; default 1000: the longest a scheduler waits before looking for
+    /// due work again (it sleeps until the next due row when that is sooner).
+    pub scheduler_poll: Duration,
     /// `MOIM_INVITE_FAILURES_PER_HOUR`; default 10: wrong couple codes a user may try per hour.
     pub invite_failures_per_hour: u32,
     /// `MOIM_SEARCH_TIMEOUT_MS`; default 5000: the longest a chat search may run in PostgreSQL.
@@ -111,6 +115,7 @@ impl Default for Limits {
             ws_resume_window: 1000,
             ws_ping_every: Duration::from_secs(30),
             presence_ttl: Duration::from_secs(20),
+            scheduler_poll: Duration::from_secs(1),
             invite_failures_per_hour: 10,
             search_timeout: Duration::from_secs(5),
         }
@@ -139,6 +144,7 @@ impl Limits {
             ws_resume_window: parsed("MOIM_WS_RESUME_WINDOW", d.ws_resume_window)?,
             ws_ping_every: ms("MOIM_WS_PING_MS", d.ws_ping_every)?,
             presence_ttl: ms("MOIM_PRESENCE_TTL_MS", d.presence_ttl)?,
+            scheduler_poll: ms("MOIM_SCHEDULER_POLL_MS", d.scheduler_poll)?,
             invite_failures_per_hour: parsed(
                 "MOIM_INVITE_FAILURES_PER_HOUR",
                 d.invite_failures_per_hour,

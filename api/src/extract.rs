@@ -114,3 +114,13 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Consistency {
         Ok(Some(Self(token)))
     }
 }
+
+/// For a body field that may be set, cleared with `null`, or left out (`Option<Option<T>>` with
+/// `#[serde(default, deserialize_with = "crate::extract::nullable")]`).
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}

@@ -14,6 +14,7 @@ pub mod live;
 pub mod presence;
 pub mod request_id;
 pub mod routes;
+pub mod scheduler;
 pub mod security;
 pub mod server;
 pub mod startup;

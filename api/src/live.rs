@@ -20,7 +20,9 @@ use chrono::{DateTime, Utc};
 use domain::chat::Access;
 use domain::Position;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use projections::frames::{Frame, OutFrame, Recovery, Resumed, TypingChange};
+use projections::frames::{
+    Frame, Location, LocationIn, LocationStopped, OutFrame, Recovery, Resumed, TypingChange,
+};
 use projections::{notifications, room_feed};
 use serde_json::json;
 use tokio::time::Instant;
@@ -51,6 +53,8 @@ pub const RESUME_WAIT: Duration = Duration::from_millis(500);
 const TYPING_LASTS: Duration = Duration::from_secs(5);
 /// How many `typing` frames a socket may send per second; the rest are dropped.
 const TYPING_PER_SECOND: NonZeroU32 = NonZeroU32::MIN.saturating_add(2);
+/// How many positions a socket may pass on per second; the rest are dropped.
+const LOCATIONS_PER_SECOND: NonZeroU32 = NonZeroU32::MIN.saturating_add(2);
 
 /// Why a socket cannot go on.
 #[derive(Debug)]
@@ -93,6 +97,10 @@ pub struct Live {
     typing: HashMap<Uuid, Instant>,
     /// How many `typing` frames the user may send.
     typing_limit: DefaultDirectRateLimiter,
+    /// The couple room the user shares their position in, while they do.
+    sharing: Option<Uuid>,
+    /// How many positions the user may pass on.
+    location_limit: DefaultDirectRateLimiter,
 }
 
 impl Live {
@@ -113,7 +121,10 @@ impl Live {
     /// left — in the background, for telling others is not the closing socket's business: its
     /// connection's place is freed at once.
     pub fn close(mut self) {
-        tokio::spawn(async move { self.stop_typing().await });
+        tokio::spawn(async move {
+            self.stop_typing().await;
+            let _ = self.stop_location().await;
+        });
     }
 
     /// Follows every room the user is in. Membership is read, the rooms followed, then read
@@ -132,6 +143,8 @@ impl Live {
             presence: HashMap::new(),
             typing: HashMap::new(),
             typing_limit: RateLimiter::direct(Quota::per_second(TYPING_PER_SECOND)),
+            sharing: None,
+            location_limit: RateLimiter::direct(Quota::per_second(LOCATIONS_PER_SECOND)),
         };
         let rooms = room_feed::rooms_of(&live.state.pool, user_id)
             .await
@@ -429,6 +442,52 @@ impl Live {
         self.tell_typing(room_id, true).await
     }
 
+    /// Passes the user's position to their partner's sockets (the couple room's other member),
+    /// never stored; positions beyond [`LOCATIONS_PER_SECOND`] are dropped silently.
+    pub async fn location(&mut self, at: LocationIn) -> Result<(), ApiError> {
+        let valid = (-90.0..=90.0).contains(&at.lat)
+            && (-180.0..=180.0).contains(&at.lng)
+            && (0.0..=100_000.0).contains(&at.accuracy);
+        if !valid {
+            return Err(ApiError::invalid(
+                "bad_location",
+                "lat is -90..=90, lng -180..=180, accuracy 0..=100000 metres",
+            ));
+        }
+        if self.location_limit.check().is_err() {
+            return Ok(());
+        }
+        // Asked of the write side each time: a couple that dissolved shares no more.
+        let room_id = self
+            .state
+            .commands
+            .couple_of(self.user_id)
+            .await?
+            .couple
+            .room_id()
+            .ok_or_else(|| ApiError::not_found("couple_not_found", "you are not in a couple"))?;
+        self.sharing = Some(room_id);
+        let frame = Frame::LocationUpdated(Location {
+            user_id: self.user_id,
+            lat: at.lat,
+            lng: at.lng,
+            accuracy: at.accuracy,
+            at: chrono::Utc::now(),
+        });
+        self.tell_room(room_id, frame).await
+    }
+
+    /// Stops sharing the user's position: the partner is told, once.
+    pub async fn stop_location(&mut self) -> Result<(), ApiError> {
+        let Some(room_id) = self.sharing.take() else {
+            return Ok(());
+        };
+        let frame = Frame::LocationStopped(LocationStopped {
+            user_id: self.user_id,
+        });
+        self.tell_room(room_id, frame).await
+    }
+
     /// Ends the typing that was not renewed in time.
     pub async fn lapse_typing(&mut self) {
         let now = Instant::now();
@@ -452,16 +511,22 @@ impl Live {
     }
 
     async fn tell_typing(&self, room_id: Uuid, typing: bool) -> Result<(), ApiError> {
+        let frame = Frame::Typing(TypingChange {
+            room_id,
+            user_id: self.user_id,
+            typing,
+        });
+        self.tell_room(room_id, frame).await
+    }
+
+    /// Passes a frame that is not kept to the other members' sockets in a room.
+    async fn tell_room(&self, room_id: Uuid, frame: Frame) -> Result<(), ApiError> {
         let frame = OutFrame {
             id: None,
             room_id: Some(room_id),
             rev: None,
             cursor: None,
-            frame: Frame::Typing(TypingChange {
-                room_id,
-                user_id: self.user_id,
-                typing,
-            }),
+            frame,
         };
         let text = serde_json::to_string(&frame).map_err(ApiError::internal)?;
         self.state

@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs Moim: API, relay and projections (all by default).
+    /// Runs Moim: API, relay, projections and scheduler (all by default).
     Serve {
         /// Run only one part, to scale parts out on separate machines.
         #[arg(long, value_enum, default_value_t = Role::All)]
@@ -46,6 +46,7 @@ enum Role {
     Api,
     Relay,
     Projections,
+    Scheduler,
 }
 
 #[tokio::main]
@@ -59,18 +60,19 @@ async fn main() -> anyhow::Result<()> {
                 Role::All => Roles::ALL,
                 Role::Api => Roles {
                     api: true,
-                    relay: false,
-                    projections: false,
+                    ..Roles::NONE
                 },
                 Role::Relay => Roles {
-                    api: false,
                     relay: true,
-                    projections: false,
+                    ..Roles::NONE
                 },
                 Role::Projections => Roles {
-                    api: false,
-                    relay: false,
                     projections: true,
+                    ..Roles::NONE
+                },
+                Role::Scheduler => Roles {
+                    scheduler: true,
+                    ..Roles::NONE
                 },
             };
             let app = Application::build(settings, roles).await?;

@@ -1,11 +1,11 @@
-//! Builds and runs Moim: any mix of the api, relay and projections roles in one process.
+//! Builds and runs Moim: any mix of the api, relay, projections and scheduler roles in one process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use commands::{Commands, FailureLimit};
+use commands::{Commands, FailureLimit, SystemServices};
 use moim_nats::{Relay, Subjects};
 use projections::progress::Progress;
 use projections::runner::Runner;
@@ -22,6 +22,7 @@ use crate::hub::Hub;
 use crate::limits::RequestLimits;
 use crate::presence::Presence;
 use crate::routes;
+use crate::scheduler::Scheduler;
 use crate::server::{self, ConnectionLimits};
 use crate::state::{AppState, WsLimits};
 
@@ -34,6 +35,8 @@ pub struct Roles {
     pub relay: bool,
     /// JetStream → read models and pushes.
     pub projections: bool,
+    /// Due work (reminders) → commands.
+    pub scheduler: bool,
 }
 
 impl Roles {
@@ -42,6 +45,15 @@ impl Roles {
         api: true,
         relay: true,
         projections: true,
+        scheduler: true,
+    };
+
+    /// Nothing; name the roles wanted with `..Roles::NONE`.
+    pub const NONE: Self = Self {
+        api: false,
+        relay: false,
+        projections: false,
+        scheduler: false,
     };
 }
 
@@ -135,6 +147,15 @@ impl Application {
                     Runner::new(self.pool.clone(), self.nats.clone(), subjects.clone(), view);
                 tasks.spawn(runner.run(stop.clone()));
             }
+        }
+        if self.roles.scheduler {
+            let scheduler = Scheduler::new(
+                self.pool.clone(),
+                Commands::new(self.pool.clone()),
+                Arc::new(SystemServices),
+                self.settings.limits.scheduler_poll,
+            );
+            tasks.spawn(scheduler.run(stop.clone()));
         }
         if let Some(listener) = self.listener {
             let limits = self.settings.limits;

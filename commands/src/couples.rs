@@ -1,12 +1,15 @@
 //! Couple commands: issue an invite code, redeem one.
 //!
-//! Redeeming writes to three aggregates — the invite and both users — in one transaction, so the
-//! code is used once and each user is in at most one couple, whatever races.
+//! Redeeming writes to five aggregates — the invite, both users, the couple and the couple's room —
+//! in one transaction, so the code is used once, each user is in at most one couple and the couple
+//! has exactly one room, whatever races.
 
 use chrono::{DateTime, Utc};
-use domain::couple::{Invite, InviteCommand, InviteError};
+use domain::chat::{ChatCommand, ChatRoom, RoomKind};
+use domain::couple::{Couple, CoupleCommand, Invite, InviteCommand, InviteError};
 use domain::user::{User, UserCommand, UserError};
 use domain::values::InviteCode;
+use domain::values::RoomName;
 use domain::{Aggregate, Position};
 use rand::Rng;
 use uuid::Uuid;
@@ -33,10 +36,21 @@ pub struct Matched {
     pub couple_id: Uuid,
     /// The other half (the inviter).
     pub partner_id: Uuid,
+    /// Their private room.
+    pub room_id: Uuid,
     /// When.
     pub since: DateTime<Utc>,
     /// Where its events stand in the global order.
     pub position: Position,
+}
+
+/// A couple's room has an id derived from the couple's, so it is opened at most once.
+pub fn couple_room_id(couple_id: Uuid) -> Uuid {
+    Uuid::new_v5(&couple_id, b"couple room")
+}
+
+fn couple_room_name() -> RoomName {
+    RoomName::parse("우리 둘").unwrap_or_else(|_| unreachable!("a constant valid name"))
 }
 
 fn random_code() -> InviteCode {
@@ -175,10 +189,33 @@ impl Commands {
                 },
                 services,
             )?;
+            let room_id = couple_room_id(couple_id);
+            let couple = self.store.load::<Couple>(&couple_id.to_string()).await?;
+            let couple = couple.decide(
+                CoupleCommand::Form {
+                    couple_id,
+                    partners: [inviter_id, redeemer_id],
+                    room_id,
+                },
+                services,
+            )?;
+            let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
+            let room = room.decide(
+                ChatCommand::CreateRoom {
+                    room_id,
+                    name: couple_room_name(),
+                    kind: RoomKind::Couple,
+                    creator_id: inviter_id,
+                    member_ids: vec![redeemer_id],
+                },
+                services,
+            )?;
             let rows = [
                 invite.rows(&self.meta)?,
                 redeemer.rows(&self.meta)?,
                 inviter.rows(&self.meta)?,
+                couple.rows(&self.meta)?,
+                room.rows(&self.meta)?,
             ];
             let position = self.store.append_all(&rows).await?;
             for key in [
@@ -191,6 +228,7 @@ impl Commands {
             Ok(Matched {
                 couple_id,
                 partner_id: inviter_id,
+                room_id,
                 since,
                 position,
             })

@@ -12,6 +12,7 @@ mod adapter;
 mod attempts;
 mod cache;
 pub mod chat;
+pub mod couple_life;
 pub mod couples;
 mod error;
 pub mod games;

@@ -1,7 +1,9 @@
-//! User commands beyond accounts: blocking and unblocking someone, and the check that keeps a
-//! blocked user from pulling the blocker into a room.
+//! User commands beyond accounts: the profile, blocking and unblocking someone, and the check
+//! that keeps a blocked user from pulling the blocker into a room.
 
+use chrono::NaiveDate;
 use domain::user::{User, UserCommand, UserError};
+use domain::values::DisplayName;
 use domain::{ErrorKind, Position};
 use futures::StreamExt;
 use uuid::Uuid;
@@ -36,6 +38,22 @@ impl Commands {
             .execute::<User>(&user_id.to_string(), UserCommand::Unblock { blocked_id })
             .await?;
         Ok(done.position)
+    }
+
+    /// Changes `user_id`'s profile (absent fields stay).
+    #[tracing::instrument(skip(self))]
+    pub async fn update_profile(
+        &self,
+        user_id: Uuid,
+        display_name: Option<DisplayName>,
+        birthday: Option<Option<NaiveDate>>,
+    ) -> Result<(User, Position), CommandError> {
+        let command = UserCommand::UpdateProfile {
+            display_name,
+            birthday,
+        };
+        let done = self.execute::<User>(&user_id.to_string(), command).await?;
+        Ok((done.state, done.position))
     }
 
     /// Refuses when any of `others` blocks `actor`: a blocked user cannot open a direct room

@@ -10,6 +10,7 @@ pub mod couple;
 pub mod error;
 pub mod game;
 pub mod metadata;
+pub mod plan;
 pub mod position;
 pub mod services;
 pub mod testing;

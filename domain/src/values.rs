@@ -101,6 +101,45 @@ text_value!(
     /// A chat message: 1 to 4000 characters, newlines allowed.
     MessageBody, "body", 4000, true
 );
+text_value!(
+    /// A plan's or an anniversary's title: 1 to 100 characters.
+    Title, "title", 100, false
+);
+text_value!(
+    /// Where a plan happens: 1 to 200 characters.
+    Place, "place", 200, false
+);
+text_value!(
+    /// A note on a plan: 1 to 2000 characters, newlines allowed.
+    Memo, "memo", 2000, true
+);
+
+/// An IANA time zone name (`Asia/Seoul`), checked against the tz database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZoneName(chrono_tz::Tz);
+
+impl TimeZoneName {
+    /// The zone Moim's couples count their days in unless they say otherwise.
+    pub const SEOUL: Self = Self(chrono_tz::Tz::Asia__Seoul);
+
+    /// Validates an IANA name.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        raw.trim()
+            .parse::<chrono_tz::Tz>()
+            .map(Self)
+            .map_err(|_| invalid("time_zone", "must be an IANA time zone such as Asia/Seoul"))
+    }
+
+    /// The zone.
+    pub fn tz(self) -> chrono_tz::Tz {
+        self.0
+    }
+
+    /// Its IANA name.
+    pub fn as_str(self) -> &'static str {
+        self.0.name()
+    }
+}
 
 /// A login e-mail address, lower-cased; checked for shape, not deliverability.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -55,8 +55,10 @@ pub struct Room {
     pub room_id: Uuid,
     /// Its name.
     pub name: String,
-    /// `direct`, `group` or `public`.
+    /// `direct`, `group`, `public` or `couple`.
     pub kind: String,
+    /// Whether it is archived: read, never written (a dissolved couple's room).
+    pub read_only: bool,
     /// Who opened it.
     pub created_by: Uuid,
     /// When.
@@ -275,6 +277,13 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
             .execute(&mut *tx)
             .await?;
         }
+        ChatEvent::RoomArchived(e) => {
+            sqlx::query("UPDATE chat_rooms SET archived_at = $2 WHERE room_id = $1")
+                .bind(e.room_id)
+                .bind(e.archived_at)
+                .execute(&mut *tx)
+                .await?;
+        }
         ChatEvent::MessagesRead(e) => {
             sqlx::query(
                 "UPDATE chat_room_members SET last_read_seq = GREATEST(last_read_seq, $3)
@@ -352,7 +361,7 @@ pub async fn rooms_of(
     limit: i64,
 ) -> Result<RoomPage, ProjectionError> {
     let mut rooms: Vec<Room> = sqlx::query_as(
-        "SELECT r.room_id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.last_message_at,
+        "SELECT r.room_id, r.name, r.kind, r.archived_at IS NOT NULL AS read_only, r.created_by, r.created_at, r.last_seq, r.last_message_at,
                 COALESCE(r.last_message_at, r.created_at) AS active_at, r.members_count,
                 ARRAY(SELECT m.user_id FROM chat_room_members m
                       WHERE m.room_id = r.room_id AND m.left_seq IS NULL
@@ -402,8 +411,10 @@ pub struct RoomDetails {
     pub room_id: Uuid,
     /// Its name.
     pub name: String,
-    /// `direct`, `group` or `public`.
+    /// `direct`, `group`, `public` or `couple`.
     pub kind: String,
+    /// Whether it is archived: read, never written (a dissolved couple's room).
+    pub read_only: bool,
     /// Who opened it.
     pub created_by: Uuid,
     /// When.
@@ -437,7 +448,8 @@ pub struct RoomMemberView {
 /// A room and its current members.
 pub async fn room(pool: &PgPool, room_id: Uuid) -> Result<Option<RoomDetails>, ProjectionError> {
     let Some(mut room): Option<RoomDetails> = sqlx::query_as(
-        "SELECT room_id, name, kind, created_by, created_at, last_seq FROM chat_rooms WHERE room_id = $1",
+        "SELECT room_id, name, kind, archived_at IS NOT NULL AS read_only, created_by, created_at, last_seq
+         FROM chat_rooms WHERE room_id = $1",
     )
     .bind(room_id)
     .fetch_optional(pool)

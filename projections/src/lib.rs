@@ -9,6 +9,7 @@
 pub mod chat;
 pub mod chat_search;
 pub mod checkpoint;
+pub mod couple_schedule;
 pub mod couples;
 mod dead_letters;
 mod decode;

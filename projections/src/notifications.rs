@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, Utc};
 use domain::chat::ChatRoom;
+use domain::couple::{Couple, CoupleEvent};
 use domain::game::{Game, GameEvent};
+use domain::plan::{Plan, PlanEvent};
 use domain::user::{User, UserEvent};
 use domain::{Aggregate, Metadata};
 use futures::future::BoxFuture;
@@ -18,7 +20,10 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::frames::{seq_of, Audience, CoupleMatched, Frame, GamePlace, RoomFrame};
+use crate::frames::{
+    seq_of, AnniversaryNews, AnniversaryUpcoming, Audience, CoupleEnded, CoupleMatched,
+    CoupleSettings, Frame, GamePlace, PlanEntry, PlanNews, PlanReminder, PlanRemoved, RoomFrame,
+};
 use crate::{ProjectionError, Push, ReadModel, View};
 
 /// The notifications view.
@@ -67,7 +72,7 @@ pub struct Notification {
 async fn apply(
     tx: &mut PgConnection,
     event: &EventEnvelope,
-    out: Option<&mut Vec<Push>>,
+    mut out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
     if event.aggregate_type == ChatRoom::TYPE {
         on_chat(tx, event, out).await?;
@@ -99,7 +104,17 @@ async fn apply(
                     .execute(&mut *tx)
                     .await?;
             }
-            UserEvent::UserRegistered(_) => {}
+            UserEvent::UserRegistered(_)
+            | UserEvent::UserUncoupled(_)
+            | UserEvent::ProfileUpdated(_) => {}
+        }
+    } else if event.aggregate_type == Couple::TYPE {
+        for (user_id, frame) in couple_news(event, decode(event)?) {
+            notify(tx, event, user_id, frame, out.as_deref_mut(), None).await?;
+        }
+    } else if event.aggregate_type == Plan::TYPE {
+        for (user_id, frame) in plan_news(event, decode(event)?) {
+            notify(tx, event, user_id, frame, out.as_deref_mut(), None).await?;
         }
     } else if event.aggregate_type == Game::TYPE {
         let place = |game_id, user_id, position| GamePlace {
@@ -125,6 +140,148 @@ async fn apply(
         notify(tx, event, user_id, frame, out, None).await?;
     }
     Ok(())
+}
+
+/// The partner who did not make a change.
+fn other(partners: [Uuid; 2], by: Uuid) -> [Uuid; 1] {
+    [if partners[0] == by {
+        partners[1]
+    } else {
+        partners[0]
+    }]
+}
+
+/// Who hears of a couple's event, and as what: a change goes to the partner who did not make
+/// it, a reminder and the end to both.
+fn couple_news(event: &EventEnvelope, couple: CoupleEvent) -> Vec<(Uuid, Frame)> {
+    let id = |user_id| per_user_id(event, user_id);
+    let (to, frame): (Vec<Uuid>, Box<dyn Fn(Uuid) -> Frame>) = match couple {
+        CoupleEvent::CoupleFormed(_) => return Vec::new(),
+        CoupleEvent::CoupleUpdated(e) => (
+            other(e.partners, e.by).to_vec(),
+            Box::new(move |user_id| {
+                Frame::CoupleUpdated(CoupleSettings {
+                    notification_id: id(user_id),
+                    couple_id: e.couple_id,
+                    started_on: e.started_on,
+                    time_zone: e.time_zone.clone(),
+                    by: e.by,
+                })
+            }),
+        ),
+        CoupleEvent::AnniversaryAdded(e) | CoupleEvent::AnniversaryChanged(e) => {
+            let change = if event.event_type == "AnniversaryAdded" {
+                "added"
+            } else {
+                "changed"
+            };
+            (
+                other(e.partners, e.by).to_vec(),
+                Box::new(move |user_id| {
+                    Frame::AnniversaryChanged(AnniversaryNews {
+                        notification_id: id(user_id),
+                        anniversary_id: e.anniversary_id,
+                        change: change.to_owned(),
+                        title: Some(e.title.clone()),
+                        date: Some(e.date),
+                        repeats: Some(e.repeats),
+                        by: e.by,
+                    })
+                }),
+            )
+        }
+        CoupleEvent::AnniversaryRemoved(e) => (
+            other(e.partners, e.by).to_vec(),
+            Box::new(move |user_id| {
+                Frame::AnniversaryChanged(AnniversaryNews {
+                    notification_id: id(user_id),
+                    anniversary_id: e.anniversary_id,
+                    change: "removed".to_owned(),
+                    title: None,
+                    date: None,
+                    repeats: None,
+                    by: e.by,
+                })
+            }),
+        ),
+        CoupleEvent::AnniversaryReminded(e) => (
+            e.partners.to_vec(),
+            Box::new(move |user_id| {
+                Frame::AnniversaryUpcoming(AnniversaryUpcoming {
+                    notification_id: id(user_id),
+                    title: e.title.clone(),
+                    kind: e.kind,
+                    date: e.date,
+                    days_before: e.days_before,
+                })
+            }),
+        ),
+        CoupleEvent::CoupleDissolved(e) => (
+            e.partners.to_vec(),
+            Box::new(move |user_id| {
+                Frame::CoupleDissolved(CoupleEnded {
+                    notification_id: id(user_id),
+                    couple_id: e.couple_id,
+                    room_id: e.room_id,
+                    by: e.by,
+                })
+            }),
+        ),
+    };
+    to.into_iter()
+        .map(|user_id| (user_id, frame(user_id)))
+        .collect()
+}
+
+/// Who hears of a plan's event: a change goes to the other partner, a reminder to both.
+fn plan_news(event: &EventEnvelope, plan: PlanEvent) -> Vec<(Uuid, Frame)> {
+    let id = |user_id| per_user_id(event, user_id);
+    match plan {
+        PlanEvent::PlanCreated(e) | PlanEvent::PlanUpdated(e) => {
+            let created = event.event_type == "PlanCreated";
+            let entry = PlanEntry::from(&e);
+            other(e.partners, e.by)
+                .into_iter()
+                .map(|user_id| {
+                    let news = PlanNews {
+                        notification_id: id(user_id),
+                        plan: entry.clone(),
+                    };
+                    let frame = if created {
+                        Frame::PlanCreated(news)
+                    } else {
+                        Frame::PlanUpdated(news)
+                    };
+                    (user_id, frame)
+                })
+                .collect()
+        }
+        PlanEvent::PlanDeleted(e) => other(e.partners, e.by)
+            .into_iter()
+            .map(|user_id| {
+                let removed = PlanRemoved {
+                    notification_id: id(user_id),
+                    plan_id: e.plan_id,
+                    by: e.by,
+                };
+                (user_id, Frame::PlanDeleted(removed))
+            })
+            .collect(),
+        PlanEvent::PlanReminded(e) => e
+            .partners
+            .into_iter()
+            .map(|user_id| {
+                let reminder = PlanReminder {
+                    notification_id: id(user_id),
+                    plan_id: e.plan_id,
+                    title: e.title.clone(),
+                    starts_at: e.starts_at,
+                    place: e.place.clone(),
+                };
+                (user_id, Frame::PlanReminder(reminder))
+            })
+            .collect(),
+    }
 }
 
 /// Keeps the notifier's copy of room membership, and, live, publishes what happens in a room

@@ -1,6 +1,6 @@
 //! Read model of users' public profiles (`users_view`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::user::{User, UserEvent};
 use domain::Aggregate;
 use moim_nats::EventEnvelope;
@@ -27,6 +27,8 @@ pub struct Profile {
     pub display_name: String,
     /// When they signed up.
     pub registered_at: DateTime<Utc>,
+    /// Their birthday, if they told it.
+    pub birthday: Option<NaiveDate>,
 }
 
 async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), ProjectionError> {
@@ -42,6 +44,16 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
             .bind(e.user_id)
             .bind(&e.display_name)
             .bind(e.registered_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        UserEvent::ProfileUpdated(e) => {
+            sqlx::query(
+                "UPDATE users_view SET display_name = $2, birthday = $3 WHERE user_id = $1",
+            )
+            .bind(e.user_id)
+            .bind(&e.display_name)
+            .bind(e.birthday)
             .execute(&mut *tx)
             .await?;
         }
@@ -63,7 +75,7 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
                 .execute(&mut *tx)
                 .await?;
         }
-        UserEvent::UserCoupled(_) => {}
+        UserEvent::UserCoupled(_) | UserEvent::UserUncoupled(_) => {}
     }
     Ok(())
 }
@@ -96,7 +108,7 @@ pub async fn blocks_of(
 /// A user's profile.
 pub async fn profile(pool: &PgPool, user_id: Uuid) -> Result<Option<Profile>, ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT user_id, display_name, registered_at FROM users_view WHERE user_id = $1",
+        "SELECT user_id, display_name, registered_at, birthday FROM users_view WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_optional(pool)

@@ -80,6 +80,12 @@ pub async fn create_room(
     Json(body): Json<CreateRoom>,
 ) -> Result<Written<RoomOpened>, ApiError> {
     let name = RoomName::parse(&body.name)?;
+    if body.kind == RoomKind::Couple {
+        return Err(ApiError::invalid(
+            "bad_kind",
+            "a couple's room is opened by Moim when they match",
+        ));
+    }
     let opened = actor
         .commands
         .create_room(actor.user_id, name, body.kind, body.member_ids)

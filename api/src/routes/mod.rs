@@ -7,10 +7,12 @@
 mod auth;
 mod chat;
 mod chat_members;
+mod couple_dates;
 mod couples;
 mod games;
 mod health;
 mod notifications;
+mod plans;
 mod socketio;
 mod users;
 pub(crate) mod ws;
@@ -36,7 +38,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
-        .route("/users/me", get(users::me))
+        .route("/users/me", get(users::me).patch(users::update))
         .route("/users/me/blocks", get(users::blocks))
         .route(
             "/users/me/blocks/{user_id}",
@@ -68,10 +70,32 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         )
         .route("/chat/rooms/{room_id}/read", post(chat::mark_read))
         .route("/chat/search", get(chat::search_all))
-        .route("/couples/invites", post(couples::create_invite))
+        .route(
+            "/couples/invites",
+            post(couples::create_invite).get(couples::invites),
+        )
         .route("/couples/invites/{code}", delete(couples::withdraw_invite))
         .route("/couples/match", post(couples::match_couple))
-        .route("/couples/me", get(couples::mine))
+        .route(
+            "/couples/me",
+            get(couples::mine)
+                .patch(couples::update)
+                .delete(couples::dissolve),
+        )
+        .route(
+            "/couples/me/anniversaries",
+            get(couple_dates::list).post(couple_dates::add),
+        )
+        .route(
+            "/couples/me/anniversaries/{anniversary_id}",
+            patch(couple_dates::change).delete(couple_dates::remove),
+        )
+        .route("/couples/me/calendar", get(couple_dates::month))
+        .route("/couples/me/plans", get(plans::list).post(plans::create))
+        .route(
+            "/couples/me/plans/{plan_id}",
+            get(plans::show).patch(plans::update).delete(plans::delete),
+        )
         .route("/games", post(games::create))
         .route("/games/{game_id}", get(games::show))
         .route(

@@ -1,7 +1,8 @@
-//! The caller's own profile, and whom they block.
+//! The caller's own profile (name and birthday), and whom they block.
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::values::DisplayName;
 use projections::users::Blocked;
 use projections::users::VIEW;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ pub struct Me {
     user_id: Uuid,
     email: Option<String>,
     display_name: Option<String>,
+    birthday: Option<NaiveDate>,
     registered_at: Option<DateTime<Utc>>,
 }
 
@@ -33,8 +35,46 @@ pub async fn me(
         user_id,
         email,
         display_name: profile.as_ref().map(|p| p.display_name.clone()),
+        birthday: profile.as_ref().and_then(|p| p.birthday),
         registered_at: profile.map(|p| p.registered_at),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
+    birthday: Option<Option<NaiveDate>>,
+}
+
+#[derive(Serialize)]
+pub struct ProfileOut {
+    user_id: Uuid,
+    display_name: String,
+    birthday: Option<NaiveDate>,
+}
+
+/// `PATCH /users/me` `{display_name?, birthday?}` (`birthday: null` forgets it).
+pub async fn update(
+    actor: Actor,
+    Json(body): Json<ProfileChange>,
+) -> Result<Written<ProfileOut>, ApiError> {
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let (user, position) = actor
+        .commands
+        .update_profile(actor.user_id, display_name, body.birthday)
+        .await?;
+    let out = ProfileOut {
+        user_id: actor.user_id,
+        display_name: user.display_name().to_owned(),
+        birthday: user.birthday(),
+    };
+    Ok(Written::ok(out, position))
 }
 
 #[derive(Serialize)]

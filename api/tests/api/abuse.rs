@@ -440,6 +440,7 @@ async fn guessing_couple_codes_is_limited_across_processes_and_codes_can_be_with
             api: true,
             relay: false,
             projections: false,
+            scheduler: false,
         })
         .await;
     let kim = app.register("Kim").await;
@@ -494,7 +495,9 @@ async fn guessing_couple_codes_is_limited_across_processes_and_codes_can_be_with
         .post("/couples/match", &park, json!({ "code": code }))
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let mine = app.get_after("/couples/me", &kim, &withdrawn.token()).await;
+    let mine = app
+        .get_after("/couples/invites", &kim, &withdrawn.token())
+        .await;
     assert_eq!(mine.body["open_invites"], json!([]));
 }
 

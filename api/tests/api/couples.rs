@@ -35,7 +35,8 @@ async fn an_invite_makes_a_couple_and_both_hear_of_it() {
     let code = invite(&app, &kim).await;
 
     let mine = app.get("/couples/me", &kim).await;
-    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(mine.status, StatusCode::NOT_FOUND);
+    assert_eq!(mine.body["code"], "couple_not_found");
 
     let matched = app
         .post(
@@ -58,10 +59,14 @@ async fn an_invite_makes_a_couple_and_both_hear_of_it() {
     }
     let token = matched.token();
     let kim_side = app.get_after("/couples/me", &kim, &token).await;
-    assert_eq!(kim_side.body["couple"]["partner_id"], lee.id.to_string());
-    assert_eq!(kim_side.body["open_invites"], json!([]));
+    assert_eq!(kim_side.body["partner"]["user_id"], lee.id.to_string());
+    assert_eq!(kim_side.body["partner"]["display_name"], "Lee");
+    assert_eq!(kim_side.body["d_day"], 1);
+    assert_eq!(kim_side.body["room_id"], matched.body["room_id"]);
+    let invites = app.get_after("/couples/invites", &kim, &token).await;
+    assert_eq!(invites.body["open_invites"], json!([]));
     let lee_side = app.get_after("/couples/me", &lee, &token).await;
-    assert_eq!(lee_side.body["couple"]["couple_id"], couple_id);
+    assert_eq!(lee_side.body["couple_id"], couple_id);
     let feed = app.get_after("/notifications", &lee, &token).await;
     assert_eq!(feed.body["notifications"][0]["kind"], "couple.matched");
 }

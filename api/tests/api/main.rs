@@ -11,6 +11,7 @@ mod auth;
 mod causes;
 mod chat;
 mod chat_rooms;
+mod couple_life;
 mod couples;
 mod errors;
 mod games;

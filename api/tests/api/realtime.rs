@@ -22,6 +22,7 @@ const API_ONLY: Roles = Roles {
     api: true,
     relay: false,
     projections: false,
+    scheduler: false,
 };
 
 async fn group(app: &TestApp, owner: &User, members: &[&User]) -> Uuid {

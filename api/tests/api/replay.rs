@@ -101,6 +101,66 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
             .status,
         StatusCode::CREATED
     );
+    // A couple's life: a birthday, a date of their own, plans made, moved and deleted (one
+    // reminder pending), and a second couple that unmatches (its room archived).
+    for (method, path, user, body) in [
+        (
+            Method::PATCH,
+            "/users/me".to_owned(),
+            &lee,
+            json!({ "birthday": "1999-03-01" }),
+        ),
+        (
+            Method::PATCH,
+            "/couples/me".to_owned(),
+            &kim,
+            json!({ "started_on": "2026-01-01" }),
+        ),
+        (
+            Method::POST,
+            "/couples/me/anniversaries".to_owned(),
+            &kim,
+            json!({ "title": "첫 여행", "date": "2026-05-05", "repeats": "yearly" }),
+        ),
+    ] {
+        let answer = app
+            .request(method, &path, Some(&user.token), Some(body), None)
+            .await;
+        assert!(answer.status.is_success(), "{path}: {:?}", answer.body);
+    }
+    let plan = |title: &str| json!({ "title": title, "starts_at": crate::helpers::next_week(), "place": "성수" });
+    let kept = app
+        .post("/couples/me/plans", &kim, plan("전시회"))
+        .await
+        .body["plan_id"]
+        .clone();
+    let dropped = app.post("/couples/me/plans", &lee, plan("영화")).await.body["plan_id"].clone();
+    let moved = app
+        .patch(
+            &format!("/couples/me/plans/{}", kept.as_str().unwrap()),
+            &lee,
+            json!({ "memo": "표 예매함" }),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/couples/me/plans/{}", dropped.as_str().unwrap()),
+            Some(&kim.token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{:?}", deleted.body);
+    let han = app.register("Han").await;
+    let code = app.post("/couples/invites", &choi, json!({})).await.body["code"].clone();
+    app.post("/couples/match", &han, json!({ "code": code }))
+        .await;
+    let unmatched = app
+        .request(Method::DELETE, "/couples/me", Some(&han.token), None, None)
+        .await;
+    assert_eq!(unmatched.status, StatusCode::OK, "{:?}", unmatched.body);
     app.post("/couples/invites", &park, json!({})).await;
     let withdrawn = app.post("/couples/invites", &park, json!({})).await.body["code"]
         .as_str()

@@ -14,6 +14,7 @@ const API_ONLY: Roles = Roles {
     api: true,
     relay: false,
     projections: false,
+    scheduler: false,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -86,6 +87,7 @@ async fn a_query_waits_for_its_token_then_gives_up_with_503() {
             api: true,
             relay: true,
             projections: false,
+            scheduler: false,
         },
         |s| {
             s.consistency_timeout = Duration::from_millis(300);

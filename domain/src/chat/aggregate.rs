@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::aggregate::Aggregate;
 use crate::chat::{
     message_id_for, ChatCommand, ChatEvent, MemberLeft, MemberRoleChanged, MembersJoined,
-    MessageDeleted, MessageEdited, MessageRef, MessageSent, MessagesRead, RoomCreated, RoomMember,
-    RoomRenamed,
+    MessageDeleted, MessageEdited, MessageRef, MessageSent, MessagesRead, RoomArchived,
+    RoomCreated, RoomMember, RoomRenamed,
 };
 use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
@@ -28,6 +28,9 @@ pub enum RoomKind {
     Group,
     /// Like a group, and anyone may join.
     Public,
+    /// A couple's own room, opened when they match: the two partners, never more, read-only
+    /// once they unmatch. Only Moim opens one.
+    Couple,
 }
 
 impl RoomKind {
@@ -37,7 +40,13 @@ impl RoomKind {
             Self::Direct => "direct",
             Self::Group => "group",
             Self::Public => "public",
+            Self::Couple => "couple",
         }
+    }
+
+    /// Rooms of exactly two people, which nobody runs, grows or kicks from.
+    pub fn is_pair(self) -> bool {
+        matches!(self, Self::Direct | Self::Couple)
     }
 }
 
@@ -119,6 +128,8 @@ pub struct ChatRoom {
     last_seq: u64,
     joins: u64,
     deleted: BTreeSet<u64>,
+    #[serde(default)]
+    archived: bool,
 }
 
 /// Why a chat command was refused.
@@ -136,6 +147,9 @@ pub enum ChatError {
     /// The caller left the room (or was removed): they may read up to then, no more.
     #[error("you are no longer a member of this room")]
     LeftRoom,
+    /// The room was archived (a dissolved couple's): it is read, not written.
+    #[error("this room is read-only")]
+    ReadOnly,
     /// A direct room needs exactly one other person.
     #[error("a direct room has exactly two members")]
     DirectRoomSize,
@@ -178,7 +192,7 @@ impl Rejection for ChatError {
             | Self::NotAMember
             | Self::MemberNotFound
             | Self::MessageNotFound => ErrorKind::NotFound,
-            Self::RoomExists | Self::MessageDeleted => ErrorKind::Conflict,
+            Self::RoomExists | Self::MessageDeleted | Self::ReadOnly => ErrorKind::Conflict,
             Self::LeftRoom
             | Self::NotAllowed(_)
             | Self::NotYourMessage
@@ -195,6 +209,7 @@ impl Rejection for ChatError {
         match self {
             Self::RoomNotFound | Self::NotAMember => "room_not_found",
             Self::RoomExists => "room_exists",
+            Self::ReadOnly => "room_read_only",
             Self::LeftRoom => "left_room",
             Self::DirectRoomSize => "direct_room_size",
             Self::TooManyMembers => "too_many_members",
@@ -294,13 +309,21 @@ impl ChatRoom {
     /// The room and the acting member, when they may run it (owner or admin of a non-direct room).
     fn runner(&self, by: Uuid) -> Result<(Uuid, Member), ChatError> {
         let (room_id, kind, member) = self.member(by)?;
-        if kind == RoomKind::Direct {
+        if kind.is_pair() {
             return Err(ChatError::DirectRoom);
         }
         if !member.role.runs_the_room() {
             return Err(ChatError::NotAllowed("owner or admins"));
         }
         Ok((room_id, member))
+    }
+
+    /// Refuses every change but reading and leaving once the room is archived.
+    fn writable(&self) -> Result<(), ChatError> {
+        if self.archived {
+            return Err(ChatError::ReadOnly);
+        }
+        Ok(())
     }
 
     fn next_seq(&self) -> u64 {
@@ -331,7 +354,7 @@ impl ChatRoom {
         }
         let may_join = match kind {
             RoomKind::Public => true,
-            RoomKind::Direct => self.former.contains_key(&user_id),
+            RoomKind::Direct | RoomKind::Couple => self.former.contains_key(&user_id),
             RoomKind::Group => false,
         };
         if !may_join {
@@ -361,7 +384,7 @@ impl ChatRoom {
             .get(&user_id)
             .ok_or(ChatError::MemberNotFound)?;
         if by != user_id {
-            if kind == RoomKind::Direct {
+            if kind.is_pair() {
                 return Err(ChatError::DirectRoom);
             }
             let may_kick = match actor.role {
@@ -374,7 +397,7 @@ impl ChatRoom {
             }
         }
         // The owner leaving hands the room to whoever has been in it longest.
-        let new_owner = (leaving.role == MemberRole::Owner && kind != RoomKind::Direct)
+        let new_owner = (leaving.role == MemberRole::Owner && !kind.is_pair())
             .then(|| {
                 self.members
                     .iter()
@@ -443,6 +466,14 @@ impl Aggregate for ChatRoom {
         command: ChatCommand,
         services: &dyn Services,
     ) -> Result<Vec<ChatEvent>, ChatError> {
+        let reads_or_leaves = matches!(
+            command,
+            ChatCommand::MarkRead { .. } | ChatCommand::Archive { .. }
+        ) || matches!(command, ChatCommand::RemoveMember { by, user_id } if by == user_id);
+        // Members learn it is read-only; outsiders still learn nothing.
+        if !reads_or_leaves && self.access(command.asker()).is_some() {
+            self.writable()?;
+        }
         match command {
             ChatCommand::CreateRoom {
                 room_id,
@@ -466,7 +497,7 @@ impl Aggregate for ChatRoom {
                         });
                     }
                 }
-                if kind == RoomKind::Direct && members.len() != 2 {
+                if kind.is_pair() && members.len() != 2 {
                     return Err(ChatError::DirectRoomSize);
                 }
                 if members.len() > Self::MAX_MEMBERS {
@@ -561,7 +592,7 @@ impl Aggregate for ChatRoom {
                     Err(ChatError::MessageDeleted) => return Ok(Vec::new()),
                     other => other?,
                 }
-                let moderates = kind != RoomKind::Direct && actor.role.runs_the_room();
+                let moderates = !kind.is_pair() && actor.role.runs_the_room();
                 if message.sender_id != by && !moderates {
                     return Err(ChatError::NotYourMessage);
                 }
@@ -570,6 +601,17 @@ impl Aggregate for ChatRoom {
                     seq: message.seq,
                     by,
                     deleted_at: services.now(),
+                })])
+            }
+            ChatCommand::Archive { by } => {
+                let (room_id, _, _) = self.member(by)?;
+                if self.archived {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![ChatEvent::RoomArchived(RoomArchived {
+                    room_id,
+                    by,
+                    archived_at: services.now(),
                 })])
             }
             ChatCommand::MarkRead { user_id, seq } => {
@@ -629,6 +671,7 @@ impl Aggregate for ChatRoom {
                 }
             }
             ChatEvent::MessageEdited(_) => {}
+            ChatEvent::RoomArchived(_) => self.archived = true,
             ChatEvent::MessageDeleted(e) => {
                 self.deleted.insert(e.seq);
             }
@@ -1140,5 +1183,45 @@ mod tests {
             .then_expect_events(vec![sent(3, LEE, 9, "c")]);
         assert_eq!(room.last_read_of(LEE), Some(3));
         assert_eq!(room.last_read_of(KIM), Some(2));
+    }
+
+    #[test]
+    fn a_couple_room_holds_two_and_once_archived_is_read_and_left_but_not_written() {
+        given::<ChatRoom>([])
+            .when(create(RoomKind::Couple, vec![LEE, PARK]))
+            .then_expect_error("direct_room_size");
+        let archived = ChatEvent::RoomArchived(RoomArchived {
+            room_id: ROOM,
+            by: KIM,
+            archived_at: FixedServices::new().now,
+        });
+        let couple = || created(RoomKind::Couple, vec![KIM, LEE]);
+        given::<ChatRoom>([couple()])
+            .when(ChatCommand::AddMembers {
+                by: KIM,
+                user_ids: vec![PARK],
+            })
+            .then_expect_error("direct_room");
+        given::<ChatRoom>([couple()])
+            .when(ChatCommand::Archive { by: KIM })
+            .then_expect_events(vec![archived.clone()]);
+        given::<ChatRoom>([couple(), sent(1, LEE, 1, "hi"), archived.clone()])
+            .when(send(KIM, 2, "still there?"))
+            .then_expect_error("room_read_only");
+        given::<ChatRoom>([couple(), sent(1, LEE, 1, "hi"), archived.clone()])
+            .when(ChatCommand::MarkRead {
+                user_id: KIM,
+                seq: 1,
+            })
+            .then_expect_events(vec![ChatEvent::MessagesRead(MessagesRead {
+                room_id: ROOM,
+                user_id: KIM,
+                seq: 1,
+                read_at: FixedServices::new().now,
+            })]);
+        // A stranger still learns nothing.
+        given::<ChatRoom>([couple(), archived])
+            .when(send(PARK, 3, "hello"))
+            .then_expect_error("room_not_found");
     }
 }

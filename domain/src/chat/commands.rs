@@ -89,6 +89,29 @@ pub enum ChatCommand {
         /// Up to which message.
         seq: u64,
     },
+    /// Makes the room read-only for good (a couple's room when they unmatch).
+    Archive {
+        /// On whose behalf (a member).
+        by: Uuid,
+    },
+}
+
+impl ChatCommand {
+    /// Who asks.
+    pub fn asker(&self) -> Uuid {
+        match self {
+            Self::CreateRoom { creator_id, .. } => *creator_id,
+            Self::SendMessage { sender_id, .. } => *sender_id,
+            Self::Join { user_id } | Self::MarkRead { user_id, .. } => *user_id,
+            Self::AddMembers { by, .. }
+            | Self::RemoveMember { by, .. }
+            | Self::Rename { by, .. }
+            | Self::SetRole { by, .. }
+            | Self::EditMessage { by, .. }
+            | Self::DeleteMessage { by, .. }
+            | Self::Archive { by } => *by,
+        }
+    }
 }
 
 /// The facts of a sent message that never change, read by the caller from the store: the room

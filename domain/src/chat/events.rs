@@ -33,6 +33,19 @@ pub enum ChatEvent {
     MessageDeleted(MessageDeleted),
     /// A member read the room up to a message.
     MessagesRead(MessagesRead),
+    /// The room became read-only for good (a dissolved couple's room).
+    RoomArchived(RoomArchived),
+}
+
+/// Payload of [`ChatEvent::RoomArchived`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomArchived {
+    /// The room.
+    pub room_id: Uuid,
+    /// On whose behalf.
+    pub by: Uuid,
+    /// When.
+    pub archived_at: DateTime<Utc>,
 }
 
 /// Payload of [`ChatEvent::RoomCreated`].
@@ -226,7 +239,8 @@ impl ChatEvent {
             | Self::MemberRoleChanged(_)
             | Self::MessageEdited(_)
             | Self::MessageDeleted(_)
-            | Self::MessagesRead(_) => None,
+            | Self::MessagesRead(_)
+            | Self::RoomArchived(_) => None,
         }
     }
 }
@@ -243,6 +257,7 @@ impl DomainEvent for ChatEvent {
             Self::MessageEdited(_) => "MessageEdited",
             Self::MessageDeleted(_) => "MessageDeleted",
             Self::MessagesRead(_) => "MessagesRead",
+            Self::RoomArchived(_) => "RoomArchived",
         }
     }
 

@@ -10,5 +10,6 @@ pub use commands::{ChatCommand, MessageRef};
 pub(crate) use events::ROOM_CREATED_V1_TO_V2;
 pub use events::{
     direct_room_id, message_id_for, ChatEvent, MemberLeft, MemberRoleChanged, MembersJoined,
-    MessageDeleted, MessageEdited, MessageSent, MessagesRead, RoomCreated, RoomMember, RoomRenamed,
+    MessageDeleted, MessageEdited, MessageSent, MessagesRead, RoomArchived, RoomCreated,
+    RoomMember, RoomRenamed,
 };

@@ -1,6 +1,6 @@
 //! The user aggregate; it guards "a user is in at most one couple".
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
@@ -11,7 +11,8 @@ use crate::services::Services;
 use std::collections::BTreeSet;
 
 use crate::user::{
-    UserBlocked, UserCommand, UserCoupled, UserEvent, UserRegistered, UserUnblocked,
+    ProfileUpdated, UserBlocked, UserCommand, UserCoupled, UserEvent, UserRegistered,
+    UserUnblocked, UserUncoupled,
 };
 
 /// A user's state.
@@ -21,6 +22,10 @@ pub struct User {
     couple: Option<(Uuid, Uuid, DateTime<Utc>)>,
     #[serde(default)]
     blocked: BTreeSet<Uuid>,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    birthday: Option<NaiveDate>,
 }
 
 /// Why a user command was refused.
@@ -72,6 +77,16 @@ impl User {
     /// The user's couple as `(couple_id, partner_id, since)`, if any.
     pub fn couple(&self) -> Option<(Uuid, Uuid, DateTime<Utc>)> {
         self.couple
+    }
+
+    /// How others see them.
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    /// Their birthday, if they told it.
+    pub fn birthday(&self) -> Option<NaiveDate> {
+        self.birthday
     }
 
     /// Whether the user blocks `other`.
@@ -126,6 +141,35 @@ impl Aggregate for User {
                     since,
                 })])
             }
+            UserCommand::Uncouple { couple_id } => {
+                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                if self.couple.map(|c| c.0) != Some(couple_id) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::UserUncoupled(UserUncoupled {
+                    user_id,
+                    couple_id,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::UpdateProfile {
+                display_name,
+                birthday,
+            } => {
+                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                let display_name = display_name
+                    .map_or_else(|| self.display_name.clone(), |n| n.as_str().to_owned());
+                let birthday = birthday.unwrap_or(self.birthday);
+                if display_name == self.display_name && birthday == self.birthday {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::ProfileUpdated(ProfileUpdated {
+                    user_id,
+                    display_name,
+                    birthday,
+                    at: services.now(),
+                })])
+            }
             UserCommand::Block { blocked_id } => {
                 let user_id = self.user_id.ok_or(UserError::NotFound)?;
                 if blocked_id == user_id {
@@ -158,6 +202,12 @@ impl Aggregate for User {
         match event {
             UserEvent::UserRegistered(e) => {
                 self.user_id = Some(e.user_id);
+                self.display_name = e.display_name;
+            }
+            UserEvent::UserUncoupled(_) => self.couple = None,
+            UserEvent::ProfileUpdated(e) => {
+                self.display_name = e.display_name;
+                self.birthday = e.birthday;
             }
             UserEvent::UserCoupled(e) => self.couple = Some((e.couple_id, e.partner_id, e.since)),
             UserEvent::UserBlocked(e) => {
@@ -277,5 +327,63 @@ mod tests {
         given::<User>([])
             .when(UserCommand::Block { blocked_id: LEE })
             .then_expect_error("user_not_found");
+    }
+
+    #[test]
+    fn an_uncoupled_user_may_couple_again_and_a_stale_uncouple_changes_nothing() {
+        let now = FixedServices::new().now;
+        let coupled = UserEvent::UserCoupled(UserCoupled {
+            user_id: KIM,
+            couple_id: COUPLE,
+            partner_id: LEE,
+            since: now,
+        });
+        let uncoupled = UserEvent::UserUncoupled(UserUncoupled {
+            user_id: KIM,
+            couple_id: COUPLE,
+            at: now,
+        });
+        given::<User>([registered(KIM), coupled.clone()])
+            .when(UserCommand::Uncouple { couple_id: COUPLE })
+            .then_expect_events(vec![uncoupled.clone()]);
+        given::<User>([registered(KIM), coupled.clone(), uncoupled.clone()])
+            .when(UserCommand::Uncouple { couple_id: COUPLE })
+            .then_expect_events(vec![]);
+        let kim = given::<User>([registered(KIM), coupled, uncoupled])
+            .when(UserCommand::CoupleWith {
+                couple_id: Uuid::from_u128(51),
+                partner_id: PARK,
+                since: now,
+            })
+            .then_expect_events(vec![UserEvent::UserCoupled(UserCoupled {
+                user_id: KIM,
+                couple_id: Uuid::from_u128(51),
+                partner_id: PARK,
+                since: now,
+            })]);
+        assert_eq!(kim.couple().map(|c| c.1), Some(PARK));
+    }
+
+    #[test]
+    fn a_profile_keeps_what_is_not_changed() {
+        let birthday = chrono::NaiveDate::from_ymd_opt(2000, 2, 29);
+        let kim = given::<User>([registered(KIM)])
+            .when(UserCommand::UpdateProfile {
+                display_name: None,
+                birthday: Some(birthday),
+            })
+            .then_expect_events(vec![UserEvent::ProfileUpdated(ProfileUpdated {
+                user_id: KIM,
+                display_name: "Kim".into(),
+                birthday,
+                at: FixedServices::new().now,
+            })]);
+        assert_eq!(kim.birthday(), birthday);
+        given::<User>([registered(KIM)])
+            .when(UserCommand::UpdateProfile {
+                display_name: Some(DisplayName::parse("Kim").unwrap()),
+                birthday: None,
+            })
+            .then_expect_events(vec![]);
     }
 }

@@ -1,6 +1,6 @@
 //! What can be asked of a user.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::values::DisplayName;
@@ -25,6 +25,18 @@ pub enum UserCommand {
     Unblock {
         /// Whom to unblock.
         blocked_id: Uuid,
+    },
+    /// Ends the user's couple (`couple_id`), so they may match again.
+    Uncouple {
+        /// The couple that ends.
+        couple_id: Uuid,
+    },
+    /// Changes the profile (absent fields stay; `birthday: Some(None)` forgets it).
+    UpdateProfile {
+        /// A new name.
+        display_name: Option<DisplayName>,
+        /// A new birthday.
+        birthday: Option<Option<NaiveDate>>,
     },
     /// Makes the user one half of a couple.
     CoupleWith {

@@ -1,6 +1,6 @@
 //! What happens to a user.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,6 +17,34 @@ pub enum UserEvent {
     UserBlocked(UserBlocked),
     /// The user lifted a block.
     UserUnblocked(UserUnblocked),
+    /// The user's couple was dissolved; they may match again.
+    UserUncoupled(UserUncoupled),
+    /// The user changed their profile.
+    ProfileUpdated(ProfileUpdated),
+}
+
+/// Payload of [`UserEvent::UserUncoupled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUncoupled {
+    /// The user.
+    pub user_id: Uuid,
+    /// The couple that ended.
+    pub couple_id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Payload of [`UserEvent::ProfileUpdated`]: the profile as it now is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileUpdated {
+    /// The user.
+    pub user_id: Uuid,
+    /// How others see them.
+    pub display_name: String,
+    /// Their birthday, if they told it.
+    pub birthday: Option<NaiveDate>,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Payload of [`UserEvent::UserBlocked`].
@@ -72,6 +100,8 @@ impl DomainEvent for UserEvent {
             Self::UserCoupled(_) => "UserCoupled",
             Self::UserBlocked(_) => "UserBlocked",
             Self::UserUnblocked(_) => "UserUnblocked",
+            Self::UserUncoupled(_) => "UserUncoupled",
+            Self::ProfileUpdated(_) => "ProfileUpdated",
         }
     }
 

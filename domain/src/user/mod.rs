@@ -6,4 +6,7 @@ mod events;
 
 pub use aggregate::{User, UserError};
 pub use commands::UserCommand;
-pub use events::{UserBlocked, UserCoupled, UserEvent, UserRegistered, UserUnblocked};
+pub use events::{
+    ProfileUpdated, UserBlocked, UserCoupled, UserEvent, UserRegistered, UserUnblocked,
+    UserUncoupled,
+};

@@ -7,6 +7,7 @@
 //! `201` of a send and the data of `message.sent`, and each entry of history).
 
 mod chat;
+mod couple;
 mod room;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,10 @@ use uuid::Uuid;
 pub use chat::{
     seq_of, ChatMessage, DeletedMessage, EditedMessage, MessageKind, ReadPointer, RoleChange,
     SystemNote,
+};
+pub use couple::{
+    AnniversaryNews, AnniversaryUpcoming, CoupleEnded, CoupleSettings, Location, LocationIn,
+    LocationStopped, PlanEntry, PlanNews, PlanReminder, PlanRemoved, RoomArchivedNote,
 };
 pub use room::{RoomFrame, RoomOpened};
 
@@ -57,6 +62,39 @@ pub enum Frame {
     /// The user is now half of a couple.
     #[serde(rename = "couple.matched")]
     CoupleMatched(CoupleMatched),
+    /// The partner moved day 1 or the time zone.
+    #[serde(rename = "couple.updated")]
+    CoupleUpdated(CoupleSettings),
+    /// The couple unmatched; their room is read-only.
+    #[serde(rename = "couple.dissolved")]
+    CoupleDissolved(CoupleEnded),
+    /// The partner added, changed or removed a date.
+    #[serde(rename = "anniversary.changed")]
+    AnniversaryChanged(AnniversaryNews),
+    /// An anniversary is a week or a day away.
+    #[serde(rename = "anniversary.upcoming")]
+    AnniversaryUpcoming(AnniversaryUpcoming),
+    /// The partner made a plan.
+    #[serde(rename = "plan.created")]
+    PlanCreated(PlanNews),
+    /// The partner moved or changed a plan.
+    #[serde(rename = "plan.updated")]
+    PlanUpdated(PlanNews),
+    /// The partner deleted a plan.
+    #[serde(rename = "plan.deleted")]
+    PlanDeleted(PlanRemoved),
+    /// A plan starts in two hours.
+    #[serde(rename = "plan.reminder")]
+    PlanReminder(PlanReminder),
+    /// The partner's live position (not kept).
+    #[serde(rename = "location.updated")]
+    LocationUpdated(Location),
+    /// The partner stopped sharing their position (not kept).
+    #[serde(rename = "location.stopped")]
+    LocationStopped(LocationStopped),
+    /// The room became read-only (a dissolved couple's room).
+    #[serde(rename = "room.archived")]
+    RoomArchived(RoomArchivedNote),
     /// The user got a place in a game.
     #[serde(rename = "game.joined")]
     GameJoined(GamePlace),
@@ -107,6 +145,17 @@ impl Frame {
             Self::RoleChanged(_) => "room.role_changed",
             Self::RoomRead(_) => "room.read",
             Self::CoupleMatched(_) => "couple.matched",
+            Self::CoupleUpdated(_) => "couple.updated",
+            Self::CoupleDissolved(_) => "couple.dissolved",
+            Self::AnniversaryChanged(_) => "anniversary.changed",
+            Self::AnniversaryUpcoming(_) => "anniversary.upcoming",
+            Self::PlanCreated(_) => "plan.created",
+            Self::PlanUpdated(_) => "plan.updated",
+            Self::PlanDeleted(_) => "plan.deleted",
+            Self::PlanReminder(_) => "plan.reminder",
+            Self::LocationUpdated(_) => "location.updated",
+            Self::LocationStopped(_) => "location.stopped",
+            Self::RoomArchived(_) => "room.archived",
             Self::GameJoined(_) => "game.joined",
             Self::GameWaitlisted(_) => "game.waitlisted",
             Self::GamePromoted(_) => "game.promoted",
@@ -253,7 +302,7 @@ impl Problem {
 
 /// A client-to-server frame: `{"type", "id", "data"}`, answered with `ack` or `error` carrying
 /// the same `id`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct InFrame {
     /// The client's id for it, echoed in the answer.
     #[serde(default)]
@@ -264,7 +313,7 @@ pub struct InFrame {
 }
 
 /// What a client may send on the socket.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum ClientFrame {
     /// A fresh access token for this socket, before the current one expires.
@@ -285,6 +334,12 @@ pub enum ClientFrame {
     /// The user is (or stopped) typing in a room; answered with an empty `ack`.
     #[serde(rename = "typing")]
     Typing(TypingIn),
+    /// The user's position, for their partner only; answered with an empty `ack`.
+    #[serde(rename = "location.update")]
+    LocationUpdate(LocationIn),
+    /// The user stops sharing their position; answered with an empty `ack`.
+    #[serde(rename = "location.stop")]
+    LocationStop,
 }
 
 /// Data of the client's `typing`.

@@ -6,7 +6,10 @@ use domain::chat::{Access, ChatEvent, RoomKind};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{seq_of, ChatMessage, DeletedMessage, EditedMessage, Frame, ReadPointer, RoleChange};
+use super::{
+    seq_of, ChatMessage, DeletedMessage, EditedMessage, Frame, ReadPointer, RoleChange,
+    RoomArchivedNote,
+};
 
 /// Data of `room.created`: the user is in a room they did not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +113,10 @@ impl RoomFrame {
                 };
                 (e.room_id, Frame::MessageDeleted(deleted))
             }
+            ChatEvent::RoomArchived(e) => (
+                e.room_id,
+                Frame::RoomArchived(RoomArchivedNote { room_id: e.room_id }),
+            ),
             ChatEvent::MessagesRead(e) => {
                 frame.seq = Some(e.seq);
                 frame.not_to = Some(e.user_id);
