@@ -42,6 +42,8 @@ pub struct Delivery {
     pub cursor: Option<Position>,
     /// On a `presence` frame: whose, and whether online (a socket passes on changes only).
     pub presence: Option<(Uuid, bool)>,
+    /// On a frame of the user's own: a game whose scores the socket starts watching.
+    pub watch: Option<Uuid>,
 }
 
 /// Where a subject's forwarder puts frames for one socket.
@@ -144,10 +146,31 @@ impl Hub {
                     enters: false,
                     cursor: None,
                     presence: Some((user_id, online)),
+                    watch: None,
                 });
                 hand_out(&topic.outlets, &delivery);
             }
         }
+    }
+
+    /// Tells every socket of `user_id`, on every process, to watch a game's scores.
+    pub async fn watch_game(&self, user_id: Uuid, game_id: Uuid) -> Result<(), async_nats::Error> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(push_headers::WATCH, game_id.to_string().as_str());
+        let frame = projections::frames::OutFrame {
+            id: None,
+            room_id: None,
+            rev: None,
+            cursor: None,
+            frame: projections::frames::Frame::GameWatching(projections::frames::Watching {
+                game_id,
+            }),
+        };
+        let text = serde_json::to_vec(&frame)?;
+        self.nats
+            .publish_with_headers(self.subjects.push_user(user_id), headers, text.into())
+            .await?;
+        Ok(())
     }
 
     /// Publishes a frame that is not kept (typing) to a room's members on every process, but
@@ -226,6 +249,15 @@ impl Socket {
         Ok(())
     }
 
+    /// Starts watching a game's scores; returns once the server has the subscription.
+    pub async fn watch_game(&mut self, game_id: Uuid) -> Result<(), async_nats::Error> {
+        let subject = self.hub.subjects.push_game(game_id);
+        if self.subscribe(subject, true).await? {
+            self.hub.confirm().await?;
+        }
+        Ok(())
+    }
+
     /// Stops following a room's frames.
     pub fn unfollow_room(&mut self, room_id: Uuid) {
         let subject = self.hub.subjects.push_room(room_id);
@@ -299,6 +331,7 @@ async fn forward(mut subscription: async_nats::Subscriber, outlets: Outlets, by_
             enters: header(push_headers::ENTERS).is_some(),
             cursor: header(push_headers::CURSOR).and_then(|c| c.parse().ok()),
             presence: None,
+            watch: header(push_headers::WATCH).and_then(|g| g.parse().ok()),
         });
         hand_out(&outlets, &delivery);
     }

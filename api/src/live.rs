@@ -21,7 +21,8 @@ use domain::chat::Access;
 use domain::Position;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use projections::frames::{
-    Frame, Location, LocationIn, LocationStopped, OutFrame, Recovery, Resumed, TypingChange,
+    FeedEntry, Frame, Location, LocationIn, LocationStopped, OutFrame, Recovery, Resumed,
+    TypingChange,
 };
 use projections::{notifications, room_feed};
 use serde_json::json;
@@ -161,6 +162,16 @@ impl Live {
         for room_id in ids.into_iter().filter(|r| !still.contains(r)) {
             live.unfollow(room_id);
         }
+        // A player's sockets watch the scores of their games that are not over.
+        let games = projections::games::live_games_of(&live.state.pool, user_id)
+            .await
+            .map_err(ApiError::from)?;
+        for game_id in games {
+            live.socket
+                .watch_game(game_id)
+                .await
+                .map_err(|e| Broken::Server(ApiError::internal(e)))?;
+        }
         Ok(live)
     }
 
@@ -198,6 +209,12 @@ impl Live {
                 return Ok(());
             }
             self.cursor = Some(cursor);
+        }
+        if let Some(game_id) = delivery.watch {
+            self.socket
+                .watch_game(game_id)
+                .await
+                .map_err(|e| Broken::Server(ApiError::internal(e)))?;
         }
         let Some(room_id) = delivery.room else {
             return send(ws, delivery.text.clone()).await;
@@ -315,6 +332,14 @@ impl Live {
             let frame: Frame =
                 serde_json::from_value(json!({ "type": row.kind, "data": row.data }))
                     .map_err(|e| Broken::Server(ApiError::internal(e)))?;
+            let entry = row.in_feed.then(|| FeedEntry {
+                notification_id: row.notification_id,
+                kind: row.kind,
+                data: row.data,
+                created_at: row.created_at,
+                read_at: row.read_at,
+                cursor: cursor.to_string(),
+            });
             let out = OutFrame {
                 id: Some(row.notification_id.to_string()),
                 room_id: row.room_id,
@@ -324,6 +349,16 @@ impl Live {
             };
             send_out(ws, &out).await?;
             self.cursor = Some(cursor);
+            if let Some(entry) = entry {
+                let created = OutFrame {
+                    id: Some(notifications::created_push_id(entry.notification_id).to_string()),
+                    room_id: None,
+                    rev: None,
+                    cursor: None,
+                    frame: Frame::NotificationCreated(entry),
+                };
+                send_out(ws, &created).await?;
+            }
             if let (Some(room_id), Some(rev)) = (row.room_id, row.rev) {
                 if !self.follows(room_id) {
                     self.follow(&[room_id]).await?;

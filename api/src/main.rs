@@ -1,8 +1,9 @@
-//! The `moim` binary: `serve` (all roles, or one with `--role`), `migrate`, `replay`.
+//! The `moim` binary: `serve` (all roles, or one with `--role`), `migrate`, `replay`, `admin`.
 
 use anyhow::Context;
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand, ValueEnum};
+use domain::user::PlatformRole;
 use moim_api::config::Settings;
 use moim_api::startup::{self, Application, Roles};
 use projections::Registry;
@@ -37,6 +38,25 @@ enum Command {
         /// Rebuild every projection.
         #[arg(long, conflicts_with = "projection")]
         all: bool,
+    },
+    /// Makes or unmakes platform admins (an operator's act, so no endpoint does it).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Makes the account with this e-mail an admin.
+    Grant {
+        /// The account's e-mail.
+        email: String,
+    },
+    /// Makes an admin an ordinary user again.
+    Revoke {
+        /// The account's e-mail.
+        email: String,
     },
 }
 
@@ -83,6 +103,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             startup::database(&settings).await?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Admin { action } => {
+            let (email, role) = match action {
+                AdminAction::Grant { email } => (email, PlatformRole::Admin),
+                AdminAction::Revoke { email } => (email, PlatformRole::User),
+            };
+            let pool = startup::database(&settings).await?;
+            let user_id = commands::Commands::new(pool)
+                .set_platform_role(&email, role)
+                .await
+                .with_context(|| format!("setting the role of {email}"))?;
+            eprintln!("{email} ({user_id}) is now {role:?}");
             Ok(())
         }
         Command::Replay { projection, all } => {

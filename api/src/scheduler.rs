@@ -1,6 +1,6 @@
 //! The durable scheduler: fires due work kept in PostgreSQL, once, whichever processes run.
 //!
-//! Due work is a row in a view's job table (today `couple_jobs`), written by the view in the
+//! Due work is a row in a view's job table ([`TABLES`]), written by the view in the
 //! transaction that applies the event that scheduled it. Every process with the `scheduler` role
 //! polls for rows due by its clock, claims them with `FOR UPDATE SKIP LOCKED` (two processes never
 //! take the same row; a process killed mid-way drops its connection and with it the claim), runs
@@ -15,12 +15,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use commands::{CommandError, Commands};
 use projections::couple_schedule::{ANNIVERSARY_REMINDER, PLAN_REMINDER};
+use projections::games::GAME_REMINDER;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Rows claimed per transaction.
 const BATCH: i64 = 32;
+
+/// The job tables, each written by its view: the couples' reminders and the games' starts.
+pub const TABLES: [&str; 2] = [projections::couple_schedule::JOBS, projections::games::JOBS];
 
 /// One due row.
 #[derive(Debug, sqlx::FromRow)]
@@ -73,7 +77,7 @@ impl Scheduler {
     pub async fn run(self, stop: CancellationToken) {
         while !stop.is_cancelled() {
             let wait = match self.tick(self.clock.now()).await {
-                Ok(BATCH_FULL) => Duration::ZERO,
+                Ok(claimed) if claimed >= BATCH_FULL => Duration::ZERO,
                 Ok(_) => self.until_next().await.unwrap_or(self.poll),
                 Err(error) => {
                     tracing::error!(error = %error, "scheduler tick failed");
@@ -90,23 +94,36 @@ impl Scheduler {
     /// How long until the next row is due, capped at the poll interval (rows written meanwhile
     /// are found by the next poll).
     async fn until_next(&self) -> Result<Duration, SchedulerError> {
-        let next: Option<(DateTime<Utc>,)> =
-            sqlx::query_as("SELECT min(due_at) FROM couple_jobs HAVING min(due_at) IS NOT NULL")
-                .fetch_optional(&self.pool)
-                .await?;
+        let next: Option<(DateTime<Utc>,)> = sqlx::query_as(&format!(
+            "SELECT min(due_at) FROM ({}) due HAVING min(due_at) IS NOT NULL",
+            TABLES
+                .map(|t| format!("SELECT min(due_at) AS due_at FROM {t}"))
+                .join(" UNION ALL ")
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
         let now = self.clock.now();
         Ok(next.map_or(self.poll, |(at,)| {
             (at - now).to_std().unwrap_or(Duration::ZERO).min(self.poll)
         }))
     }
 
-    /// Fires the rows due at `now`; answers how many it claimed.
+    /// Fires the rows due at `now` in every job table; answers how many it claimed from the
+    /// fullest.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, SchedulerError> {
+        let mut claimed = 0;
+        for table in TABLES {
+            claimed = claimed.max(self.tick_table(table, now).await?);
+        }
+        Ok(claimed)
+    }
+
+    async fn tick_table(&self, table: &str, now: DateTime<Utc>) -> Result<usize, SchedulerError> {
         let mut tx = self.pool.begin().await?;
-        let jobs: Vec<Job> = sqlx::query_as(
-            "SELECT job_key, kind, target, due_at, payload FROM couple_jobs
-             WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
+        let jobs: Vec<Job> = sqlx::query_as(&format!(
+            "SELECT job_key, kind, target, due_at, payload FROM {table}
+             WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ))
         .bind(now)
         .bind(BATCH)
         .fetch_all(&mut *tx)
@@ -115,14 +132,16 @@ impl Scheduler {
             let next = self.fire(job).await?;
             match next {
                 Some(due_at) => {
-                    sqlx::query("UPDATE couple_jobs SET due_at = $2 WHERE job_key = $1")
-                        .bind(&job.job_key)
-                        .bind(due_at)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(&format!(
+                        "UPDATE {table} SET due_at = $2 WHERE job_key = $1"
+                    ))
+                    .bind(&job.job_key)
+                    .bind(due_at)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 None => {
-                    sqlx::query("DELETE FROM couple_jobs WHERE job_key = $1")
+                    sqlx::query(&format!("DELETE FROM {table} WHERE job_key = $1"))
                         .bind(&job.job_key)
                         .execute(&mut *tx)
                         .await?;
@@ -136,21 +155,27 @@ impl Scheduler {
     /// Runs one row's command; answers when the row is due again, if it recurs.
     async fn fire(&self, job: &Job) -> Result<Option<DateTime<Utc>>, SchedulerError> {
         let late_ms = (self.clock.now() - job.due_at).num_milliseconds();
+        let starts_at: Option<DateTime<Utc>> = job
+            .payload
+            .get("starts_at")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
         let outcome = match job.kind.as_str() {
-            PLAN_REMINDER => {
-                let starts_at = job
-                    .payload
-                    .get("starts_at")
-                    .and_then(|v| serde_json::from_value(v.clone()).ok());
-                match starts_at {
-                    Some(starts_at) => self
-                        .commands
-                        .remind_plan(job.target, starts_at)
-                        .await
-                        .map(|_| None),
-                    None => Ok(None),
-                }
-            }
+            GAME_REMINDER => match starts_at {
+                Some(starts_at) => self
+                    .commands
+                    .remind_game(job.target, starts_at)
+                    .await
+                    .map(|_| None),
+                None => Ok(None),
+            },
+            PLAN_REMINDER => match starts_at {
+                Some(starts_at) => self
+                    .commands
+                    .remind_plan(job.target, starts_at)
+                    .await
+                    .map(|_| None),
+                None => Ok(None),
+            },
             ANNIVERSARY_REMINDER => self.commands.remind_anniversaries(job.target).await,
             other => {
                 tracing::warn!(kind = other, "unknown job kind; dropped");

@@ -5,7 +5,7 @@
 //! ever published.
 
 use chrono::{DateTime, Utc};
-use domain::user::{User, UserCommand};
+use domain::user::{PlatformRole, User, UserCommand, UserError};
 use domain::values::{DisplayName, Email, Password};
 use domain::{ErrorKind, Metadata, Position};
 use uuid::Uuid;
@@ -91,6 +91,26 @@ impl Commands {
                 user_id: known.then_some(user_id),
             })
         }
+    }
+
+    /// Gives the account registered with `email` a platform role (`moim admin grant`), and
+    /// answers whose it is.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_platform_role(
+        &self,
+        email: &str,
+        role: PlatformRole,
+    ) -> Result<Uuid, CommandError> {
+        let email = Email::parse(email).map_err(CommandError::rejected)?;
+        let row: Option<(Uuid,)> =
+            sqlx::query_as("SELECT user_id FROM credentials WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(self.store.pool())
+                .await?;
+        let (user_id,) = row.ok_or_else(|| CommandError::rejected(UserError::NotFound))?;
+        let set = UserCommand::SetPlatformRole { role };
+        self.execute::<User>(&user_id.to_string(), set).await?;
+        Ok(user_id)
     }
 
     /// The e-mail a user registered with.

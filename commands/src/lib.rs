@@ -10,12 +10,15 @@
 pub mod accounts;
 mod adapter;
 mod attempts;
+pub mod board;
 mod cache;
 pub mod chat;
+pub mod clubs;
 pub mod couple_life;
 pub mod couples;
 mod error;
 pub mod games;
+mod inbox;
 mod locks;
 mod passwords;
 mod services;

@@ -5,10 +5,13 @@
 //! PostgreSQL event store; the `projections` crate reads their events back into read models.
 
 pub mod aggregate;
+pub mod board;
 pub mod chat;
+pub mod club;
 pub mod couple;
 pub mod error;
 pub mod game;
+pub mod inbox;
 pub mod metadata;
 pub mod plan;
 pub mod position;

@@ -113,6 +113,30 @@ text_value!(
     /// A note on a plan: 1 to 2000 characters, newlines allowed.
     Memo, "memo", 2000, true
 );
+text_value!(
+    /// A club's name: 1 to 50 characters.
+    ClubName, "name", 50, false
+);
+text_value!(
+    /// What a club is about: 1 to 2000 characters, newlines allowed.
+    ClubDescription, "description", 2000, true
+);
+text_value!(
+    /// A post's title: 1 to 200 characters.
+    PostTitle, "title", 200, false
+);
+text_value!(
+    /// A post's text: 1 to 20000 characters, newlines allowed.
+    PostBody, "body", 20000, true
+);
+text_value!(
+    /// A board's category, e.g. `데이트 코스`: 1 to 30 characters.
+    Category, "category", 30, false
+);
+text_value!(
+    /// A comment: 1 to 2000 characters, newlines allowed.
+    CommentBody, "body", 2000, true
+);
 
 /// An IANA time zone name (`Asia/Seoul`), checked against the tz database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

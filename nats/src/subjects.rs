@@ -48,6 +48,12 @@ impl Subjects {
         format!("{}.push.room.{}", self.prefix, room_id)
     }
 
+    /// Where a game's live scores go, once for all who watch it: `<prefix>.push.game.<game_id>`
+    /// (core NATS). Each API process subscribes while one of its sockets watches the game.
+    pub fn push_game(&self, game_id: Uuid) -> String {
+        format!("{}.push.game.{}", self.prefix, game_id)
+    }
+
     /// A subject nobody serves: a request to it is a round trip to the server.
     pub fn nobody(&self) -> String {
         format!("{}.nobody", self.prefix)
@@ -92,6 +98,8 @@ pub mod push_headers {
     pub const ENTERS: &str = "Moim-Enters";
     /// On a user's subject: where the frame stands in the user's feed (`<tx>.<position>`).
     pub const CURSOR: &str = "Moim-Cursor";
+    /// On a user's subject: their sockets start watching this game's scores.
+    pub const WATCH: &str = "Moim-Watch";
 }
 
 /// Makes a string safe as one subject token (no `.`, wildcards or spaces).

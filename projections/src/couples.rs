@@ -166,7 +166,9 @@ async fn on_user(tx: &mut PgConnection, event: UserEvent) -> Result<(), Projecti
                 .execute(&mut *tx)
                 .await?;
         }
-        UserEvent::UserBlocked(_) | UserEvent::UserUnblocked(_) => {}
+        UserEvent::UserBlocked(_)
+        | UserEvent::UserUnblocked(_)
+        | UserEvent::PlatformRoleChanged(_) => {}
     }
     Ok(())
 }

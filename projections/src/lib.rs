@@ -6,9 +6,11 @@
 //! [`Registry::standard`]. It writes its rows and its checkpoint in one PostgreSQL transaction
 //! and acks the messages only after that commits, so a redelivered message changes nothing.
 
+pub mod board;
 pub mod chat;
 pub mod chat_search;
 pub mod checkpoint;
+pub mod clubs;
 pub mod couple_schedule;
 pub mod couples;
 mod dead_letters;
@@ -25,7 +27,9 @@ pub mod replay;
 pub mod room_feed;
 pub mod runner;
 pub mod users;
+mod window;
 
 pub use error::ProjectionError;
 pub use frames::Push;
 pub use registry::{ApplyOne, ReadModel, Registry, Simple, View};
+pub use window::Window;

@@ -4,25 +4,31 @@
 //! What happens in a chat room (messages, edits, deletions, joins, leaves, renames, roles, read
 //! pointers) is published once per room, not per member, and not kept in the feed: the room's
 //! history, its read model and its events already hold it (a resuming socket replays them).
+//!
+//! Of what is kept for a user, `in_feed` says what is an entry of their notification feed:
+//! each new entry is pushed twice, as its own frame and as `notification.created`. What the
+//! user reads is their inbox's events, applied here too, so a rebuilt feed reads the same.
 
 use chrono::{DateTime, Utc};
+use domain::board::{Comment, CommentEvent};
 use domain::chat::ChatRoom;
 use domain::couple::{Couple, CoupleEvent};
 use domain::game::{Game, GameEvent};
+use domain::inbox::{Inbox, InboxEvent};
 use domain::plan::{Plan, PlanEvent};
 use domain::user::{User, UserEvent};
-use domain::{Aggregate, Metadata};
+use domain::{Aggregate, Metadata, Position};
 use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
 use crate::frames::{
-    seq_of, AnniversaryNews, AnniversaryUpcoming, Audience, CoupleEnded, CoupleMatched,
-    CoupleSettings, Frame, GamePlace, PlanEntry, PlanNews, PlanReminder, PlanRemoved, RoomFrame,
+    seq_of, AnniversaryNews, AnniversaryUpcoming, Audience, CommentNews, CoupleEnded,
+    CoupleMatched, CoupleSettings, FeedEntry, FeedRead, Frame, GameCalledOff, GamePlace, GameSoon,
+    PlanEntry, PlanNews, PlanReminder, PlanRemoved, RoomFrame, ScoreNews,
 };
 use crate::{ProjectionError, Push, ReadModel, View};
 
@@ -52,21 +58,6 @@ impl ReadModel for Notifications {
     fn makes_pushes(&self) -> bool {
         true
     }
-}
-
-/// One entry of a user's feed.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Notification {
-    /// Stable id (derived from the event and the user, so a redelivery cannot double it).
-    pub notification_id: Uuid,
-    /// The frame type it was pushed as, e.g. `couple.matched`.
-    pub kind: String,
-    /// The frame's data.
-    pub data: Value,
-    /// When the event happened.
-    pub created_at: DateTime<Utc>,
-    /// Where it stands in the user's feed (what `resume`'s `after` takes).
-    pub cursor: String,
 }
 
 async fn apply(
@@ -106,7 +97,8 @@ async fn apply(
             }
             UserEvent::UserRegistered(_)
             | UserEvent::UserUncoupled(_)
-            | UserEvent::ProfileUpdated(_) => {}
+            | UserEvent::ProfileUpdated(_)
+            | UserEvent::PlatformRoleChanged(_) => {}
         }
     } else if event.aggregate_type == Couple::TYPE {
         for (user_id, frame) in couple_news(event, decode(event)?) {
@@ -116,6 +108,12 @@ async fn apply(
         for (user_id, frame) in plan_news(event, decode(event)?) {
             notify(tx, event, user_id, frame, out.as_deref_mut(), None).await?;
         }
+    } else if event.aggregate_type == Comment::TYPE {
+        for (user_id, frame) in comment_news(event, decode(event)?) {
+            notify(tx, event, user_id, frame, out.as_deref_mut(), None).await?;
+        }
+    } else if event.aggregate_type == Inbox::TYPE {
+        on_inbox(tx, event, out).await?;
     } else if event.aggregate_type == Game::TYPE {
         let place = |game_id, user_id, position| GamePlace {
             notification_id: per_user_id(event, user_id),
@@ -123,6 +121,47 @@ async fn apply(
             position,
         };
         let (user_id, frame) = match decode(event)? {
+            GameEvent::GameCancelled(e) => {
+                for user_id in e.told {
+                    let frame = Frame::GameCancelled(GameCalledOff {
+                        notification_id: per_user_id(event, user_id),
+                        game_id: e.game_id,
+                        reason: e.reason.clone(),
+                    });
+                    notify(tx, event, user_id, frame, out.as_deref_mut(), None).await?;
+                }
+                return Ok(());
+            }
+            GameEvent::GameReminded(e) => {
+                for user_id in e.participants {
+                    let frame = Frame::GameStarting(GameSoon {
+                        notification_id: per_user_id(event, user_id),
+                        game_id: e.game_id,
+                        starts_at: e.starts_at,
+                    });
+                    notify(tx, event, user_id, frame, out.as_deref_mut(), None).await?;
+                }
+                return Ok(());
+            }
+            GameEvent::SetScored(e) => {
+                if let Some(out) = out {
+                    out.push(Push {
+                        id: event.event_id,
+                        to: Audience::Game { game_id: e.game_id },
+                        frame: Frame::GameScore(ScoreNews {
+                            game_id: e.game_id,
+                            court: e.court,
+                            set_no: e.set_no,
+                            team_a: e.team_a,
+                            team_b: e.team_b,
+                            version: e.version,
+                        }),
+                        correlation_id: correlation_id(event),
+                    });
+                }
+                return Ok(());
+            }
+            GameEvent::GameStarted(_) | GameEvent::GameCompleted(_) => return Ok(()),
             GameEvent::PlayerJoined(e) => (
                 e.user_id,
                 Frame::GameJoined(place(e.game_id, e.user_id, None)),
@@ -138,6 +177,120 @@ async fn apply(
             GameEvent::GameCreated(_) | GameEvent::PlayerLeft(_) => return Ok(()),
         };
         notify(tx, event, user_id, frame, out, None).await?;
+    }
+    Ok(())
+}
+
+/// Which of a user's kept frames are entries of their notification feed: the one table of
+/// what fills it (the README copies it). The others are kept only so that a resuming socket
+/// gets them: what the user did themselves (a game they joined) and chat, which has its unread
+/// counts instead. Every frame is named, so a new one cannot slip in or out unnoticed.
+fn in_feed(frame: &Frame) -> bool {
+    match frame {
+        Frame::CoupleMatched(_)
+        | Frame::CoupleUpdated(_)
+        | Frame::CoupleDissolved(_)
+        | Frame::AnniversaryChanged(_)
+        | Frame::AnniversaryUpcoming(_)
+        | Frame::PlanCreated(_)
+        | Frame::PlanUpdated(_)
+        | Frame::PlanDeleted(_)
+        | Frame::PlanReminder(_)
+        | Frame::GamePromoted(_)
+        | Frame::GameCancelled(_)
+        | Frame::GameStarting(_)
+        | Frame::CommentCreated(_)
+        | Frame::CommentReplied(_)
+        | Frame::CommentMentioned(_) => true,
+        Frame::GameJoined(_)
+        | Frame::GameWaitlisted(_)
+        | Frame::GameScore(_)
+        | Frame::GameWatching(_)
+        | Frame::Ready(_)
+        | Frame::RoomCreated(_)
+        | Frame::MessageSent(_)
+        | Frame::MessageEdited(_)
+        | Frame::MessageDeleted(_)
+        | Frame::MemberJoined(_)
+        | Frame::MemberLeft(_)
+        | Frame::RoomUpdated(_)
+        | Frame::RoleChanged(_)
+        | Frame::RoomRead(_)
+        | Frame::RoomArchived(_)
+        | Frame::LocationUpdated(_)
+        | Frame::LocationStopped(_)
+        | Frame::NotificationCreated(_)
+        | Frame::NotificationRead(_)
+        | Frame::SessionExpired(_)
+        | Frame::Ack(_)
+        | Frame::Error(_)
+        | Frame::Pong
+        | Frame::Typing(_)
+        | Frame::Presence(_)
+        | Frame::Resumed(_)
+        | Frame::Lagged => false,
+    }
+}
+
+/// Marks what the user read (on any device) and, live, tells their other devices with what is
+/// left unread. Not kept: a device that was away asks for the count.
+async fn on_inbox(
+    tx: &mut PgConnection,
+    event: &EventEnvelope,
+    out: Option<&mut Vec<Push>>,
+) -> Result<(), ProjectionError> {
+    let (user_id, read) = match decode(event)? {
+        InboxEvent::NotificationRead(e) => {
+            sqlx::query(
+                "UPDATE notifications SET read_at = $3
+                 WHERE user_id = $1 AND notification_id = $2 AND read_at IS NULL",
+            )
+            .bind(e.user_id)
+            .bind(e.notification_id)
+            .bind(e.read_at)
+            .execute(&mut *tx)
+            .await?;
+            let read = FeedRead {
+                notification_id: Some(e.notification_id),
+                through: None,
+                unread: 0,
+            };
+            (e.user_id, read)
+        }
+        InboxEvent::NotificationsReadThrough(e) => {
+            sqlx::query(
+                "UPDATE notifications SET read_at = $4
+                 WHERE user_id = $1 AND in_feed AND read_at IS NULL AND (at_tx, at_pos) <= ($2, $3)",
+            )
+            .bind(e.user_id)
+            .bind(e.through.tx_id)
+            .bind(e.through.position)
+            .bind(e.read_at)
+            .execute(&mut *tx)
+            .await?;
+            let read = FeedRead {
+                notification_id: None,
+                through: Some(e.through.to_string()),
+                unread: 0,
+            };
+            (e.user_id, read)
+        }
+    };
+    if let Some(out) = out {
+        out.push(Push {
+            id: event.event_id,
+            to: Audience::User {
+                user_id,
+                enters: None,
+                cursor: None,
+                watch: None,
+            },
+            frame: Frame::NotificationRead(FeedRead {
+                unread: unread(&mut *tx, user_id).await?,
+                ..read
+            }),
+            correlation_id: correlation_id(event),
+        });
     }
     Ok(())
 }
@@ -231,6 +384,40 @@ fn couple_news(event: &EventEnvelope, couple: CoupleEvent) -> Vec<(Uuid, Frame)>
     to.into_iter()
         .map(|user_id| (user_id, frame(user_id)))
         .collect()
+}
+
+/// Who hears of a new comment: the parent comment's author (`comment.replied`), the post's
+/// author (`comment.created`), and everyone it names (`comment.mentioned`) — each once, by the
+/// nearest of these, and never the one who wrote it.
+fn comment_news(event: &EventEnvelope, comment: CommentEvent) -> Vec<(Uuid, Frame)> {
+    let CommentEvent::CommentCreated(e) = comment else {
+        return Vec::new();
+    };
+    let news = |user_id| CommentNews {
+        notification_id: per_user_id(event, user_id),
+        post_id: e.post_id,
+        comment_id: e.comment_id,
+        parent_id: e.parent_id,
+        author_id: e.author_id,
+        excerpt: e.body.chars().take(100).collect(),
+    };
+    let parent = e
+        .parent_author_id
+        .map(|a| (a, Frame::CommentReplied as fn(_) -> _));
+    let post = Some((e.post_author_id, Frame::CommentCreated as fn(_) -> _));
+    let named = e
+        .mentions
+        .iter()
+        .map(|&m| (m, Frame::CommentMentioned as fn(_) -> _));
+    let mut told = vec![e.author_id];
+    let mut out = Vec::new();
+    for (user_id, frame) in parent.into_iter().chain(post).chain(named) {
+        if !told.contains(&user_id) {
+            told.push(user_id);
+            out.push((user_id, frame(news(user_id))));
+        }
+    }
+    out
 }
 
 /// Who hears of a plan's event: a change goes to the other partner, a reminder to both.
@@ -391,10 +578,11 @@ async fn notify(
 ) -> Result<(), ProjectionError> {
     let id = per_user_id(event, user_id);
     let wire = serde_json::to_value(&frame).map_err(ProjectionError::Encode)?;
+    let in_feed = in_feed(&frame);
     sqlx::query(
         "INSERT INTO notifications
-           (notification_id, user_id, kind, data, created_at, at_tx, at_pos, room_id, rev)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           (notification_id, user_id, kind, data, created_at, at_tx, at_pos, room_id, rev, in_feed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (notification_id) DO NOTHING",
     )
     .bind(id)
@@ -406,21 +594,54 @@ async fn notify(
     .bind(event.position.position)
     .bind(enters.map(|e| e.0))
     .bind(enters.map(|e| e.1))
+    .bind(in_feed)
     .execute(&mut *tx)
     .await?;
     if let Some(out) = out {
+        let entry = in_feed.then(|| FeedEntry {
+            notification_id: id,
+            kind: frame.kind().to_owned(),
+            data: wire["data"].clone(),
+            created_at: event.recorded_at,
+            read_at: None,
+            cursor: event.position.to_string(),
+        });
         out.push(Push {
             id,
             to: Audience::User {
                 user_id,
                 enters,
-                cursor: event.position,
+                cursor: Some(event.position),
+                watch: match frame {
+                    Frame::GameJoined(GamePlace { game_id, .. })
+                    | Frame::GamePromoted(GamePlace { game_id, .. }) => Some(game_id),
+                    _ => None,
+                },
             },
             frame,
             correlation_id: correlation_id(event),
         });
+        if let Some(entry) = entry {
+            out.push(Push {
+                id: created_push_id(id),
+                to: Audience::User {
+                    user_id,
+                    enters: None,
+                    cursor: None,
+                    watch: None,
+                },
+                frame: Frame::NotificationCreated(entry),
+                correlation_id: correlation_id(event),
+            });
+        }
     }
     Ok(())
+}
+
+/// The push id of the `notification.created` that follows an entry's own frame: its own, so
+/// that neither is taken for a repeat of the other, and the same live and on a resume.
+pub fn created_push_id(notification_id: Uuid) -> Uuid {
+    Uuid::new_v5(&notification_id, b"notification.created")
 }
 
 /// The request an event came from, as its metadata records it.
@@ -438,21 +659,73 @@ fn per_user_id(event: &EventEnvelope, user_id: Uuid) -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, &name)
 }
 
-/// A user's latest notifications, newest first.
+/// A page of a user's feed, newest first: entries before `before` (a cursor from the page
+/// above), only unread ones if asked.
 pub async fn feed(
     pool: &PgPool,
     user_id: Uuid,
+    unread_only: bool,
+    before: Option<Position>,
     limit: i64,
-) -> Result<Vec<Notification>, ProjectionError> {
+) -> Result<Vec<FeedEntry>, ProjectionError> {
+    let before = before.unwrap_or(Position {
+        tx_id: i64::MAX,
+        position: i64::MAX,
+    });
     Ok(sqlx::query_as(
-        "SELECT notification_id, kind, data, created_at, at_tx || '.' || at_pos AS cursor
-         FROM notifications WHERE user_id = $1
-         ORDER BY created_at DESC, notification_id DESC LIMIT $2",
+        "SELECT notification_id, kind, data, created_at, read_at, at_tx || '.' || at_pos AS cursor
+         FROM notifications
+         WHERE user_id = $1 AND in_feed AND (at_tx, at_pos) < ($2, $3)
+           AND (NOT $4 OR read_at IS NULL)
+         ORDER BY at_tx DESC, at_pos DESC LIMIT $5",
     )
     .bind(user_id)
+    .bind(before.tx_id)
+    .bind(before.position)
+    .bind(unread_only)
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// How many of a user's feed entries are unread.
+pub async fn unread(db: impl sqlx::PgExecutor<'_>, user_id: Uuid) -> Result<i64, ProjectionError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM notifications WHERE user_id = $1 AND in_feed AND read_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await?;
+    Ok(count)
+}
+
+/// Where one of a user's feed entries stands; none when it is not in their feed.
+pub async fn entry_at(
+    pool: &PgPool,
+    user_id: Uuid,
+    notification_id: Uuid,
+) -> Result<Option<Position>, ProjectionError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT at_tx, at_pos FROM notifications
+         WHERE user_id = $1 AND notification_id = $2 AND in_feed",
+    )
+    .bind(user_id)
+    .bind(notification_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(tx_id, position)| Position { tx_id, position }))
+}
+
+/// Where the newest entry of a user's feed stands; none when it is empty.
+pub async fn newest(pool: &PgPool, user_id: Uuid) -> Result<Option<Position>, ProjectionError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT at_tx, at_pos FROM notifications WHERE user_id = $1 AND in_feed
+         ORDER BY at_tx DESC, at_pos DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(tx_id, position)| Position { tx_id, position }))
 }
 
 /// One of a user's own frames as kept, for a resuming socket.
@@ -472,6 +745,12 @@ pub struct Kept {
     pub room_id: Option<Uuid>,
     /// See `room_id`.
     pub rev: Option<i64>,
+    /// Whether it is a feed entry (a `notification.created` follows it).
+    pub in_feed: bool,
+    /// When it happened.
+    pub created_at: DateTime<Utc>,
+    /// When the user read it.
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 /// The user's own frames after `after`, oldest first, at most `limit`.
@@ -482,7 +761,9 @@ pub async fn kept_after(
     limit: i64,
 ) -> Result<Vec<Kept>, ProjectionError> {
     Ok(sqlx::query_as(
-        "SELECT notification_id, kind, data, at_tx, at_pos, room_id, rev FROM notifications
+        "SELECT notification_id, kind, data, at_tx, at_pos, room_id, rev, in_feed, created_at,
+                read_at
+         FROM notifications
          WHERE user_id = $1 AND (at_tx, at_pos) > ($2, $3)
          ORDER BY at_tx, at_pos LIMIT $4",
     )

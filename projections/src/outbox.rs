@@ -121,8 +121,14 @@ pub async fn publish(
                 user_id,
                 enters,
                 cursor,
+                watch,
             } => {
-                headers.insert(push_headers::CURSOR, cursor.to_string().as_str());
+                if let Some(cursor) = cursor {
+                    headers.insert(push_headers::CURSOR, cursor.to_string().as_str());
+                }
+                if let Some(game_id) = watch {
+                    headers.insert(push_headers::WATCH, game_id.to_string().as_str());
+                }
                 if let Some((room_id, rev)) = enters {
                     headers.insert(push_headers::ROOM, room_id.to_string().as_str());
                     headers.insert(push_headers::REV, rev.to_string().as_str());
@@ -151,6 +157,7 @@ pub async fn publish(
                 }
                 subjects.push_room(*room_id)
             }
+            Audience::Game { game_id } => subjects.push_game(*game_id),
         };
         let wire = push.to_wire().map_err(ProjectionError::Encode)?;
         nats.publish_with_headers(subject, headers, wire.into())

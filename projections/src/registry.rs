@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use sqlx::PgConnection;
 
-use crate::{chat, couples, games, notifications, users, ProjectionError, Push};
+use crate::{board, chat, clubs, couples, games, notifications, users, ProjectionError, Push};
 
 /// What every read model says about itself.
 pub trait ReadModel: Send + Sync + 'static {
@@ -186,6 +186,8 @@ impl Registry {
                 chat::VIEW,
                 couples::VIEW,
                 games::VIEW,
+                clubs::VIEW,
+                board::VIEW,
                 notifications::VIEW,
             ],
         }
@@ -240,7 +242,7 @@ mod tests {
         assert_eq!(keys, PINNED);
     }
 
-    const PINNED: [(&str, i64, i64); 5] = [
+    const PINNED: [(&str, i64, i64); 7] = [
         (
             "users",
             -7_903_305_895_143_163_495,
@@ -256,6 +258,16 @@ mod tests {
             "games",
             -6_064_182_390_916_125_130,
             -5_470_921_297_127_560_996,
+        ),
+        (
+            "clubs",
+            -7_256_752_807_886_740_976,
+            -6_780_891_326_214_579_878,
+        ),
+        (
+            "board",
+            5_251_658_963_171_071_145,
+            7_263_788_358_071_712_939,
         ),
         (
             "notifications",
@@ -295,7 +307,7 @@ mod tests {
         let error = registry.get("nope").err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown read model \"nope\"; known: users, chat, couples, games, notifications")
+            Some("unknown read model \"nope\"; known: users, chat, couples, games, clubs, board, notifications")
         );
     }
 }

@@ -75,7 +75,9 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
                 .execute(&mut *tx)
                 .await?;
         }
-        UserEvent::UserCoupled(_) | UserEvent::UserUncoupled(_) => {}
+        UserEvent::UserCoupled(_)
+        | UserEvent::UserUncoupled(_)
+        | UserEvent::PlatformRoleChanged(_) => {}
     }
     Ok(())
 }

@@ -80,10 +80,10 @@ pub async fn create_room(
     Json(body): Json<CreateRoom>,
 ) -> Result<Written<RoomOpened>, ApiError> {
     let name = RoomName::parse(&body.name)?;
-    if body.kind == RoomKind::Couple {
+    if matches!(body.kind, RoomKind::Couple | RoomKind::Club) {
         return Err(ApiError::invalid(
             "bad_kind",
-            "a couple's room is opened by Moim when they match",
+            "couple and club rooms are opened by Moim with the couple or club",
         ));
     }
     let opened = actor

@@ -5,8 +5,10 @@
 //! read model it reads reflects the command (see docs/architecture.md).
 
 mod auth;
+mod board;
 mod chat;
 mod chat_members;
+mod clubs;
 mod couple_dates;
 mod couples;
 mod games;
@@ -20,11 +22,13 @@ pub(crate) mod ws;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use domain::Position;
+use projections::Window;
 use serde::Serialize;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::CONSISTENCY_HEADER;
@@ -102,7 +106,70 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
             "/games/{game_id}/join",
             post(games::join).delete(games::leave),
         )
+        .route("/games/{game_id}/start", post(games::start))
+        .route("/games/{game_id}/courts/{court}/sets", post(games::score))
+        .route("/games/{game_id}/complete", post(games::complete))
+        .route("/games/{game_id}/cancel", post(games::cancel))
+        .route("/games/{game_id}/watch", post(games::watch))
+        .route("/clubs", post(clubs::create).get(clubs::search))
+        .route("/clubs/{club_id}", get(clubs::show).patch(clubs::update))
+        .route("/clubs/{club_id}/join", post(clubs::join))
+        .route("/clubs/{club_id}/requests", get(clubs::requests))
+        .route(
+            "/clubs/{club_id}/requests/{user_id}/approve",
+            post(clubs::approve),
+        )
+        .route(
+            "/clubs/{club_id}/requests/{user_id}/reject",
+            post(clubs::reject),
+        )
+        .route("/clubs/{club_id}/members", get(clubs::members))
+        .route(
+            "/clubs/{club_id}/members/{user_id}",
+            patch(clubs::set_role).delete(clubs::remove),
+        )
+        .route(
+            "/clubs/{club_id}/members/{user_id}/stats",
+            get(clubs::stats),
+        )
+        .route(
+            "/clubs/{club_id}/games",
+            post(games::create_in_club).get(games::club_games),
+        )
+        .route(
+            "/boards/{board}/posts",
+            post(board::create).get(board::list),
+        )
+        .route(
+            "/posts/{post_id}",
+            get(board::show).patch(board::update).delete(board::delete),
+        )
+        .route(
+            "/posts/{post_id}/pin",
+            post(board::pin).delete(board::unpin),
+        )
+        .route(
+            "/posts/{post_id}/like",
+            put(board::like).delete(board::unlike),
+        )
+        .route(
+            "/posts/{post_id}/comments",
+            post(board::comment).get(board::comments),
+        )
+        .route(
+            "/comments/{comment_id}",
+            patch(board::edit_comment).delete(board::delete_comment),
+        )
         .route("/notifications", get(notifications::feed))
+        .route(
+            "/notifications/unread-count",
+            get(notifications::unread_count),
+        )
+        .route("/notifications/read-all", post(notifications::read_all))
+        .route(
+            "/notifications/{notification_id}/read",
+            post(notifications::read),
+        )
         .route("/ws", get(ws::upgrade));
     Router::new()
         .nest("/api/v1", api)
@@ -160,6 +227,27 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
             "bad_limit",
             format!("limit must be 1 to {MAX_PAGE}"),
         ))
+    }
+}
+
+/// A list read both ways: `cursor=&limit=`, or `page=&size=` (from 1) — not both.
+pub fn window(
+    cursor: Option<Uuid>,
+    limit: Option<i64>,
+    page: Option<i64>,
+    size: Option<i64>,
+) -> Result<(Window, i64), ApiError> {
+    match page {
+        Some(_) if cursor.is_some() => Err(ApiError::invalid(
+            "bad_page",
+            "use either cursor/limit or page/size",
+        )),
+        Some(page) if page >= 1 => {
+            let size = page_limit(size)?;
+            Ok((Window::Offset((page - 1).saturating_mul(size)), size))
+        }
+        Some(_) => Err(ApiError::invalid("bad_page", "pages start at 1")),
+        None => Ok((Window::After(cursor), page_limit(limit.or(size))?)),
     }
 }
 

@@ -195,11 +195,108 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         app.post(&format!("/games/{game}/join"), user, json!({}))
             .await;
     }
+    app.request(
+        Method::DELETE,
+        &format!("/games/{game}/join"),
+        Some(&kim.token),
+        None,
+        None,
+    )
+    .await;
+    // A club with a pending request, a game ahead (its reminder due) and one played and
+    // scored, and a post with a like and a comment.
+    let made = app
+        .post(
+            "/clubs",
+            &kim,
+            json!({ "name": "셔틀콕", "description": "d", "join_policy": "approval" }),
+        )
+        .await;
+    let club = made.body["club_id"].as_str().unwrap().to_owned();
+    app.post(&format!("/clubs/{club}/join"), &lee, json!({}))
+        .await;
+    app.post(&format!("/clubs/{club}/join"), &park, json!({}))
+        .await;
+    app.post(
+        &format!("/clubs/{club}/requests/{}/approve", lee.id),
+        &kim,
+        json!({}),
+    )
+    .await;
+    let club_game = |title: &str| json!({ "title": title, "starts_at": crate::helpers::next_week(), "max_participants": 4, "courts": 1 });
+    app.post(&format!("/clubs/{club}/games"), &kim, club_game("ahead"))
+        .await;
+    let played = app
+        .post(&format!("/clubs/{club}/games"), &kim, club_game("played"))
+        .await
+        .body["game_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for user in [&kim, &lee] {
+        app.post(&format!("/games/{played}/join"), user, json!({}))
+            .await;
+    }
+    app.post(
+        &format!("/games/{played}/start"),
+        &kim,
+        json!({ "courts": [{ "court": 1, "team_a": [kim.id], "team_b": [lee.id] }] }),
+    )
+    .await;
+    app.post(
+        &format!("/games/{played}/courts/1/sets"),
+        &kim,
+        json!({ "set_no": 1, "team_a": 21, "team_b": 9 }),
+    )
+    .await;
+    app.post(
+        &format!("/games/{played}/complete"),
+        &kim,
+        json!({ "winner": [{ "court": 1, "winner": "team_a" }], "mvp_user_id": kim.id }),
+    )
+    .await;
+    let post = app
+        .post(
+            &format!("/boards/club-{club}/posts"),
+            &lee,
+            json!({ "category": "후기", "title": "오늘", "body": "재밌었다" }),
+        )
+        .await
+        .body["post_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.request(
+        Method::PUT,
+        &format!("/posts/{post}/like"),
+        Some(&kim.token),
+        None,
+        None,
+    )
+    .await;
+    let commented = app
+        .post(
+            &format!("/posts/{post}/comments"),
+            &kim,
+            json!({ "body": "수고했어" }),
+        )
+        .await;
+    assert_eq!(
+        commented.status,
+        StatusCode::CREATED,
+        "{:?}",
+        commented.body
+    );
+    // Lee reads the feed: what is read must come back read.
+    app.get_after("/notifications/unread-count", &lee, &commented.token())
+        .await;
+    let read = app.post("/notifications/read-all", &lee, json!({})).await;
+    assert!(read.body["through"].is_string(), "{:?}", read.body);
     let last = app
         .request(
             Method::DELETE,
             &format!("/games/{game}/join"),
-            Some(&kim.token),
+            Some(&lee.token),
             None,
             None,
         )

@@ -31,6 +31,9 @@ pub enum RoomKind {
     /// A couple's own room, opened when they match: the two partners, never more, read-only
     /// once they unmatch. Only Moim opens one.
     Couple,
+    /// A club's room: its members are the club's, put in and taken out by Moim as the club's
+    /// membership changes; nobody adds, kicks or leaves it directly.
+    Club,
 }
 
 impl RoomKind {
@@ -41,6 +44,7 @@ impl RoomKind {
             Self::Group => "group",
             Self::Public => "public",
             Self::Couple => "couple",
+            Self::Club => "club",
         }
     }
 
@@ -183,6 +187,9 @@ pub enum ChatError {
     /// The owner's own role changes only by handing the room over.
     #[error("the owner hands the room over by making someone else owner")]
     BadRoleChange,
+    /// A club's room follows the club: join, leave or manage the club instead.
+    #[error("a club's room follows the club's membership")]
+    ClubRoom,
 }
 
 impl Rejection for ChatError {
@@ -192,7 +199,9 @@ impl Rejection for ChatError {
             | Self::NotAMember
             | Self::MemberNotFound
             | Self::MessageNotFound => ErrorKind::NotFound,
-            Self::RoomExists | Self::MessageDeleted | Self::ReadOnly => ErrorKind::Conflict,
+            Self::RoomExists | Self::MessageDeleted | Self::ReadOnly | Self::ClubRoom => {
+                ErrorKind::Conflict
+            }
             Self::LeftRoom
             | Self::NotAllowed(_)
             | Self::NotYourMessage
@@ -222,6 +231,7 @@ impl Rejection for ChatError {
             Self::EditWindowClosed => "edit_window_closed",
             Self::BadSeq(_) => "bad_seq",
             Self::BadRoleChange => "bad_role_change",
+            Self::ClubRoom => "club_room",
         }
     }
 }
@@ -312,6 +322,9 @@ impl ChatRoom {
         if kind.is_pair() {
             return Err(ChatError::DirectRoom);
         }
+        if kind == RoomKind::Club {
+            return Err(ChatError::ClubRoom);
+        }
         if !member.role.runs_the_room() {
             return Err(ChatError::NotAllowed("owner or admins"));
         }
@@ -355,7 +368,7 @@ impl ChatRoom {
         let may_join = match kind {
             RoomKind::Public => true,
             RoomKind::Direct | RoomKind::Couple => self.former.contains_key(&user_id),
-            RoomKind::Group => false,
+            RoomKind::Group | RoomKind::Club => false,
         };
         if !may_join {
             return Err(ChatError::RoomNotFound);
@@ -372,6 +385,53 @@ impl ChatRoom {
         })])
     }
 
+    /// Puts a club member in the club's room (Moim does, as the club changes).
+    fn enrol(&self, user_id: Uuid, services: &dyn Services) -> Result<Vec<ChatEvent>, ChatError> {
+        let room_id = self.club_room()?;
+        if self.is_member(user_id) {
+            return Ok(Vec::new());
+        }
+        if self.members.len() >= Self::MAX_MEMBERS {
+            return Err(ChatError::TooManyMembers);
+        }
+        Ok(vec![ChatEvent::MembersJoined(MembersJoined {
+            room_id,
+            seq: self.next_seq(),
+            user_ids: vec![user_id],
+            by: user_id,
+            joined_at: services.now(),
+        })])
+    }
+
+    /// Takes someone who left the club out of its room.
+    fn unenrol(
+        &self,
+        by: Uuid,
+        user_id: Uuid,
+        services: &dyn Services,
+    ) -> Result<Vec<ChatEvent>, ChatError> {
+        let room_id = self.club_room()?;
+        if !self.is_member(user_id) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![ChatEvent::MemberLeft(MemberLeft {
+            room_id,
+            seq: self.next_seq(),
+            user_id,
+            by,
+            new_owner: None,
+            left_at: services.now(),
+        })])
+    }
+
+    /// The room's id, when it is a club's.
+    fn club_room(&self) -> Result<Uuid, ChatError> {
+        match (self.room_id, self.kind) {
+            (Some(room_id), Some(RoomKind::Club)) => Ok(room_id),
+            _ => Err(ChatError::RoomNotFound),
+        }
+    }
+
     fn remove(
         &self,
         by: Uuid,
@@ -383,6 +443,9 @@ impl ChatRoom {
             .members
             .get(&user_id)
             .ok_or(ChatError::MemberNotFound)?;
+        if kind == RoomKind::Club {
+            return Err(ChatError::ClubRoom);
+        }
         if by != user_id {
             if kind.is_pair() {
                 return Err(ChatError::DirectRoom);
@@ -553,6 +616,8 @@ impl Aggregate for ChatRoom {
                 })])
             }
             ChatCommand::RemoveMember { by, user_id } => self.remove(by, user_id, services),
+            ChatCommand::Enrol { user_id } => self.enrol(user_id, services),
+            ChatCommand::Unenrol { by, user_id } => self.unenrol(by, user_id, services),
             ChatCommand::Rename { by, name } => {
                 let (room_id, _) = self.runner(by)?;
                 if name.as_str() == self.name {

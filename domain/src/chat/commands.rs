@@ -89,6 +89,18 @@ pub enum ChatCommand {
         /// Up to which message.
         seq: u64,
     },
+    /// Moim puts a club's new member in the club's room.
+    Enrol {
+        /// Who.
+        user_id: Uuid,
+    },
+    /// Moim takes a former club member out of the club's room.
+    Unenrol {
+        /// Who removed them from the club (themselves when they left).
+        by: Uuid,
+        /// Who.
+        user_id: Uuid,
+    },
     /// Makes the room read-only for good (a couple's room when they unmatch).
     Archive {
         /// On whose behalf (a member).
@@ -102,13 +114,16 @@ impl ChatCommand {
         match self {
             Self::CreateRoom { creator_id, .. } => *creator_id,
             Self::SendMessage { sender_id, .. } => *sender_id,
-            Self::Join { user_id } | Self::MarkRead { user_id, .. } => *user_id,
+            Self::Join { user_id } | Self::MarkRead { user_id, .. } | Self::Enrol { user_id } => {
+                *user_id
+            }
             Self::AddMembers { by, .. }
             | Self::RemoveMember { by, .. }
             | Self::Rename { by, .. }
             | Self::SetRole { by, .. }
             | Self::EditMessage { by, .. }
             | Self::DeleteMessage { by, .. }
+            | Self::Unenrol { by, .. }
             | Self::Archive { by } => *by,
         }
     }

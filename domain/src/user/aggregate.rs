@@ -11,8 +11,8 @@ use crate::services::Services;
 use std::collections::BTreeSet;
 
 use crate::user::{
-    ProfileUpdated, UserBlocked, UserCommand, UserCoupled, UserEvent, UserRegistered,
-    UserUnblocked, UserUncoupled,
+    PlatformRole, PlatformRoleChanged, ProfileUpdated, UserBlocked, UserCommand, UserCoupled,
+    UserEvent, UserRegistered, UserUnblocked, UserUncoupled,
 };
 
 /// A user's state.
@@ -26,6 +26,8 @@ pub struct User {
     display_name: String,
     #[serde(default)]
     birthday: Option<NaiveDate>,
+    #[serde(default)]
+    role: PlatformRole,
 }
 
 /// Why a user command was refused.
@@ -87,6 +89,11 @@ impl User {
     /// Their birthday, if they told it.
     pub fn birthday(&self) -> Option<NaiveDate> {
         self.birthday
+    }
+
+    /// Whether the user is a platform admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == PlatformRole::Admin
     }
 
     /// Whether the user blocks `other`.
@@ -184,6 +191,17 @@ impl Aggregate for User {
                     at: services.now(),
                 })])
             }
+            UserCommand::SetPlatformRole { role } => {
+                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                if self.role == role {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::PlatformRoleChanged(PlatformRoleChanged {
+                    user_id,
+                    role,
+                    at: services.now(),
+                })])
+            }
             UserCommand::Unblock { blocked_id } => {
                 let user_id = self.user_id.ok_or(UserError::NotFound)?;
                 if !self.blocks(blocked_id) {
@@ -216,6 +234,7 @@ impl Aggregate for User {
             UserEvent::UserUnblocked(e) => {
                 self.blocked.remove(&e.blocked_id);
             }
+            UserEvent::PlatformRoleChanged(e) => self.role = e.role,
         }
     }
 }
@@ -385,5 +404,27 @@ mod tests {
                 birthday: None,
             })
             .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn an_admin_is_made_once_and_only_of_a_registered_user() {
+        let admin = UserCommand::SetPlatformRole {
+            role: PlatformRole::Admin,
+        };
+        let made = UserEvent::PlatformRoleChanged(PlatformRoleChanged {
+            user_id: KIM,
+            role: PlatformRole::Admin,
+            at: FixedServices::new().now,
+        });
+        let kim = given::<User>([registered(KIM)])
+            .when(admin.clone())
+            .then_expect_events(vec![made.clone()]);
+        assert!(kim.is_admin());
+        given::<User>([registered(KIM), made])
+            .when(admin.clone())
+            .then_expect_events(vec![]);
+        given::<User>([])
+            .when(admin)
+            .then_expect_error("user_not_found");
     }
 }

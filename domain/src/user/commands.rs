@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::user::PlatformRole;
 use crate::values::DisplayName;
 
 /// Commands on a [`User`](crate::user::User).
@@ -37,6 +38,12 @@ pub enum UserCommand {
         display_name: Option<DisplayName>,
         /// A new birthday.
         birthday: Option<Option<NaiveDate>>,
+    },
+    /// Gives the user a platform role (`moim admin grant`); the role they have already changes
+    /// nothing.
+    SetPlatformRole {
+        /// The role.
+        role: PlatformRole,
     },
     /// Makes the user one half of a couple.
     CoupleWith {

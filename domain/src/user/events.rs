@@ -21,6 +21,30 @@ pub enum UserEvent {
     UserUncoupled(UserUncoupled),
     /// The user changed their profile.
     ProfileUpdated(ProfileUpdated),
+    /// The user's platform role changed.
+    PlatformRoleChanged(PlatformRoleChanged),
+}
+
+/// What a user may do across Moim, beyond what their clubs and rooms give them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformRole {
+    /// Everyone.
+    #[default]
+    User,
+    /// Moderates what belongs to no club: the community board.
+    Admin,
+}
+
+/// Payload of [`UserEvent::PlatformRoleChanged`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformRoleChanged {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their role from now on.
+    pub role: PlatformRole,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Payload of [`UserEvent::UserUncoupled`].
@@ -102,6 +126,7 @@ impl DomainEvent for UserEvent {
             Self::UserUnblocked(_) => "UserUnblocked",
             Self::UserUncoupled(_) => "UserUncoupled",
             Self::ProfileUpdated(_) => "ProfileUpdated",
+            Self::PlatformRoleChanged(_) => "PlatformRoleChanged",
         }
     }
 

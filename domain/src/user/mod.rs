@@ -1,4 +1,5 @@
-//! Users: who someone is in Moim, whom they are coupled with, and whom they block.
+//! Users: who someone is in Moim, whom they are coupled with, whom they block, and their
+//! platform role.
 
 mod aggregate;
 mod commands;
@@ -7,6 +8,6 @@ mod events;
 pub use aggregate::{User, UserError};
 pub use commands::UserCommand;
 pub use events::{
-    ProfileUpdated, UserBlocked, UserCoupled, UserEvent, UserRegistered, UserUnblocked,
-    UserUncoupled,
+    PlatformRole, PlatformRoleChanged, ProfileUpdated, UserBlocked, UserCoupled, UserEvent,
+    UserRegistered, UserUnblocked, UserUncoupled,
 };

@@ -8,6 +8,7 @@
 
 mod chat;
 mod couple;
+mod feed;
 mod room;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ pub use couple::{
     AnniversaryNews, AnniversaryUpcoming, CoupleEnded, CoupleSettings, Location, LocationIn,
     LocationStopped, PlanEntry, PlanNews, PlanReminder, PlanRemoved, RoomArchivedNote,
 };
+pub use feed::{FeedEntry, FeedRead};
 pub use room::{RoomFrame, RoomOpened};
 
 /// A server-to-client frame's type and data.
@@ -104,6 +106,33 @@ pub enum Frame {
     /// The user moved from the waitlist to a place.
     #[serde(rename = "game.promoted")]
     GamePromoted(GamePlace),
+    /// A game was called off (to its players and waitlist).
+    #[serde(rename = "game.cancelled")]
+    GameCancelled(GameCalledOff),
+    /// A game starts in an hour (to its players).
+    #[serde(rename = "game.starting")]
+    GameStarting(GameSoon),
+    /// A set's score, or its correction, to everyone watching the game (not kept).
+    #[serde(rename = "game.score")]
+    GameScore(ScoreNews),
+    /// The caller's sockets now watch a game's scores.
+    #[serde(rename = "game.watching")]
+    GameWatching(Watching),
+    /// Someone commented on the user's post.
+    #[serde(rename = "comment.created")]
+    CommentCreated(CommentNews),
+    /// Someone replied to the user's comment.
+    #[serde(rename = "comment.replied")]
+    CommentReplied(CommentNews),
+    /// Someone named the user in a comment.
+    #[serde(rename = "comment.mentioned")]
+    CommentMentioned(CommentNews),
+    /// A new entry in the user's notification feed (after the frame it is about).
+    #[serde(rename = "notification.created")]
+    NotificationCreated(FeedEntry),
+    /// The user read entries on one of their devices (not kept).
+    #[serde(rename = "notification.read")]
+    NotificationRead(FeedRead),
     /// The socket's access token expired without a fresh one (`auth`); the socket closes.
     #[serde(rename = "session.expired")]
     SessionExpired(SessionExpired),
@@ -159,6 +188,15 @@ impl Frame {
             Self::GameJoined(_) => "game.joined",
             Self::GameWaitlisted(_) => "game.waitlisted",
             Self::GamePromoted(_) => "game.promoted",
+            Self::GameCancelled(_) => "game.cancelled",
+            Self::GameStarting(_) => "game.starting",
+            Self::GameScore(_) => "game.score",
+            Self::GameWatching(_) => "game.watching",
+            Self::CommentCreated(_) => "comment.created",
+            Self::CommentReplied(_) => "comment.replied",
+            Self::CommentMentioned(_) => "comment.mentioned",
+            Self::NotificationCreated(_) => "notification.created",
+            Self::NotificationRead(_) => "notification.read",
             Self::SessionExpired(_) => "session.expired",
             Self::Ack(_) => "ack",
             Self::Error(_) => "error",
@@ -224,6 +262,69 @@ pub struct GamePlace {
     /// Place on the waitlist (1-based), for `game.waitlisted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<u32>,
+}
+
+/// Data of `game.cancelled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameCalledOff {
+    /// The feed entry.
+    pub notification_id: Uuid,
+    /// The game.
+    pub game_id: Uuid,
+    /// Why.
+    pub reason: String,
+}
+
+/// Data of `game.starting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameSoon {
+    /// The feed entry.
+    pub notification_id: Uuid,
+    /// The game.
+    pub game_id: Uuid,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Data of `game.score`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreNews {
+    /// The game.
+    pub game_id: Uuid,
+    /// The court.
+    pub court: u32,
+    /// The set.
+    pub set_no: u32,
+    /// `team_a`'s points.
+    pub team_a: u32,
+    /// `team_b`'s points.
+    pub team_b: u32,
+    /// The score's version (a correction has the next).
+    pub version: u32,
+}
+
+/// Data of `game.watching`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watching {
+    /// The game.
+    pub game_id: Uuid,
+}
+
+/// Data of `comment.created` and `comment.replied`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentNews {
+    /// The feed entry.
+    pub notification_id: Uuid,
+    /// The post.
+    pub post_id: Uuid,
+    /// The new comment.
+    pub comment_id: Uuid,
+    /// The comment it answers.
+    pub parent_id: Option<Uuid>,
+    /// Who wrote it.
+    pub author_id: Uuid,
+    /// Its first 100 characters.
+    pub excerpt: String,
 }
 
 /// Data of `session.expired`.
@@ -436,8 +537,17 @@ pub enum Audience {
         /// The room (and its change number) this frame puts the user in.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         enters: Option<(Uuid, i64)>,
-        /// Where the frame stands in the user's feed.
-        cursor: Position,
+        /// Where the frame stands in the user's feed; none on what is not kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<Position>,
+        /// The game whose scores the user's sockets start watching with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        watch: Option<Uuid>,
+    },
+    /// Every socket watching a game, published once; not kept.
+    Game {
+        /// The game.
+        game_id: Uuid,
     },
     /// Every member of a room, published once.
     Room {
@@ -464,9 +574,10 @@ impl Push {
             Audience::User { enters, cursor, .. } => (
                 enters.map(|e| e.0),
                 enters.map(|e| e.1),
-                Some(cursor.to_string()),
+                cursor.map(|c| c.to_string()),
             ),
             Audience::Room { room_id, rev, .. } => (Some(room_id), Some(rev), None),
+            Audience::Game { .. } => (None, None, None),
         };
         serde_json::to_vec(&OutFrame {
             id: Some(self.id.to_string()),
@@ -541,6 +652,62 @@ mod tests {
             Frame::GameJoined(place.clone()),
             Frame::GameWaitlisted(place.clone()),
             Frame::GamePromoted(place),
+            Frame::GameCancelled(GameCalledOff {
+                notification_id: id,
+                game_id: id,
+                reason: "rain".into(),
+            }),
+            Frame::GameStarting(GameSoon {
+                notification_id: id,
+                game_id: id,
+                starts_at: DateTime::<Utc>::default(),
+            }),
+            Frame::GameScore(ScoreNews {
+                game_id: id,
+                court: 1,
+                set_no: 1,
+                team_a: 21,
+                team_b: 19,
+                version: 1,
+            }),
+            Frame::GameWatching(Watching { game_id: id }),
+            Frame::CommentCreated(CommentNews {
+                notification_id: id,
+                post_id: id,
+                comment_id: id,
+                parent_id: None,
+                author_id: id,
+                excerpt: "좋아요".into(),
+            }),
+            Frame::CommentReplied(CommentNews {
+                notification_id: id,
+                post_id: id,
+                comment_id: id,
+                parent_id: Some(id),
+                author_id: id,
+                excerpt: "고마워요".into(),
+            }),
+            Frame::CommentMentioned(CommentNews {
+                notification_id: id,
+                post_id: id,
+                comment_id: id,
+                parent_id: None,
+                author_id: id,
+                excerpt: "@박 여기 어때".into(),
+            }),
+            Frame::NotificationCreated(FeedEntry {
+                notification_id: id,
+                kind: "comment.replied".into(),
+                data: serde_json::json!({ "post_id": id }),
+                created_at: DateTime::<Utc>::default(),
+                read_at: None,
+                cursor: "1.2".into(),
+            }),
+            Frame::NotificationRead(FeedRead {
+                notification_id: None,
+                through: Some("1.2".into()),
+                unread: 0,
+            }),
             Frame::SessionExpired(SessionExpired {
                 expired_at: DateTime::<Utc>::default(),
             }),

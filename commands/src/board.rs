@@ -1,0 +1,308 @@
+//! Board commands: posts, pins, likes and comments. A club's board is its members' (anyone
+//! else is told the post does not exist); the community board is every signed-in user's. Club
+//! managers moderate their club's board, platform admins the community board.
+
+use domain::board::{
+    BoardId, Comment, CommentCommand, CommentError, Post, PostCommand, PostError, PostPatch,
+};
+use domain::user::User;
+use domain::values::{Category, CommentBody, PostBody, PostTitle};
+use domain::Position;
+use uuid::Uuid;
+
+use crate::{CommandError, Commands};
+
+/// A new post's content.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    /// Its category.
+    pub category: Category,
+    /// Its title.
+    pub title: PostTitle,
+    /// Its text.
+    pub body: PostBody,
+    /// Photos.
+    pub media_ids: Vec<Uuid>,
+}
+
+/// Refused: the post's photos name uploads that do not exist (there is no media store yet).
+#[derive(Debug, thiserror::Error)]
+#[error("media not found")]
+pub struct MediaNotFound;
+
+impl domain::Rejection for MediaNotFound {
+    fn kind(&self) -> domain::ErrorKind {
+        domain::ErrorKind::Invalid
+    }
+
+    fn code(&self) -> &'static str {
+        "media_not_found"
+    }
+}
+
+/// Refused: a comment names someone who cannot read its board.
+#[derive(Debug, thiserror::Error)]
+#[error("a person named cannot read this board")]
+pub struct MentionUnseen;
+
+impl domain::Rejection for MentionUnseen {
+    fn kind(&self) -> domain::ErrorKind {
+        domain::ErrorKind::Invalid
+    }
+
+    fn code(&self) -> &'static str {
+        "bad_mention"
+    }
+}
+
+impl Commands {
+    /// Whether `user_id` may read and write `board`, and whether they moderate it; a club's
+    /// board is not found for anyone outside the club.
+    pub async fn board_access(&self, board: BoardId, user_id: Uuid) -> Result<bool, CommandError> {
+        match board {
+            BoardId::Community => Ok(self
+                .store
+                .load::<User>(&user_id.to_string())
+                .await?
+                .aggregate
+                .is_admin()),
+            BoardId::Club(club_id) => match self.club(club_id).await?.role(user_id) {
+                Some(role) => Ok(role.runs_the_club()),
+                None => Err(CommandError::rejected(PostError::NotFound)),
+            },
+        }
+    }
+
+    /// A live post the caller may see, and whether they moderate its board.
+    async fn visible_post(&self, post_id: Uuid, user_id: Uuid) -> Result<bool, CommandError> {
+        let post = self
+            .store
+            .load::<Post>(&post_id.to_string())
+            .await?
+            .aggregate;
+        let board = post
+            .current()
+            .map(|p| p.board)
+            .ok_or_else(|| CommandError::rejected(PostError::NotFound))?;
+        self.board_access(board, user_id).await
+    }
+
+    /// Writes a post on `board`.
+    #[tracing::instrument(skip(self, post))]
+    pub async fn create_post(
+        &self,
+        board: BoardId,
+        author_id: Uuid,
+        post: NewPost,
+    ) -> Result<(Uuid, Position), CommandError> {
+        self.board_access(board, author_id).await?;
+        if !post.media_ids.is_empty() {
+            return Err(CommandError::rejected(MediaNotFound));
+        }
+        let post_id = self.services.new_id();
+        let command = PostCommand::Create {
+            post_id,
+            board,
+            category: post.category,
+            title: post.title,
+            body: post.body,
+            media_ids: post.media_ids,
+            author_id,
+        };
+        let done = self.execute::<Post>(&post_id.to_string(), command).await?;
+        Ok((post_id, done.position))
+    }
+
+    /// Runs a command on a post the caller may see; `moderates` tells the domain whether they
+    /// moderate its board.
+    async fn on_post(
+        &self,
+        post_id: Uuid,
+        by: Uuid,
+        command: impl FnOnce(bool) -> PostCommand,
+    ) -> Result<(Post, Position), CommandError> {
+        let moderates = self.visible_post(post_id, by).await?;
+        let done = self
+            .execute::<Post>(&post_id.to_string(), command(moderates))
+            .await?;
+        Ok((done.state, done.position))
+    }
+
+    /// The author edits a post.
+    pub async fn edit_post(
+        &self,
+        post_id: Uuid,
+        by: Uuid,
+        patch: PostPatch,
+    ) -> Result<Position, CommandError> {
+        Ok(self
+            .on_post(post_id, by, |_| PostCommand::Edit { by, patch })
+            .await?
+            .1)
+    }
+
+    /// The author or a moderator deletes a post.
+    pub async fn delete_post(&self, post_id: Uuid, by: Uuid) -> Result<Position, CommandError> {
+        let delete = |moderator| PostCommand::Delete { by, moderator };
+        Ok(self.on_post(post_id, by, delete).await?.1)
+    }
+
+    /// A moderator pins or unpins a post.
+    pub async fn pin_post(
+        &self,
+        post_id: Uuid,
+        by: Uuid,
+        pinned: bool,
+    ) -> Result<Position, CommandError> {
+        let pin = |moderator| PostCommand::Pin {
+            by,
+            moderator,
+            pinned,
+        };
+        Ok(self.on_post(post_id, by, pin).await?.1)
+    }
+
+    /// Likes a post (again: nothing more) or takes the like back.
+    pub async fn like_post(
+        &self,
+        post_id: Uuid,
+        user_id: Uuid,
+        like: bool,
+    ) -> Result<Position, CommandError> {
+        let command = |_| {
+            if like {
+                PostCommand::Like { user_id }
+            } else {
+                PostCommand::Unlike { user_id }
+            }
+        };
+        Ok(self.on_post(post_id, user_id, command).await?.1)
+    }
+
+    /// Comments on a post, or replies to one of its comments.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn create_comment(
+        &self,
+        post_id: Uuid,
+        author_id: Uuid,
+        parent_id: Option<Uuid>,
+        body: CommentBody,
+        mentions: Vec<Uuid>,
+    ) -> Result<(Uuid, Position), CommandError> {
+        self.visible_post(post_id, author_id).await?;
+        let post = self
+            .store
+            .load::<Post>(&post_id.to_string())
+            .await?
+            .aggregate;
+        let post = post
+            .current()
+            .ok_or_else(|| CommandError::rejected(PostError::NotFound))?;
+        let parent_author_id = match parent_id {
+            Some(parent_id) => {
+                let parent = self
+                    .store
+                    .load::<Comment>(&parent_id.to_string())
+                    .await?
+                    .aggregate;
+                match parent.current() {
+                    Some(c) if c.post_id == post_id => Some(c.author_id),
+                    _ => return Err(CommandError::rejected(CommentError::NotFound)),
+                }
+            }
+            None => None,
+        };
+        if mentions.len() > Comment::MAX_MENTIONS {
+            return Err(CommandError::rejected(CommentError::TooManyMentions));
+        }
+        self.may_see(post.board, &mentions).await?;
+        let comment_id = self.services.new_id();
+        let command = CommentCommand::Create {
+            comment_id,
+            post_id,
+            board: post.board,
+            parent_id,
+            author_id,
+            body,
+            post_author_id: post.author_id,
+            parent_author_id,
+            mentions,
+        };
+        let done = self
+            .execute::<Comment>(&comment_id.to_string(), command)
+            .await?;
+        Ok((comment_id, done.position))
+    }
+
+    /// Refuses a mention of someone who cannot read `board` (a club's: its members; the
+    /// community's: anyone registered), so nobody is told of a post they cannot open.
+    async fn may_see(&self, board: BoardId, user_ids: &[Uuid]) -> Result<(), CommandError> {
+        let all_see = match board {
+            BoardId::Club(club_id) => {
+                let club = self.club(club_id).await?;
+                user_ids.iter().all(|&u| club.role(u).is_some())
+            }
+            BoardId::Community => {
+                let mut named = user_ids.to_vec();
+                named.sort_unstable();
+                named.dedup();
+                self.store.existing_users(&named).await?.len() == named.len()
+            }
+        };
+        if all_see {
+            Ok(())
+        } else {
+            Err(CommandError::rejected(MentionUnseen))
+        }
+    }
+
+    /// Runs a command on a comment whose post the caller may see.
+    async fn on_comment(
+        &self,
+        comment_id: Uuid,
+        by: Uuid,
+        command: impl FnOnce(bool) -> CommentCommand,
+    ) -> Result<Position, CommandError> {
+        let comment = self
+            .store
+            .load::<Comment>(&comment_id.to_string())
+            .await?
+            .aggregate;
+        let board = comment
+            .current()
+            .map(|c| c.board)
+            .ok_or_else(|| CommandError::rejected(CommentError::NotFound))?;
+        let moderates = self
+            .board_access(board, by)
+            .await
+            .map_err(|_| CommandError::rejected(CommentError::NotFound))?;
+        Ok(self
+            .execute::<Comment>(&comment_id.to_string(), command(moderates))
+            .await?
+            .position)
+    }
+
+    /// The author changes a comment.
+    pub async fn edit_comment(
+        &self,
+        comment_id: Uuid,
+        by: Uuid,
+        body: CommentBody,
+    ) -> Result<Position, CommandError> {
+        self.on_comment(comment_id, by, |_| CommentCommand::Edit { by, body })
+            .await
+    }
+
+    /// The author or a moderator deletes a comment.
+    pub async fn delete_comment(
+        &self,
+        comment_id: Uuid,
+        by: Uuid,
+    ) -> Result<Position, CommandError> {
+        self.on_comment(comment_id, by, |moderator| CommentCommand::Delete {
+            by,
+            moderator,
+        })
+        .await
+    }
+}
