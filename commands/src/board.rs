@@ -56,9 +56,19 @@ impl domain::Rejection for MentionUnseen {
 }
 
 impl Commands {
-    /// Whether `user_id` may read and write `board`, and whether they moderate it; a club's
-    /// board is not found for anyone outside the club.
-    pub async fn board_access(&self, board: BoardId, user_id: Uuid) -> Result<bool, CommandError> {
+    /// Whether `user_id` may read and write `board`: a club's board is not found for anyone
+    /// outside the club, the community board is everyone's.
+    pub async fn board_access(&self, board: BoardId, user_id: Uuid) -> Result<(), CommandError> {
+        match board {
+            BoardId::Community => Ok(()),
+            BoardId::Club(_) => self.moderates(board, user_id).await.map(|_| ()),
+        }
+    }
+
+    /// Whether `user_id`, who must have access to `board`, moderates it: a club's owner and
+    /// managers, the community's platform admins. Only deleting others' words and pinning ask,
+    /// so reading and writing never load the caller's `User`.
+    async fn moderates(&self, board: BoardId, user_id: Uuid) -> Result<bool, CommandError> {
         match board {
             BoardId::Community => Ok(self
                 .store
@@ -73,18 +83,30 @@ impl Commands {
         }
     }
 
-    /// A live post the caller may see, and whether they moderate its board.
-    async fn visible_post(&self, post_id: Uuid, user_id: Uuid) -> Result<bool, CommandError> {
-        let post = self
-            .store
+    /// The caller's standing on `board`: checked for access, and as a moderator when
+    /// `ask_moderator` (otherwise `false`, which the commands that do not ask ignore).
+    async fn standing(
+        &self,
+        board: BoardId,
+        user_id: Uuid,
+        ask_moderator: bool,
+    ) -> Result<bool, CommandError> {
+        if ask_moderator {
+            self.moderates(board, user_id).await
+        } else {
+            self.board_access(board, user_id).await.map(|()| false)
+        }
+    }
+
+    /// A live post's board and author.
+    async fn live_post(&self, post_id: Uuid) -> Result<(BoardId, Uuid), CommandError> {
+        self.store
             .load::<Post>(&post_id.to_string())
             .await?
-            .aggregate;
-        let board = post
+            .aggregate
             .current()
-            .map(|p| p.board)
-            .ok_or_else(|| CommandError::rejected(PostError::NotFound))?;
-        self.board_access(board, user_id).await
+            .map(|p| (p.board, p.author_id))
+            .ok_or_else(|| CommandError::rejected(PostError::NotFound))
     }
 
     /// Writes a post on `board`.
@@ -113,15 +135,17 @@ impl Commands {
         Ok((post_id, done.position))
     }
 
-    /// Runs a command on a post the caller may see; `moderates` tells the domain whether they
-    /// moderate its board.
+    /// Runs a command on a post the caller may see; with `ask_moderator`, the command is told
+    /// whether they moderate its board.
     async fn on_post(
         &self,
         post_id: Uuid,
         by: Uuid,
+        ask_moderator: bool,
         command: impl FnOnce(bool) -> PostCommand,
     ) -> Result<(Post, Position), CommandError> {
-        let moderates = self.visible_post(post_id, by).await?;
+        let (board, _) = self.live_post(post_id).await?;
+        let moderates = self.standing(board, by, ask_moderator).await?;
         let done = self
             .execute::<Post>(&post_id.to_string(), command(moderates))
             .await?;
@@ -136,7 +160,7 @@ impl Commands {
         patch: PostPatch,
     ) -> Result<Position, CommandError> {
         Ok(self
-            .on_post(post_id, by, |_| PostCommand::Edit { by, patch })
+            .on_post(post_id, by, false, |_| PostCommand::Edit { by, patch })
             .await?
             .1)
     }
@@ -144,7 +168,7 @@ impl Commands {
     /// The author or a moderator deletes a post.
     pub async fn delete_post(&self, post_id: Uuid, by: Uuid) -> Result<Position, CommandError> {
         let delete = |moderator| PostCommand::Delete { by, moderator };
-        Ok(self.on_post(post_id, by, delete).await?.1)
+        Ok(self.on_post(post_id, by, true, delete).await?.1)
     }
 
     /// A moderator pins or unpins a post.
@@ -159,7 +183,7 @@ impl Commands {
             moderator,
             pinned,
         };
-        Ok(self.on_post(post_id, by, pin).await?.1)
+        Ok(self.on_post(post_id, by, true, pin).await?.1)
     }
 
     /// Likes a post (again: nothing more) or takes the like back.
@@ -176,7 +200,7 @@ impl Commands {
                 PostCommand::Unlike { user_id }
             }
         };
-        Ok(self.on_post(post_id, user_id, command).await?.1)
+        Ok(self.on_post(post_id, user_id, false, command).await?.1)
     }
 
     /// Comments on a post, or replies to one of its comments.
@@ -189,15 +213,8 @@ impl Commands {
         body: CommentBody,
         mentions: Vec<Uuid>,
     ) -> Result<(Uuid, Position), CommandError> {
-        self.visible_post(post_id, author_id).await?;
-        let post = self
-            .store
-            .load::<Post>(&post_id.to_string())
-            .await?
-            .aggregate;
-        let post = post
-            .current()
-            .ok_or_else(|| CommandError::rejected(PostError::NotFound))?;
+        let (board, post_author_id) = self.live_post(post_id).await?;
+        self.board_access(board, author_id).await?;
         let parent_author_id = match parent_id {
             Some(parent_id) => {
                 let parent = self
@@ -215,16 +232,16 @@ impl Commands {
         if mentions.len() > Comment::MAX_MENTIONS {
             return Err(CommandError::rejected(CommentError::TooManyMentions));
         }
-        self.may_see(post.board, &mentions).await?;
+        self.may_see(board, &mentions).await?;
         let comment_id = self.services.new_id();
         let command = CommentCommand::Create {
             comment_id,
             post_id,
-            board: post.board,
+            board,
             parent_id,
             author_id,
             body,
-            post_author_id: post.author_id,
+            post_author_id,
             parent_author_id,
             mentions,
         };
@@ -237,6 +254,9 @@ impl Commands {
     /// Refuses a mention of someone who cannot read `board` (a club's: its members; the
     /// community's: anyone registered), so nobody is told of a post they cannot open.
     async fn may_see(&self, board: BoardId, user_ids: &[Uuid]) -> Result<(), CommandError> {
+        if user_ids.is_empty() {
+            return Ok(());
+        }
         let all_see = match board {
             BoardId::Club(club_id) => {
                 let club = self.club(club_id).await?;
@@ -256,11 +276,13 @@ impl Commands {
         }
     }
 
-    /// Runs a command on a comment whose post the caller may see.
+    /// Runs a command on a comment whose post the caller may see; with `ask_moderator`, the
+    /// command is told whether they moderate its board.
     async fn on_comment(
         &self,
         comment_id: Uuid,
         by: Uuid,
+        ask_moderator: bool,
         command: impl FnOnce(bool) -> CommentCommand,
     ) -> Result<Position, CommandError> {
         let comment = self
@@ -273,7 +295,7 @@ impl Commands {
             .map(|c| c.board)
             .ok_or_else(|| CommandError::rejected(CommentError::NotFound))?;
         let moderates = self
-            .board_access(board, by)
+            .standing(board, by, ask_moderator)
             .await
             .map_err(|_| CommandError::rejected(CommentError::NotFound))?;
         Ok(self
@@ -289,7 +311,7 @@ impl Commands {
         by: Uuid,
         body: CommentBody,
     ) -> Result<Position, CommandError> {
-        self.on_comment(comment_id, by, |_| CommentCommand::Edit { by, body })
+        self.on_comment(comment_id, by, false, |_| CommentCommand::Edit { by, body })
             .await
     }
 
@@ -299,7 +321,7 @@ impl Commands {
         comment_id: Uuid,
         by: Uuid,
     ) -> Result<Position, CommandError> {
-        self.on_comment(comment_id, by, |moderator| CommentCommand::Delete {
+        self.on_comment(comment_id, by, true, |moderator| CommentCommand::Delete {
             by,
             moderator,
         })

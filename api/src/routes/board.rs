@@ -121,9 +121,7 @@ pub async fn list(
         limit,
     )
     .await?;
-    let next_cursor = (q.page.is_none() && posts.len() as i64 == limit)
-        .then(|| posts.last().map(|p| p.post_id))
-        .flatten();
+    let next_cursor = super::next_cursor(&posts, limit, |p| p.post_id).filter(|_| q.page.is_none());
     Ok(Json(Posts {
         posts,
         total,

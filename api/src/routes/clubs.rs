@@ -75,9 +75,7 @@ pub async fn search(
         .map_err(|_| ApiError::invalid("bad_query", "a query is at most 100 plain characters"))?;
     state.caught_up(VIEW, consistency).await?;
     let clubs = projections::clubs::search(&state.pool, query, q.cursor, limit).await?;
-    let next_cursor = (clubs.len() as i64 == limit)
-        .then(|| clubs.last().map(|c| c.club_id))
-        .flatten();
+    let next_cursor = super::next_cursor(&clubs, limit, |c| c.club_id);
     Ok(Json(Clubs { clubs, next_cursor }))
 }
 
@@ -285,9 +283,8 @@ pub async fn members(
     state.caught_up(VIEW, consistency).await?;
     let (members, total) =
         projections::clubs::members(&state.pool, club_id, &filter, window, limit).await?;
-    let next_cursor = (q.page.is_none() && members.len() as i64 == limit)
-        .then(|| members.last().map(|m| m.user_id))
-        .flatten();
+    let next_cursor =
+        super::next_cursor(&members, limit, |m| m.user_id).filter(|_| q.page.is_none());
     Ok(Json(Members {
         members,
         total,

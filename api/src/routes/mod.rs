@@ -230,6 +230,16 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// The `next_cursor` of a list answer: its last row's cursor when the answer is full (there
+/// may be more), none when it is not.
+pub fn next_cursor<T, C>(rows: &[T], limit: i64, cursor: impl FnOnce(&T) -> C) -> Option<C> {
+    if rows.len() as i64 == limit {
+        rows.last().map(cursor)
+    } else {
+        None
+    }
+}
+
 /// A list read both ways: `cursor=&limit=`, or `page=&size=` (from 1) — not both.
 pub fn window(
     cursor: Option<Uuid>,

@@ -66,9 +66,7 @@ pub async fn feed(
         limit,
     )
     .await?;
-    let next_cursor = (notifications.len() as i64 == limit)
-        .then(|| notifications.last().map(|n| n.cursor.clone()))
-        .flatten();
+    let next_cursor = super::next_cursor(&notifications, limit, |n| n.cursor.clone());
     Ok(Json(Feed {
         notifications,
         next_cursor,

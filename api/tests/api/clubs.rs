@@ -12,13 +12,9 @@ use moim_api::startup::Roles;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, spawn_app, Answer, TestApp, User, Ws};
+use crate::helpers::{eventually, ok, spawn_app, Answer, TestApp, User, Ws};
 
 const LIVE: Duration = Duration::from_secs(10);
-
-fn ok(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{:?}", answer.body);
-}
 
 fn id(answer: &Answer, field: &str) -> String {
     answer.body[field].as_str().unwrap().to_owned()

@@ -218,6 +218,12 @@ pub struct Answer {
     pub content_type: String,
 }
 
+/// Asserts an answer's status, showing its body when it is another.
+#[track_caller]
+pub fn ok(answer: &Answer, status: StatusCode) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+}
+
 impl Answer {
     pub fn token(&self) -> String {
         self.body["consistency_token"]

@@ -8,13 +8,9 @@ use moim_api::startup::Roles;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Answer, TestApp, User, Ws};
+use crate::helpers::{ok, spawn_app, Answer, TestApp, User, Ws};
 
 const LIVE: Duration = Duration::from_secs(10);
-
-fn ok(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{:?}", answer.body);
-}
 
 /// The next `notification.created`, checking the entry's own frame came just before it.
 async fn next_entry(ws: &mut Ws) -> Value {
