@@ -1,4 +1,6 @@
-//! JWT access and refresh tokens (HS256, secret from the environment).
+//! JWT access and refresh tokens (HS256, secret from the environment). Both name their session
+//! (`sid`); an access token also carries the session's generation (`gen`), so that ending all of
+//! a user's sessions at once ends the tokens of every one of them (see `revocations.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,22 @@ struct Claims {
     iat: i64,
     jti: Uuid,
     typ: String,
+    sid: Uuid,
+    #[serde(default)]
+    gen: u64,
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Whose.
+    pub user_id: Uuid,
+    /// Its session.
+    pub session_id: Uuid,
+    /// The session's generation.
+    pub generation: u64,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The token of an `Authorization: Bearer <token>` header value; the scheme is case-insensitive
@@ -41,16 +59,6 @@ struct KeysInner {
     refresh_ttl: Duration,
 }
 
-/// A freshly signed refresh token and what must be recorded about it.
-pub struct RefreshToken {
-    /// The token.
-    pub token: String,
-    /// Its id, recorded so it can be used once.
-    pub jti: Uuid,
-    /// When it expires.
-    pub expires_at: DateTime<Utc>,
-}
-
 impl Keys {
     /// Keys from the secret, with token lifetimes.
     pub fn new(secret: &SecretString, access_ttl: Duration, refresh_ttl: Duration) -> Self {
@@ -70,42 +78,49 @@ impl Keys {
         self.inner.access_ttl.as_secs()
     }
 
-    fn sign(
-        &self,
-        user_id: Uuid,
-        typ: &str,
-        ttl: Duration,
-    ) -> Result<(String, Uuid, DateTime<Utc>), ApiError> {
+    fn sign(&self, claims: Claims) -> Result<String, ApiError> {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.inner.encoding,
+        )
+        .map_err(ApiError::internal)
+    }
+
+    fn claims(&self, user_id: Uuid, typ: &str, ttl: Duration) -> Result<Claims, ApiError> {
         let now = Utc::now();
         let exp = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
-        let claims = Claims {
+        Ok(Claims {
             sub: user_id,
             exp: exp.timestamp(),
             iat: now.timestamp(),
             jti: Uuid::new_v4(),
             typ: typ.into(),
-        };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.inner.encoding,
-        )
-        .map_err(ApiError::internal)?;
-        Ok((token, claims.jti, exp))
+            sid: Uuid::nil(),
+            gen: 0,
+        })
     }
 
-    /// A short-lived access token.
-    pub fn access(&self, user_id: Uuid) -> Result<String, ApiError> {
-        Ok(self.sign(user_id, "access", self.inner.access_ttl)?.0)
+    /// A short-lived access token of a session.
+    pub fn access(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        generation: u64,
+    ) -> Result<String, ApiError> {
+        self.sign(Claims {
+            sid: session_id,
+            gen: generation,
+            ..self.claims(user_id, "access", self.inner.access_ttl)?
+        })
     }
 
-    /// A long-lived, single-use refresh token.
-    pub fn refresh(&self, user_id: Uuid) -> Result<RefreshToken, ApiError> {
-        let (token, jti, expires_at) = self.sign(user_id, "refresh", self.inner.refresh_ttl)?;
-        Ok(RefreshToken {
-            token,
+    /// A long-lived refresh token of a session; `jti` is the one the session will accept.
+    pub fn refresh(&self, user_id: Uuid, session_id: Uuid, jti: Uuid) -> Result<String, ApiError> {
+        self.sign(Claims {
+            sid: session_id,
             jti,
-            expires_at,
+            ..self.claims(user_id, "refresh", self.inner.refresh_ttl)?
         })
     }
 
@@ -130,23 +145,25 @@ impl Keys {
         Ok(claims)
     }
 
-    /// The user an access token belongs to.
-    pub fn verify_access(&self, token: &str) -> Result<Uuid, ApiError> {
-        Ok(self.verify(token, "access")?.sub)
-    }
-
-    /// The user an access token belongs to, and when it expires (a socket closes then).
-    pub fn verify_access_until(&self, token: &str) -> Result<(Uuid, DateTime<Utc>), ApiError> {
+    /// What an access token says, if its signature and expiry hold (whether its session still
+    /// lives is [`crate::revocations::Revocations::check`]'s question).
+    pub fn verify_access(&self, token: &str) -> Result<Access, ApiError> {
         let claims = self.verify(token, "access")?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
             .ok_or_else(|| ApiError::unauthorized("bad_token", "the token is not valid"))?;
-        Ok((claims.sub, expires_at))
+        Ok(Access {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            generation: claims.gen,
+            expires_at,
+        })
     }
 
-    /// The user and id of a refresh token (whether it is unused is checked in the database).
-    pub fn verify_refresh(&self, token: &str) -> Result<(Uuid, Uuid), ApiError> {
+    /// The user, session and id of a refresh token (whether it is the session's newest is the
+    /// session's question).
+    pub fn verify_refresh(&self, token: &str) -> Result<(Uuid, Uuid, Uuid), ApiError> {
         let claims = self.verify(token, "refresh")?;
-        Ok((claims.sub, claims.jti))
+        Ok((claims.sub, claims.sid, claims.jti))
     }
 }
 

@@ -5,11 +5,13 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use commands::rates::Counted;
 use commands::Commands;
 use domain::values::MessageBody;
 use projections::frames::{seq_of, Ack, ClientFrame, Frame, MessageSend, ReadPointer};
 use uuid::Uuid;
 
+use crate::auth::Access;
 use crate::error::ApiError;
 use crate::live::{Broken, Live, Wire};
 use crate::state::AppState;
@@ -25,8 +27,8 @@ pub struct Turn<'a> {
     pub commands: &'a Commands,
     /// The socket's user.
     pub user_id: Uuid,
-    /// When the socket's token expires (an `auth` frame moves it).
-    pub expires_at: &'a mut DateTime<Utc>,
+    /// The socket's token (an `auth` frame replaces it).
+    pub access: &'a mut Access,
 }
 
 impl Turn<'_> {
@@ -92,7 +94,8 @@ impl Turn<'_> {
 
     /// A fresh token for this socket: its expiry.
     fn renew(&mut self, token: &str) -> Result<DateTime<Utc>, ApiError> {
-        let (owner, until) = self.state.keys.verify_access_until(token)?;
+        let access = self.state.authenticate(token)?;
+        let until = access.expires_at;
         // The token check allows clock skew; a token already past its expiry renews nothing.
         if until <= Utc::now() {
             return Err(ApiError::unauthorized(
@@ -100,19 +103,20 @@ impl Turn<'_> {
                 "the token has expired",
             ));
         }
-        if owner != self.user_id {
+        if access.user_id != self.user_id {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "wrong_user",
                 "the token belongs to another user",
             ));
         }
-        *self.expires_at = until;
+        *self.access = access;
         Ok(until)
     }
 
     async fn send_message(&self, send: MessageSend) -> Result<Frame, ApiError> {
         let body = MessageBody::parse(&send.body)?;
+        self.commands.rate(Counted::Command(self.user_id)).await?;
         let sent = self
             .commands
             .send_message(send.room_id, self.user_id, send.client_msg_id, body)

@@ -1,9 +1,9 @@
 //! Typed settings from the environment (and `.env`), with defaults that work on a laptop.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use commands::PasswordLimits;
+use commands::{FailureLimit, PasswordLimits, Rate, RateLimits};
 use secrecy::SecretString;
 
 /// Every `MOIM_*` variable Moim reads; any other `MOIM_*` variable is a typo and refused.
@@ -33,6 +33,15 @@ const KNOWN: &[&str] = &[
     "MOIM_SCHEDULER_POLL_MS",
     "MOIM_INVITE_FAILURES_PER_HOUR",
     "MOIM_SEARCH_TIMEOUT_MS",
+    "MOIM_WS_MAX_SOCKETS_PER_USER",
+    "MOIM_RATE_REGISTER_PER_HOUR",
+    "MOIM_RATE_OAUTH_START_PER_HOUR",
+    "MOIM_OAUTH_REDIRECT_URIS",
+    "MOIM_RATE_REFRESH_PER_MINUTE",
+    "MOIM_RATE_COMMANDS_PER_MINUTE",
+    "MOIM_LOGIN_FAILURES_PER_15_MIN",
+    "MOIM_TRUSTED_PROXIES",
+    "MOIM_CORS_ORIGINS",
 ];
 
 /// Moim's configuration.
@@ -61,6 +70,104 @@ pub struct Settings {
     /// What a client can make Moim hold (docs/security.md lists each with what a client gets
     /// past it).
     pub limits: Limits,
+    /// How often a client may do what (shared by every API process).
+    pub rates: RateLimits,
+    /// `MOIM_TRUSTED_PROXIES`: comma-separated addresses of the proxies in front of Moim; only a
+    /// request from one of them has its client address taken from `X-Forwarded-For`. None by
+    /// default.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `MOIM_CORS_ORIGINS`: comma-separated origins browsers may call the API from. None by
+    /// default (no CORS headers at all).
+    pub cors_origins: Vec<String>,
+    /// Social-login providers: each one whose `MOIM_OAUTH_<NAME>_CLIENT_ID` is set.
+    pub oauth: Vec<OAuthProvider>,
+    /// `MOIM_OAUTH_REDIRECT_URIS`: comma-separated URIs a web sign-in may return to; a start
+    /// naming any other is refused. None by default.
+    pub oauth_redirect_uris: Vec<String>,
+}
+
+/// One social-login provider, from `MOIM_OAUTH_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`,
+/// `_AUTHORIZE_URL`, `_TOKEN_URL`, `_USERINFO_URL` and `_SCOPES` (comma-separated). Kakao's and
+/// Naver's real endpoints are the defaults for `KAKAO` and `NAVER`; any other name is an OpenID
+/// Connect provider and needs its three URLs.
+#[derive(Debug, Clone)]
+pub struct OAuthProvider {
+    /// Lower case, as in the routes: `kakao`, `naver`, `google`.
+    pub name: String,
+    /// The client id the provider gave Moim.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: SecretString,
+    /// Where the user is sent to consent.
+    pub authorize_url: String,
+    /// Where a code is exchanged for a token.
+    pub token_url: String,
+    /// Where the token reads who the user is.
+    pub userinfo_url: String,
+    /// What is asked for.
+    pub scopes: Vec<String>,
+}
+
+/// The settings a provider is made of.
+const OAUTH_PARTS: &[&str] = &[
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "AUTHORIZE_URL",
+    "TOKEN_URL",
+    "USERINFO_URL",
+    "SCOPES",
+];
+
+fn oauth_from_env() -> Result<Vec<OAuthProvider>, ConfigError> {
+    let mut providers = Vec::new();
+    for (key, client_id) in std::env::vars() {
+        let Some(name) = key
+            .strip_prefix("MOIM_OAUTH_")
+            .and_then(|rest| rest.strip_suffix("_CLIENT_ID"))
+        else {
+            continue;
+        };
+        let setting = |part: &str| var_named(&format!("MOIM_OAUTH_{name}_{part}"));
+        let (authorize, token, userinfo) = match name {
+            "KAKAO" => (
+                "https://kauth.kakao.com/oauth/authorize",
+                "https://kauth.kakao.com/oauth/token",
+                "https://kapi.kakao.com/v2/user/me",
+            ),
+            "NAVER" => (
+                "https://nid.naver.com/oauth2.0/authorize",
+                "https://nid.naver.com/oauth2.0/token",
+                "https://openapi.naver.com/v1/nid/me",
+            ),
+            _ => ("", "", ""),
+        };
+        let url = |part: &str, default: &str| {
+            setting(part)
+                .or_else(|| (!default.is_empty()).then(|| default.to_owned()))
+                .ok_or_else(|| ConfigError::OAuth(format!("MOIM_OAUTH_{name}_{part} is required")))
+        };
+        providers.push(OAuthProvider {
+            name: name.to_lowercase(),
+            client_id,
+            client_secret: setting("CLIENT_SECRET").unwrap_or_default().into(),
+            authorize_url: url("AUTHORIZE_URL", authorize)?,
+            token_url: url("TOKEN_URL", token)?,
+            userinfo_url: url("USERINFO_URL", userinfo)?,
+            scopes: setting("SCOPES")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
+    providers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(providers)
+}
+
+fn var_named(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Bounds on what clients can make Moim hold.
@@ -100,6 +207,9 @@ pub struct Limits {
     pub invite_failures_per_hour: u32,
     /// `MOIM_SEARCH_TIMEOUT_MS`; default 5000: the longest a chat search may run in PostgreSQL.
     pub search_timeout: Duration,
+    /// `MOIM_WS_MAX_SOCKETS_PER_USER`; default 20: sockets (WebSocket and Socket.IO) one user may
+    /// have open at once across every process; one more gets 429 `too_many_sockets`.
+    pub ws_max_sockets_per_user: usize,
 }
 
 impl Default for Limits {
@@ -118,6 +228,7 @@ impl Default for Limits {
             scheduler_poll: Duration::from_secs(1),
             invite_failures_per_hour: 10,
             search_timeout: Duration::from_secs(5),
+            ws_max_sockets_per_user: 20,
         }
     }
 }
@@ -150,8 +261,48 @@ impl Limits {
                 d.invite_failures_per_hour,
             )?,
             search_timeout: ms("MOIM_SEARCH_TIMEOUT_MS", d.search_timeout)?,
+            ws_max_sockets_per_user: parsed(
+                "MOIM_WS_MAX_SOCKETS_PER_USER",
+                d.ws_max_sockets_per_user,
+            )?,
         })
     }
+}
+
+fn rates_from_env() -> Result<RateLimits, ConfigError> {
+    let d = RateLimits::default();
+    let rate = |name, default: Rate| -> Result<Rate, ConfigError> {
+        Ok(Rate {
+            max: parsed(name, default.max)?,
+            window: default.window,
+        })
+    };
+    Ok(RateLimits {
+        register_per_ip: rate("MOIM_RATE_REGISTER_PER_HOUR", d.register_per_ip)?,
+        oauth_start_per_ip: rate("MOIM_RATE_OAUTH_START_PER_HOUR", d.oauth_start_per_ip)?,
+        refresh_per_session: rate("MOIM_RATE_REFRESH_PER_MINUTE", d.refresh_per_session)?,
+        commands_per_user: rate("MOIM_RATE_COMMANDS_PER_MINUTE", d.commands_per_user)?,
+        login_failures: FailureLimit {
+            max: parsed("MOIM_LOGIN_FAILURES_PER_15_MIN", d.login_failures.max)?,
+            window: d.login_failures.window,
+        },
+    })
+}
+
+fn list<T: std::str::FromStr>(name: &'static str) -> Result<Vec<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse()
+                .map_err(|e: T::Err| ConfigError::Malformed(name, e.to_string()))
+        })
+        .collect()
 }
 
 /// A setting that is missing or malformed.
@@ -163,6 +314,9 @@ pub enum ConfigError {
     /// `MOIM_JWT_SECRET` is missing or short outside dev mode.
     #[error("MOIM_JWT_SECRET must be set to at least 32 bytes (or run with MOIM_DEV=1)")]
     MissingSecret,
+    /// A social-login provider is set up only in part.
+    #[error("{0}")]
+    OAuth(String),
     /// An unknown `MOIM_*` variable.
     #[error("unknown setting {0}; known: {1}")]
     Unknown(String, String),
@@ -190,9 +344,13 @@ impl Settings {
         // A missing .env is normal; a broken one is reported by the variables it fails to set.
         let _ = dotenvy::dotenv();
         for (key, _) in std::env::vars() {
+            let oauth_part = key
+                .strip_prefix("MOIM_OAUTH_")
+                .is_some_and(|rest| OAUTH_PARTS.iter().any(|part| rest.ends_with(part)));
             if key.starts_with("MOIM_")
                 && !key.starts_with("MOIM_TEST_")
                 && !KNOWN.contains(&key.as_str())
+                && !oauth_part
             {
                 return Err(ConfigError::Unknown(key, KNOWN.join(", ")));
             }
@@ -228,6 +386,11 @@ impl Settings {
             max_body_bytes: parsed("MOIM_MAX_BODY_BYTES", 64 * 1024)?,
             db_max_connections: parsed("MOIM_DB_MAX_CONNECTIONS", 20)?,
             limits: Limits::from_env()?,
+            rates: rates_from_env()?,
+            trusted_proxies: list("MOIM_TRUSTED_PROXIES")?,
+            cors_origins: list("MOIM_CORS_ORIGINS")?,
+            oauth: oauth_from_env()?,
+            oauth_redirect_uris: list("MOIM_OAUTH_REDIRECT_URIS")?,
         })
     }
 }

@@ -19,6 +19,7 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     retry_after: Option<u64>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -30,6 +31,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             retry_after: None,
+            until: None,
             cause: None,
         }
     }
@@ -62,6 +64,26 @@ impl ApiError {
         }
     }
 
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &'static str, detail: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
+        }
+    }
+
+    /// 403 `account_suspended`, saying until when (none: until an admin reinstates them).
+    pub fn suspended(until: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        Self {
+            until,
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "account_suspended",
+                "this account is suspended",
+            )
+        }
+    }
+
     /// 500; the cause (with its whole chain) goes to the log, never to the client.
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self {
@@ -80,6 +102,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             request_id: crate::request_id::current().map(|id| id.as_str().to_owned()),
+            until: self.until,
             ..Problem::new(
                 self.status.as_u16(),
                 self.status.canonical_reason().unwrap_or("Error"),
@@ -129,6 +152,7 @@ impl From<CommandError> for ApiError {
                     ErrorKind::Forbidden => StatusCode::FORBIDDEN,
                     ErrorKind::Conflict => StatusCode::CONFLICT,
                     ErrorKind::Gone => StatusCode::GONE,
+                    ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
                 };
                 Self::new(status, code, message)
             }
@@ -146,6 +170,7 @@ impl From<CommandError> for ApiError {
                     error.to_string(),
                 )
             },
+            CommandError::Suspended { until } => Self::suspended(until),
             CommandError::Overloaded { retry_after_secs } => {
                 Self::unavailable("overloaded", error.to_string(), retry_after_secs)
             }

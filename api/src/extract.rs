@@ -1,16 +1,18 @@
 //! Extractors whose rejections speak problem+json, the caller's identity (and the commands that
 //! act on their behalf), and the consistency header.
 
-use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use commands::rates::Counted;
 use commands::Commands;
 use domain::{Metadata, Position};
 use uuid::Uuid;
 
-use crate::auth::{bearer, Keys};
+use crate::auth::{bearer, Access};
 use crate::error::ApiError;
 use crate::request_id::RequestId;
+use crate::security::ClientIp;
 use crate::state::AppState;
 
 /// The request header carrying a consistency token.
@@ -41,15 +43,23 @@ pub struct Query<T>(pub T);
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser(pub Uuid);
 
-impl<S> FromRequestParts<S> for AuthUser
-where
-    S: Send + Sync,
-    Keys: FromRef<S>,
-{
+impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let keys = Keys::from_ref(state);
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(access) = Caller::from_request_parts(parts, state).await?;
+        Ok(Self(access.user_id))
+    }
+}
+
+/// The authenticated caller with their session, for the routes about sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub Access);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -59,7 +69,7 @@ where
         let token = header.to_str().ok().and_then(bearer).ok_or_else(|| {
             ApiError::unauthorized("bad_token", "Authorization must be Bearer <token>")
         })?;
-        keys.verify_access(token).map(AuthUser)
+        state.authenticate(token).map(Self)
     }
 }
 
@@ -81,6 +91,13 @@ impl FromRequestParts<AppState> for Actor {
         let RequestId(id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
+        // Every write counts against the caller's command rate; reads do not.
+        if !parts.method.is_safe() {
+            let ip = ClientIp::of(&parts.extensions);
+            state
+                .limit(Counted::Command(user_id), ip, Some(user_id), "commands")
+                .await?;
+        }
         Ok(Self {
             user_id,
             commands: state

@@ -6,13 +6,16 @@
 pub mod auth;
 pub mod client_frames;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod limits;
 pub mod live;
+pub mod oauth;
 pub mod presence;
 pub mod request_id;
+pub mod revocations;
 pub mod routes;
 pub mod scheduler;
 pub mod security;

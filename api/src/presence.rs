@@ -2,8 +2,8 @@
 //! process; the state lives in NATS, not in one process's memory.
 //!
 //! Each process keeps a key `<user>.<process>` in a KV bucket for every user with a socket on
-//! it, renewed every [`Presence::heartbeat`], and deletes it when that user's last socket here
-//! closes. Every process watches the whole bucket, so each knows everyone's state; a key not
+//! it, holding how many sockets, renewed every [`Presence::heartbeat`], and deletes it when that
+//! user's last socket here closes (the counts bound a user's sockets across processes). Every process watches the whole bucket, so each knows everyone's state; a key not
 //! renewed within the TTL (its process died, or lost NATS) counts as gone, so a killed process's
 //! users go offline within a TTL. When a user comes online or goes offline, each process tells
 //! its own sockets that share a room with them (a `presence` frame through the hub), and the
@@ -35,8 +35,8 @@ const PRESENCE_ROOM_MAX: i64 = 100;
 /// Locks that order one user's key operations.
 const KEYING_STRIPES: usize = 64;
 
-/// The processes where a user has sockets, as last heard.
-type Heard = HashMap<Uuid, HashMap<Uuid, Instant>>;
+/// The processes where a user has sockets, as last heard: when, and how many sockets.
+type Heard = HashMap<Uuid, HashMap<Uuid, (Instant, usize)>>;
 
 /// This process's part in presence, and its view of everyone's.
 pub struct Presence {
@@ -101,40 +101,59 @@ impl Presence {
     /// A socket of `user_id` opened here.
     pub async fn connected(&self, user_id: Uuid) {
         let _keying = self.keying_of(user_id).lock().await;
-        let first = {
+        let count = {
             let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
             let count = local.entry(user_id).or_insert(0);
             *count += 1;
-            *count == 1
+            *count
         };
-        if first {
-            if let Err(error) = self.keys.put(self.key(user_id), Bytes::new()).await {
-                tracing::warn!(%error, "could not record a user online");
-            }
+        if let Err(error) = self.keys.put(self.key(user_id), sockets(count)).await {
+            tracing::warn!(%error, "could not record a user online");
         }
+    }
+
+    /// How many sockets `user_id` has open on every process, as last heard.
+    pub fn sockets_of(&self, user_id: Uuid) -> usize {
+        let heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+        heard
+            .get(&user_id)
+            .map_or(0, |processes| processes.values().map(|&(_, n)| n).sum())
     }
 
     /// A socket of `user_id` closed here.
     pub async fn disconnected(&self, user_id: Uuid) {
         let _keying = self.keying_of(user_id).lock().await;
-        let last = {
+        let left = {
             let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
             match local.get_mut(&user_id) {
                 Some(count) if *count > 1 => {
                     *count -= 1;
-                    false
+                    Some(*count)
                 }
                 Some(_) => {
                     local.remove(&user_id);
-                    true
+                    Some(0)
                 }
-                None => false,
+                None => None,
             }
         };
-        if last {
-            if let Err(error) = self.keys.delete(self.key(user_id)).await {
-                tracing::warn!(%error, "could not record a user offline");
-            }
+        let written = match left {
+            Some(0) => self
+                .keys
+                .delete(self.key(user_id))
+                .await
+                .err()
+                .map(|e| e.to_string()),
+            Some(count) => self
+                .keys
+                .put(self.key(user_id), sockets(count))
+                .await
+                .err()
+                .map(|e| e.to_string()),
+            None => None,
+        };
+        if let Some(error) = written {
+            tracing::warn!(%error, "could not record a socket closing");
         }
     }
 
@@ -189,13 +208,13 @@ impl Presence {
     }
 
     async fn renew(&self) {
-        let users: Vec<Uuid> = {
+        let users: Vec<(Uuid, usize)> = {
             let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-            local.keys().copied().collect()
+            local.iter().map(|(&user, &count)| (user, count)).collect()
         };
         // Concurrently: thousands of users renewed one after another could outlast the TTL.
         let failed = futures::stream::iter(users)
-            .map(|user_id| self.keys.put(self.key(user_id), Bytes::new()))
+            .map(|(user_id, count)| self.keys.put(self.key(user_id), sockets(count)))
             .buffer_unordered(64)
             .filter(|put| std::future::ready(put.is_err()))
             .count()
@@ -212,9 +231,13 @@ impl Presence {
         let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
         match entry.operation {
             kv::Operation::Put => {
+                let count = std::str::from_utf8(&entry.value)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
                 let processes = heard.entry(user_id).or_default();
                 let was = !processes.is_empty();
-                processes.insert(process, Instant::now());
+                processes.insert(process, (Instant::now(), count));
                 (!was).then_some((user_id, true))
             }
             kv::Operation::Delete | kv::Operation::Purge => {
@@ -233,7 +256,7 @@ impl Presence {
         let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
         let mut gone = Vec::new();
         heard.retain(|&user_id, processes| {
-            processes.retain(|_, at| at.elapsed() < self.ttl);
+            processes.retain(|_, (at, _)| at.elapsed() < self.ttl);
             if processes.is_empty() {
                 gone.push(user_id);
             }
@@ -273,6 +296,11 @@ impl Presence {
             hub.tell_rooms(&rooms, user_id, online, text.into());
         }
     }
+}
+
+/// A presence key's value: how many sockets.
+fn sockets(count: usize) -> Bytes {
+    Bytes::from(count.to_string())
 }
 
 /// Opens a KV bucket, creating it when missing. The client's own `create_key_value` first asks

@@ -10,13 +10,16 @@ use uuid::Uuid;
 
 use crate::request_id;
 
-/// The client's address: the TCP peer. (Behind a proxy every client shares the proxy's address;
-/// trusting `X-Forwarded-For` is for a deployment that configures its proxies.)
+/// The client's address: as `edge::client_ip` found it (behind a trusted proxy, from
+/// `X-Forwarded-For`), else the TCP peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
     pub(crate) fn of(extensions: &axum::http::Extensions) -> Self {
+        if let Some(&found) = extensions.get::<ClientIp>() {
+            return found;
+        }
         Self(
             extensions
                 .get::<ConnectInfo<SocketAddr>>()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::http::HeaderValue;
 use commands::{Commands, FailureLimit, SystemServices};
 use moim_nats::{Relay, Subjects};
 use projections::progress::Progress;
@@ -18,9 +19,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Keys;
 use crate::config::Settings;
+use crate::edge::Edge;
 use crate::hub::Hub;
 use crate::limits::RequestLimits;
+use crate::oauth::Providers;
 use crate::presence::Presence;
+use crate::revocations::Revocations;
 use crate::routes;
 use crate::scheduler::Scheduler;
 use crate::server::{self, ConnectionLimits};
@@ -180,19 +184,39 @@ impl Application {
                     .clone()
                     .run(hub.clone(), self.pool.clone(), stop.clone()),
             );
+            let revocations = Arc::new(Revocations::new(self.settings.access_ttl));
+            let js = async_nats::jetstream::new(self.nats.clone());
+            moim_nats::stream::ensure(&js, &subjects)
+                .await
+                .map_err(|e| anyhow::anyhow!("making sure the events stream exists: {e}"))?;
+            tasks.spawn(
+                revocations
+                    .clone()
+                    .follow(js, subjects.clone(), stop.clone()),
+            );
+            // A token of a session ended before this process started must be refused too.
+            tokio::time::timeout(Duration::from_secs(30), revocations.ready())
+                .await
+                .context("reading the sessions ended lately from JetStream")?;
             let state = AppState {
                 commands: Commands::new(self.pool.clone())
                     .with_password_limits(limits.passwords)
                     .with_invite_failure_limit(FailureLimit {
                         max: limits.invite_failures_per_hour,
                         window: Duration::from_secs(3600),
-                    }),
+                    })
+                    .with_rate_limits(self.settings.rates),
                 pool: self.pool.clone(),
                 keys: Keys::new(
                     &self.settings.jwt_secret,
                     self.settings.access_ttl,
                     self.settings.refresh_ttl,
                 ),
+                revocations,
+                oauth: Arc::new(Providers::new(
+                    &self.settings.oauth,
+                    self.settings.oauth_redirect_uris.clone(),
+                )?),
                 hub,
                 presence,
                 consistency_timeout: self.settings.consistency_timeout,
@@ -201,9 +225,20 @@ impl Application {
                     max_message_bytes: limits.ws_max_message_bytes,
                     resume_window: limits.ws_resume_window,
                     ping_every: limits.ws_ping_every,
+                    max_sockets_per_user: limits.ws_max_sockets_per_user,
                 },
                 search_timeout: limits.search_timeout,
                 shutdown: stop.clone(),
+            };
+            let edge = Edge {
+                trusted_proxies: self.settings.trusted_proxies.clone().into(),
+                cors_origins: self
+                    .settings
+                    .cors_origins
+                    .iter()
+                    .map(|origin| HeaderValue::from_str(origin))
+                    .collect::<Result<_, _>>()
+                    .context("MOIM_CORS_ORIGINS holds a malformed origin")?,
             };
             let app = routes::router(
                 state,
@@ -212,6 +247,7 @@ impl Application {
                     limits.body_timeout,
                     self.settings.max_body_bytes,
                 ),
+                &edge,
             );
             tracing::info!(address = ?listener.local_addr().ok(), "serving the API");
             let connections = ConnectionLimits {

@@ -3,18 +3,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRef;
+use commands::rates::Counted;
 use commands::Commands;
 use domain::Position;
 use projections::progress::Progress;
 use projections::View;
 use sqlx::PgPool;
+use uuid::Uuid;
 
-use crate::auth::Keys;
+use crate::auth::{Access, Keys};
 use crate::error::ApiError;
 use crate::extract::Consistency;
 use crate::hub::Hub;
+use crate::oauth::Providers;
 use crate::presence::Presence;
+use crate::revocations::Revocations;
+use crate::security::{self, ClientIp};
 
 /// Shared by all handlers; every field is cheap to clone.
 #[derive(Clone)]
@@ -25,6 +29,10 @@ pub struct AppState {
     pub pool: PgPool,
     /// Token signing.
     pub keys: Keys,
+    /// The sessions whose tokens are refused.
+    pub revocations: Arc<Revocations>,
+    /// Social-login providers.
+    pub oauth: Arc<Providers>,
     /// Live connections and their NATS subscriptions.
     pub hub: Arc<Hub>,
     /// Who is online, on every process.
@@ -50,15 +58,51 @@ pub struct WsLimits {
     pub resume_window: u32,
     /// How often the server pings; a client silent for 2.5 times this is dropped.
     pub ping_every: Duration,
-}
-
-impl FromRef<AppState> for Keys {
-    fn from_ref(state: &AppState) -> Self {
-        state.keys.clone()
-    }
+    /// Sockets one user may have open at once, on every process together.
+    pub max_sockets_per_user: usize,
 }
 
 impl AppState {
+    /// Refuses one more socket for a user who has as many open as allowed (counted across
+    /// processes through presence, so two sockets opened at the same moment on two processes
+    /// may both pass: the bound is exact to within one socket per process).
+    pub fn may_open_socket(&self, user_id: Uuid) -> Result<(), ApiError> {
+        if self.presence.sockets_of(user_id) < self.ws.max_sockets_per_user {
+            return Ok(());
+        }
+        Err(ApiError::too_many(
+            "too_many_sockets",
+            format!(
+                "at most {} sockets may be open at once",
+                self.ws.max_sockets_per_user
+            ),
+            5,
+        ))
+    }
+
+    /// Counts `what` against its rate limit; past it, `429 rate_limited` (and a line in the
+    /// security log naming `limit`).
+    pub async fn limit(
+        &self,
+        what: Counted,
+        ip: ClientIp,
+        user_id: Option<Uuid>,
+        limit: &'static str,
+    ) -> Result<(), ApiError> {
+        self.commands
+            .rate(what)
+            .await
+            .inspect_err(|_| security::rate_limited(ip, user_id, limit))?;
+        Ok(())
+    }
+
+    /// What a valid access token of a live session says.
+    pub fn authenticate(&self, token: &str) -> Result<Access, ApiError> {
+        let access = self.keys.verify_access(token)?;
+        self.revocations.check(&access)?;
+        Ok(access)
+    }
+
     /// Waits until `view` reflects the caller's consistency token, if they sent one. A token
     /// beyond anything committed is refused at once: no view will ever reach it.
     pub async fn caught_up(&self, view: View, token: Option<Consistency>) -> Result<(), ApiError> {

@@ -89,6 +89,11 @@ impl Child {
             )
             .env("NATS_URL", &options.nats_url)
             .env("MOIM_JWT_SECRET", format!("{id}{id}"))
+            // The floods measure what hashing and connections hold; the rate limits (which
+            // would refuse most of them first) are measured by the tests, not here.
+            .env("MOIM_LOGIN_FAILURES_PER_15_MIN", "1000000")
+            .env("MOIM_RATE_REGISTER_PER_HOUR", "1000000")
+            .env("MOIM_RATE_COMMANDS_PER_MINUTE", "1000000")
             .envs(extra.iter().copied())
             .env("MOIM_SUBJECT_PREFIX", &prefix)
             .env("MOIM_BIND", format!("127.0.0.1:{port}"))

@@ -44,7 +44,7 @@ pub async fn run(options: &Options, sockets: usize) -> anyhow::Result<Idle> {
     let before = child.rss_mib();
     let opened: Vec<anyhow::Result<client::Socket>> = stream::iter(0..sockets)
         .map(|_| {
-            let token = keys.access(Uuid::now_v7());
+            let token = keys.access(Uuid::now_v7(), Uuid::now_v7(), 0);
             let url = child.url.clone();
             async move {
                 let user = client::User {

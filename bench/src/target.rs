@@ -84,6 +84,11 @@ impl Target {
             max_body_bytes: 256 * 1024,
             db_max_connections: 40,
             limits: moim_api::config::Limits::default(),
+            rates: commands::RateLimits::one_trusted_client(),
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            oauth: Vec::new(),
+            oauth_redirect_uris: Vec::new(),
         };
         let stop = CancellationToken::new();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

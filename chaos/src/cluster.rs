@@ -158,6 +158,9 @@ impl Cluster {
             .env("MOIM_JWT_SECRET", JWT_SECRET)
             .env("MOIM_ACCESS_TTL_SECS", self.access_ttl_secs.to_string())
             .env("MOIM_DB_MAX_CONNECTIONS", "10")
+            // The load generator is one trusted client driving every user from one address.
+            .env("MOIM_RATE_REGISTER_PER_HOUR", "1000000")
+            .env("MOIM_RATE_COMMANDS_PER_MINUTE", "1000000")
             .env("RUST_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path())

@@ -67,6 +67,12 @@ pub enum CommandError {
         /// When to retry.
         retry_after_secs: u64,
     },
+    /// The account is suspended.
+    #[error("this account is suspended")]
+    Suspended {
+        /// When the suspension ends by itself (none: when an admin lifts it).
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Too many password operations are running or waiting; the client may retry shortly.
     #[error("too many logins at once; try again")]
     Overloaded {

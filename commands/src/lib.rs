@@ -18,10 +18,13 @@ pub mod couple_life;
 pub mod couples;
 mod error;
 pub mod games;
+pub mod identities;
 mod inbox;
 mod locks;
 mod passwords;
+pub mod rates;
 mod services;
+pub mod sessions;
 pub mod store;
 pub mod users;
 
@@ -33,6 +36,7 @@ use sqlx::PgPool;
 pub use attempts::FailureLimit;
 pub use error::CommandError;
 pub use passwords::PasswordLimits;
+pub use rates::{Rate, RateLimits};
 pub use services::SystemServices;
 
 use crate::cache::AggregateCache;
@@ -66,6 +70,7 @@ pub struct Commands {
     cache: Arc<AggregateCache>,
     passwords: Arc<Passwords>,
     invite_failures: FailureLimit,
+    rates: RateLimits,
     meta: Metadata,
 }
 
@@ -87,8 +92,14 @@ impl Commands {
                 max: 10,
                 window: std::time::Duration::from_secs(3600),
             },
+            rates: RateLimits::default(),
             meta: Metadata::default(),
         }
+    }
+
+    /// The same commands with other rate limits.
+    pub fn with_rate_limits(self, rates: RateLimits) -> Self {
+        Self { rates, ..self }
     }
 
     /// The same commands with other bounds on password hashing.

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use domain::user::{User, UserCommand, UserError};
-use domain::values::DisplayName;
+use domain::values::{Bio, DisplayName};
 use domain::{ErrorKind, Position};
 use futures::StreamExt;
 use uuid::Uuid;
@@ -47,10 +47,12 @@ impl Commands {
         user_id: Uuid,
         display_name: Option<DisplayName>,
         birthday: Option<Option<NaiveDate>>,
+        bio: Option<Option<Bio>>,
     ) -> Result<(User, Position), CommandError> {
         let command = UserCommand::UpdateProfile {
             display_name,
             birthday,
+            bio,
         };
         let done = self.execute::<User>(&user_id.to_string(), command).await?;
         Ok((done.state, done.position))

@@ -8,6 +8,8 @@ pub enum ErrorKind {
     Invalid,
     /// The thing does not exist, or the caller may not know it exists (404).
     NotFound,
+    /// The caller's credentials no longer count, e.g. a session that ended (401).
+    Unauthorized,
     /// The caller is known but not allowed (403).
     Forbidden,
     /// The request conflicts with the current state (409).

@@ -90,6 +90,14 @@ text_value!(
     DisplayName, "display_name", 50, false
 );
 text_value!(
+    /// What a user says about themself: 1 to 500 characters, newlines allowed.
+    Bio, "bio", 500, true
+);
+text_value!(
+    /// Why an admin acted (a suspension's reason): 1 to 500 characters.
+    Reason, "reason", 500, true
+);
+text_value!(
     /// A chat room's name: 1 to 100 characters.
     RoomName, "name", 100, false
 );

@@ -32,6 +32,11 @@ impl Subjects {
         )
     }
 
+    /// Every event of one aggregate type: `<prefix>.events.<aggregate_type>.*`.
+    pub fn events_of(&self, aggregate_type: &str) -> String {
+        format!("{}.events.{}.*", self.prefix, token(aggregate_type))
+    }
+
     /// Every event subject: `<prefix>.events.>`.
     pub fn all_events(&self) -> String {
         format!("{}.events.>", self.prefix)

@@ -115,6 +115,19 @@ async fn on_invite(tx: &mut PgConnection, event: InviteEvent) -> Result<(), Proj
     Ok(())
 }
 
+/// Recomputes the dates of `user_id`'s couple, if any, after their name or birthday changed.
+async fn birthdays_changed(tx: &mut PgConnection, user_id: Uuid) -> Result<(), ProjectionError> {
+    let couple: Option<(Uuid,)> =
+        sqlx::query_as("SELECT couple_id FROM couple_members WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((couple_id,)) = couple {
+        couple_schedule::anniversaries(tx, couple_id).await?;
+    }
+    Ok(())
+}
+
 async fn on_user(tx: &mut PgConnection, event: UserEvent) -> Result<(), ProjectionError> {
     match event {
         UserEvent::UserRegistered(e) => {
@@ -137,14 +150,7 @@ async fn on_user(tx: &mut PgConnection, event: UserEvent) -> Result<(), Projecti
             .bind(e.birthday)
             .execute(&mut *tx)
             .await?;
-            let couple: Option<(Uuid,)> =
-                sqlx::query_as("SELECT couple_id FROM couple_members WHERE user_id = $1")
-                    .bind(e.user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some((couple_id,)) = couple {
-                couple_schedule::anniversaries(tx, couple_id).await?;
-            }
+            birthdays_changed(tx, e.user_id).await?;
         }
         UserEvent::UserCoupled(e) => {
             sqlx::query(
@@ -166,9 +172,25 @@ async fn on_user(tx: &mut PgConnection, event: UserEvent) -> Result<(), Projecti
                 .execute(&mut *tx)
                 .await?;
         }
+        UserEvent::UserDeleted(e) => {
+            // Their name and birthday leave the couple's view (and the birthday its dates).
+            sqlx::query(
+                "UPDATE couple_people SET display_name = $2, birthday = NULL WHERE user_id = $1",
+            )
+            .bind(e.user_id)
+            .bind(domain::personal::DELETED_NAME)
+            .execute(&mut *tx)
+            .await?;
+            birthdays_changed(tx, e.user_id).await?;
+        }
         UserEvent::UserBlocked(_)
         | UserEvent::UserUnblocked(_)
-        | UserEvent::PlatformRoleChanged(_) => {}
+        | UserEvent::PlatformRoleChanged(_)
+        | UserEvent::SessionsEnded(_)
+        | UserEvent::UserSuspended(_)
+        | UserEvent::UserReinstated(_)
+        | UserEvent::IdentityLinked(_)
+        | UserEvent::IdentityUnlinked(_) => {}
     }
     Ok(())
 }

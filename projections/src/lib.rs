@@ -21,6 +21,7 @@ pub mod frames;
 pub mod games;
 pub mod notifications;
 pub mod outbox;
+mod personal;
 pub mod progress;
 mod registry;
 pub mod replay;

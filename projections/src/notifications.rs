@@ -98,6 +98,12 @@ async fn apply(
             UserEvent::UserRegistered(_)
             | UserEvent::UserUncoupled(_)
             | UserEvent::ProfileUpdated(_)
+            | UserEvent::SessionsEnded(_)
+            | UserEvent::UserSuspended(_)
+            | UserEvent::UserReinstated(_)
+            | UserEvent::IdentityLinked(_)
+            | UserEvent::IdentityUnlinked(_)
+            | UserEvent::UserDeleted(_)
             | UserEvent::PlatformRoleChanged(_) => {}
         }
     } else if event.aggregate_type == Couple::TYPE {
@@ -222,6 +228,8 @@ fn in_feed(frame: &Frame) -> bool {
         | Frame::NotificationCreated(_)
         | Frame::NotificationRead(_)
         | Frame::SessionExpired(_)
+        | Frame::SessionRevoked(_)
+        | Frame::AccountSuspended(_)
         | Frame::Ack(_)
         | Frame::Error(_)
         | Frame::Pong

@@ -117,14 +117,17 @@ impl View {
         self.0.makes_pushes()
     }
 
-    /// Applies events in order; see [`ReadModel::apply`].
+    /// Applies events in order, their personal fields opened; see [`ReadModel::apply`].
     pub async fn apply(
         self,
         tx: &mut PgConnection,
         events: &[EventEnvelope],
         out: Option<&mut Vec<Push>>,
     ) -> Result<(), ProjectionError> {
-        self.0.apply(tx, events, out).await
+        match crate::personal::opened(tx, events).await? {
+            Some(opened) => self.0.apply(tx, &opened, out).await,
+            None => self.0.apply(tx, events, out).await,
+        }
     }
 
     /// The key of the advisory lock that serialises writers of this view (live and replay).

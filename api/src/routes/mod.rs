@@ -4,6 +4,7 @@
 //! the `X-Moim-Consistency` header; sending it back on a query makes that query wait until the
 //! read model it reads reflects the command (see docs/architecture.md).
 
+mod admin;
 mod auth;
 mod board;
 mod chat;
@@ -14,6 +15,7 @@ mod couples;
 mod games;
 mod health;
 mod notifications;
+mod oauth;
 mod plans;
 mod socketio;
 mod users;
@@ -30,6 +32,7 @@ use serde::Serialize;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use uuid::Uuid;
 
+use crate::edge::Edge;
 use crate::error::ApiError;
 use crate::extract::CONSISTENCY_HEADER;
 use crate::limits::{self, RequestLimits};
@@ -37,12 +40,32 @@ use crate::request_id;
 use crate::state::AppState;
 
 /// The whole router.
-pub fn router(state: AppState, limits: RequestLimits) -> Router {
+pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
-        .route("/users/me", get(users::me).patch(users::update))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(auth::logout_all))
+        .route("/auth/sessions", get(auth::sessions))
+        .route("/auth/sessions/{session_id}", delete(auth::end_session))
+        .route("/auth/oauth/{provider}/start", get(oauth::start))
+        .route("/auth/oauth/{provider}/callback", get(oauth::callback))
+        .route("/auth/oauth/{provider}/token", post(oauth::token))
+        .route(
+            "/users/me/identities/{provider}",
+            post(oauth::link).delete(oauth::unlink),
+        )
+        .route(
+            "/users/me",
+            get(users::me).patch(users::update).delete(users::delete),
+        )
+        .route("/users/me/password", post(users::change_password))
+        .route("/users/{user_id}", get(users::show))
+        .route("/admin/users", get(admin::accounts))
+        .route("/admin/users/{user_id}/suspend", post(admin::suspend))
+        .route("/admin/users/{user_id}/reinstate", post(admin::reinstate))
+        .route("/admin/audit", get(admin::audit))
         .route("/users/me/blocks", get(users::blocks))
         .route(
             "/users/me/blocks/{user_id}",
@@ -171,7 +194,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
             post(notifications::read),
         )
         .route("/ws", get(ws::upgrade));
-    Router::new()
+    let router: Router<AppState> = Router::new()
         .nest("/api/v1", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
@@ -207,7 +230,12 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
                     )
                 }),
         )
-        // Outermost, so the id exists before the span above is made and is on every answer.
+        .layer(axum::middleware::from_fn_with_state(
+            edge.clone(),
+            crate::edge::client_ip,
+        ));
+    // Outermost, so the id exists before the span above is made and is on every answer.
+    crate::edge::layer(router, edge)
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

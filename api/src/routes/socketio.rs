@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use domain::Metadata;
 use projections::frames::{ClientFrame, Frame, Problem, Ready, SessionExpired};
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::auth::bearer;
+use crate::auth::{bearer, Access};
 use crate::client_frames::Turn;
 use crate::live::{deadline, Broken, Live, Wire, RESUME_WAIT};
 use crate::state::AppState;
@@ -55,11 +55,7 @@ impl std::fmt::Display for Refused {
 }
 
 /// The user and token expiry of a handshake: `auth.token`, else the query's `token`.
-fn user_of(
-    state: &AppState,
-    socket: &SocketRef,
-    auth: Option<Value>,
-) -> Result<(Uuid, DateTime<Utc>), Refused> {
+fn user_of(state: &AppState, socket: &SocketRef, auth: Option<Value>) -> Result<Access, Refused> {
     let from_auth = auth
         .as_ref()
         .and_then(|a| a.get("token")?.as_str().map(str::to_owned));
@@ -71,14 +67,16 @@ fn user_of(
         .or(from_query)
         .ok_or(Refused("send a token in auth.token or ?token="))?;
     let token = bearer(&token).unwrap_or(&token).trim().to_owned();
-    let (user_id, expires_at) = state
-        .keys
-        .verify_access_until(&token)
+    let access = state
+        .authenticate(&token)
         .map_err(|_| Refused("the token is not valid"))?;
-    if expires_at <= Utc::now() {
+    if access.expires_at <= Utc::now() {
         return Err(Refused("the token has expired"));
     }
-    Ok((user_id, expires_at))
+    if state.may_open_socket(access.user_id).is_err() {
+        return Err(Refused("too many sockets open at once"));
+    }
+    Ok(access)
 }
 
 async fn authenticated(
@@ -94,7 +92,7 @@ async fn connected(
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
 ) {
-    let Ok((user_id, expires_at)) = user_of(&state, &socket, auth.ok()) else {
+    let Ok(access) = user_of(&state, &socket, auth.ok()) else {
         let _ = socket.disconnect();
         return;
     };
@@ -115,7 +113,7 @@ async fn connected(
         let gone = gone.clone();
         async move || gone.cancel()
     });
-    tokio::spawn(serve(state, socket, user_id, expires_at, pending, gone));
+    tokio::spawn(serve(state, socket, access, pending, gone));
 }
 
 /// A client event: its name, data and acknowledgement.
@@ -124,11 +122,12 @@ type Pending = (String, Value, AckSender);
 async fn serve(
     state: AppState,
     socket: SocketRef,
-    user_id: Uuid,
-    mut expires_at: DateTime<Utc>,
+    mut access: Access,
     mut pending: mpsc::Receiver<Pending>,
     gone: CancellationToken,
 ) {
+    let user_id = access.user_id;
+    let mut endings = state.revocations.subscribe();
     let mut wire = SocketIoWire(socket.clone());
     let mut live = match Live::open(state.clone(), user_id).await {
         Ok(live) => live,
@@ -147,7 +146,7 @@ async fn serve(
         format!("sio-{}", Uuid::new_v4()),
     ));
     let lagged = live.socket.lagged.clone();
-    let expiry = tokio::time::sleep_until(deadline(expires_at));
+    let expiry = tokio::time::sleep_until(deadline(access.expires_at));
     tokio::pin!(expiry);
     let hold = tokio::time::sleep(RESUME_WAIT);
     tokio::pin!(hold);
@@ -160,7 +159,7 @@ async fn serve(
             event = pending.recv() => {
                 let Some((kind, data, ack)) = event else { break };
                 started = true;
-                let mut turn = Turn { state: &state, commands: &commands, user_id, expires_at: &mut expires_at };
+                let mut turn = Turn { state: &state, commands: &commands, user_id, access: &mut access };
                 let frame = serde_json::from_value::<ClientFrame>(json!({ "type": kind, "data": data }));
                 let (reply, renewed) = match frame {
                     Ok(frame) => match turn.answer(&mut live, &mut wire, frame).await {
@@ -176,7 +175,7 @@ async fn serve(
                     }
                 };
                 if renewed {
-                    expiry.as_mut().reset(deadline(expires_at));
+                    expiry.as_mut().reset(deadline(access.expires_at));
                 }
                 let _ = ack.send(&acknowledgement(reply));
             }
@@ -192,8 +191,17 @@ async fn serve(
                     break;
                 }
             }
+            ended = endings.recv() => {
+                let ours = ended.map_or(true, |whose| whose == user_id);
+                if let Some(ending) = state.revocations.ending(&access).filter(|_| ours) {
+                    let frame = ending.frame(access.session_id);
+                    let _ = socket.emit(frame.kind(), &acknowledgement(frame));
+                    let _ = socket.clone().disconnect();
+                    break;
+                }
+            }
             () = &mut expiry => {
-                let _ = socket.emit("session.expired", &SessionExpired { expired_at: expires_at });
+                let _ = socket.emit("session.expired", &SessionExpired { expired_at: access.expires_at });
                 let _ = socket.clone().disconnect();
                 break;
             }

@@ -1,8 +1,10 @@
-//! The caller's own profile (name and birthday), and whom they block.
+//! Profiles (the caller's own, and anyone's public one), the caller's password, and whom they
+//! block.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::values::DisplayName;
+use domain::values::{Bio, DisplayName, Password};
 use projections::users::Blocked;
 use projections::users::VIEW;
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,7 @@ use uuid::Uuid;
 
 use super::Written;
 use crate::error::ApiError;
-use crate::extract::{Actor, AuthUser, Consistency, Json, Path, Query};
+use crate::extract::{Actor, AuthUser, Caller, Consistency, Json, Path, Query};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -19,6 +21,7 @@ pub struct Me {
     email: Option<String>,
     display_name: Option<String>,
     birthday: Option<NaiveDate>,
+    bio: Option<String>,
     registered_at: Option<DateTime<Utc>>,
 }
 
@@ -36,6 +39,7 @@ pub async fn me(
         email,
         display_name: profile.as_ref().map(|p| p.display_name.clone()),
         birthday: profile.as_ref().and_then(|p| p.birthday),
+        bio: profile.as_ref().and_then(|p| p.bio.clone()),
         registered_at: profile.map(|p| p.registered_at),
     }))
 }
@@ -46,6 +50,9 @@ pub struct ProfileChange {
     display_name: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::nullable")]
     birthday: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
+    bio: Option<Option<String>>,
+    avatar_media_id: Option<Uuid>,
 }
 
 #[derive(Serialize)]
@@ -53,9 +60,11 @@ pub struct ProfileOut {
     user_id: Uuid,
     display_name: String,
     birthday: Option<NaiveDate>,
+    bio: Option<String>,
 }
 
-/// `PATCH /users/me` `{display_name?, birthday?}` (`birthday: null` forgets it).
+/// `PATCH /users/me` `{display_name?, birthday?, bio?, avatar_media_id?}` (`null` forgets a
+/// birthday or a bio).
 pub async fn update(
     actor: Actor,
     Json(body): Json<ProfileChange>,
@@ -65,16 +74,100 @@ pub async fn update(
         .as_deref()
         .map(DisplayName::parse)
         .transpose()?;
+    let bio = match body.bio {
+        Some(Some(bio)) => Some(Some(Bio::parse(&bio)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if body.avatar_media_id.is_some() {
+        // Media uploads are not built yet: no id can name one.
+        return Err(ApiError::invalid(
+            "media_not_found",
+            "avatar_media_id names no upload of yours",
+        ));
+    }
     let (user, position) = actor
         .commands
-        .update_profile(actor.user_id, display_name, body.birthday)
+        .update_profile(actor.user_id, display_name, body.birthday, bio)
         .await?;
     let out = ProfileOut {
         user_id: actor.user_id,
         display_name: user.display_name().to_owned(),
         birthday: user.birthday(),
+        bio: user.bio().map(str::to_owned),
     };
     Ok(Written::ok(out, position))
+}
+
+#[derive(Serialize)]
+pub struct PublicProfile {
+    user_id: Uuid,
+    display_name: String,
+    bio: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    avatar_url: Option<String>,
+}
+
+/// `GET /users/{user_id}`: what anyone signed in may see of a user (never the e-mail).
+pub async fn show(
+    State(state): State<AppState>,
+    AuthUser(_): AuthUser,
+    Path(user_id): Path<Uuid>,
+    consistency: Option<Consistency>,
+) -> Result<Json<PublicProfile>, ApiError> {
+    state.caught_up(VIEW, consistency).await?;
+    let profile = projections::users::profile(&state.pool, user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+    Ok(Json(PublicProfile {
+        user_id,
+        display_name: profile.display_name,
+        bio: profile.bio,
+        avatar_url: None,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /users/me/password`: every other session of the caller ends.
+pub async fn change_password(
+    Caller(access): Caller,
+    actor: Actor,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let new = Password::parse(&body.new_password)?;
+    actor
+        .commands
+        .change_password(
+            access.user_id,
+            access.session_id,
+            body.current_password,
+            new,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deletion {
+    password: Option<String>,
+}
+
+/// `DELETE /users/me` `{password}`: the account is deleted — sessions ended, the e-mail free
+/// again, and the user's name, bio and birthday erased from every read model and unreadable in
+/// the event store (an account made through a social login has no password to give).
+pub async fn delete(actor: Actor, Json(body): Json<Deletion>) -> Result<StatusCode, ApiError> {
+    actor
+        .commands
+        .delete_account(actor.user_id, body.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize)]

@@ -8,7 +8,9 @@
 //! than `MOIM_WS_MAX_MESSAGE_BYTES` closes the socket with 1009 before it is buffered; frames for
 //! a socket that cannot keep up queue only so far (then it gets `lagged` and is closed); and the
 //! socket lives no longer than its access token — at the token's expiry it gets
-//! `session.expired` and is closed, unless the client sent a fresh token in an `auth` frame; a
+//! `session.expired` and is closed, unless the client sent a fresh token in an `auth` frame —
+//! nor than its session: when the session ends it gets `session.revoked` (or
+//! `account.suspended`) and is closed; a
 //! client that stops reading is dropped after [`SEND_TIMEOUT`] instead of holding a task; and the
 //! socket keeps its connection's place under the connection cap until it closes.
 
@@ -20,13 +22,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use domain::Metadata;
 use projections::frames::{Frame, InFrame, OutFrame, Problem, Ready, SessionExpired};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::auth::bearer;
+use crate::auth::{bearer, Access};
 use crate::client_frames::Turn;
 use crate::error::ApiError;
 use crate::extract::Query;
@@ -69,9 +71,10 @@ pub async fn upgrade(
         .ok_or_else(|| {
             ApiError::unauthorized("missing_token", "send a Bearer token or ?access_token=")
         })?;
-    let (user_id, expires_at) = state.keys.verify_access_until(token.trim())?;
+    let access = state.authenticate(token.trim())?;
+    state.may_open_socket(access.user_id)?;
     // The token check allows a little clock skew; a socket never outlives its token.
-    if expires_at <= Utc::now() {
+    if access.expires_at <= Utc::now() {
         return Err(ApiError::unauthorized(
             "token_expired",
             "the token has expired",
@@ -88,7 +91,7 @@ pub async fn upgrade(
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
-            serve(state, user_id, expires_at, socket).await;
+            serve(state, access, socket).await;
             drop(slot);
         }))
 }
@@ -139,12 +142,9 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
-async fn serve(
-    state: AppState,
-    user_id: Uuid,
-    mut expires_at: DateTime<Utc>,
-    mut socket: WebSocket,
-) {
+async fn serve(state: AppState, mut access: Access, mut socket: WebSocket) {
+    let user_id = access.user_id;
+    let mut endings = state.revocations.subscribe();
     let mut live = match Live::open(state.clone(), user_id).await {
         Ok(live) => live,
         Err(broken) => {
@@ -162,7 +162,7 @@ async fn serve(
         format!("ws-{}", Uuid::new_v4()),
     ));
     let lagged = live.socket.lagged.clone();
-    let expiry = tokio::time::sleep_until(deadline(expires_at));
+    let expiry = tokio::time::sleep_until(deadline(access.expires_at));
     tokio::pin!(expiry);
     let hold = tokio::time::sleep(RESUME_WAIT);
     tokio::pin!(hold);
@@ -178,11 +178,11 @@ async fn serve(
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         started = true;
-                        let mut turn = Turn { state: &state, commands: &commands, user_id, expires_at: &mut expires_at };
+                        let mut turn = Turn { state: &state, commands: &commands, user_id, access: &mut access };
                         match answer(&mut turn, &mut live, &mut socket, &text).await {
                             Ok(renewed) => {
                                 if renewed {
-                                    expiry.as_mut().reset(deadline(expires_at));
+                                    expiry.as_mut().reset(deadline(access.expires_at));
                                 }
                             }
                             Err(broken) => {
@@ -213,8 +213,16 @@ async fn serve(
                     break;
                 }
             },
+            ended = endings.recv() => {
+                let ours = ended.map_or(true, |whose| whose == user_id);
+                if let Some(ending) = state.revocations.ending(&access).filter(|_| ours) {
+                    send(&mut socket, None, ending.frame(access.session_id)).await;
+                    close(&mut socket, close::POLICY, "session ended").await;
+                    break;
+                }
+            }
             () = &mut expiry => {
-                let expired = Frame::SessionExpired(SessionExpired { expired_at: expires_at });
+                let expired = Frame::SessionExpired(SessionExpired { expired_at: access.expires_at });
                 send(&mut socket, None, expired).await;
                 close(&mut socket, close::POLICY, "session expired").await;
                 break;

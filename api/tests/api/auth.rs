@@ -45,7 +45,7 @@ async fn register_login_refresh_and_me() {
         .await;
     assert_eq!(me.status, StatusCode::OK);
 
-    // A refresh token works once.
+    // A refresh token works once; used again, it ends its session.
     let again = app
         .request(
             Method::POST,
@@ -56,7 +56,7 @@ async fn register_login_refresh_and_me() {
         )
         .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(again.body["code"], "refresh_token_used");
+    assert_eq!(again.body["code"], "refresh_token_reused");
 }
 
 #[tokio::test]
@@ -188,7 +188,9 @@ async fn passwords_are_stored_as_argon2id_and_never_published() {
 
 /// An access token for `user` expiring at `exp`, signed with `secret`.
 fn access_token(user: uuid::Uuid, exp: u64, secret: &[u8]) -> String {
-    let claims = json!({ "sub": user, "exp": exp, "iat": 0, "jti": user, "typ": "access" });
+    let claims = json!({
+        "sub": user, "exp": exp, "iat": 0, "jti": user, "typ": "access", "sid": user, "gen": 0
+    });
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,

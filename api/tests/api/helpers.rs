@@ -82,6 +82,11 @@ impl Sandbox {
             max_body_bytes: 64 * 1024,
             db_max_connections: 30,
             limits: moim_api::config::Limits::default(),
+            rates: commands::RateLimits::one_trusted_client(),
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            oauth: Vec::new(),
+            oauth_redirect_uris: Vec::new(),
         }
     }
 
@@ -96,6 +101,8 @@ impl Sandbox {
             ),
             ("MOIM_SUBJECT_PREFIX", self.prefix.clone()),
             ("MOIM_BIND", "127.0.0.1:0".into()),
+            ("MOIM_RATE_REGISTER_PER_HOUR", "1000000".into()),
+            ("MOIM_RATE_COMMANDS_PER_MINUTE", "1000000".into()),
         ]
     }
 }
@@ -210,6 +217,22 @@ pub struct User {
     pub email: String,
 }
 
+/// The user a sign-in answer (`{user_id, access_token, refresh_token}`) is for, without e-mail.
+pub fn signed_in(answer: &Answer) -> User {
+    let text = |field: &str| {
+        answer.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {:?}", answer.body))
+            .to_owned()
+    };
+    User {
+        id: text("user_id").parse().expect("uuid"),
+        token: text("access_token"),
+        refresh_token: text("refresh_token"),
+        email: String::new(),
+    }
+}
+
 /// An answer: status, body, and the consistency token header.
 #[derive(Debug)]
 pub struct Answer {
@@ -263,6 +286,11 @@ impl TestApp {
     /// Another process of the same deployment (same database, NATS subjects and secret).
     pub async fn instance(&self, roles: Roles) -> TestApp {
         start(self.sandbox.clone(), roles, |_| {}).await
+    }
+
+    /// Another process of the same deployment, its settings adjusted by `tweak`.
+    pub async fn instance_with(&self, roles: Roles, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        start(self.sandbox.clone(), roles, tweak).await
     }
 
     pub async fn request(
@@ -334,6 +362,28 @@ impl TestApp {
         .await
     }
 
+    /// `POST /auth/login` with an e-mail and password, as it answers.
+    pub async fn try_login(&self, email: &str, password: &str) -> Answer {
+        self.request(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({ "email": email, "password": password })),
+            None,
+        )
+        .await
+    }
+
+    /// Signs `user` in again: a new session, with its own tokens.
+    pub async fn login(&self, user: &User) -> User {
+        let answer = self.try_login(&user.email, "correct horse").await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        User {
+            email: user.email.clone(),
+            ..signed_in(&answer)
+        }
+    }
+
     pub async fn register(&self, name: &str) -> User {
         let email = format!("{name}-{}@example.com", Uuid::new_v4().simple());
         let answer = self
@@ -347,20 +397,8 @@ impl TestApp {
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
         User {
-            id: answer.body["user_id"]
-                .as_str()
-                .expect("user_id")
-                .parse()
-                .expect("uuid"),
-            token: answer.body["access_token"]
-                .as_str()
-                .expect("token")
-                .to_owned(),
-            refresh_token: answer.body["refresh_token"]
-                .as_str()
-                .expect("refresh")
-                .to_owned(),
             email,
+            ..signed_in(&answer)
         }
     }
 

@@ -7,7 +7,9 @@
 )]
 
 mod abuse;
+mod account_deletion;
 mod auth;
+mod authorization;
 mod causes;
 mod chat;
 mod chat_rooms;
@@ -19,10 +21,13 @@ mod games;
 mod helpers;
 mod metadata;
 mod notifications;
+mod oauth;
+mod rate_limits;
 mod realtime;
 mod registry;
 mod relay;
 mod replay;
 mod scaling;
+mod sessions;
 mod socketio;
 mod upcasting;

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{ok, spawn_app};
 
 async fn dump(pool: &PgPool) -> Vec<projections::fingerprint::TableFingerprint> {
     projections::fingerprint::all(pool, &Registry::standard())
@@ -292,6 +292,24 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         .await;
     let read = app.post("/notifications/read-all", &lee, json!({})).await;
     assert!(read.body["through"].is_string(), "{:?}", read.body);
+    // Sessions and an admin's actions: a logout, a grant, a suspension and its end.
+    ok(
+        &app.post(
+            "/auth/logout",
+            &choi,
+            json!({ "refresh_token": choi.refresh_token }),
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    );
+    app.run_moim(&["admin", "grant", &kim.email]).await;
+    let suspend = format!("/admin/users/{}/suspend", choi.id);
+    ok(
+        &app.post(&suspend, &kim, json!({ "reason": "spam" })).await,
+        StatusCode::OK,
+    );
+    let reinstate = format!("/admin/users/{}/reinstate", choi.id);
+    ok(&app.post(&reinstate, &kim, json!({})).await, StatusCode::OK);
     let last = app
         .request(
             Method::DELETE,

@@ -71,8 +71,9 @@ impl EventStore {
         changes.sort_by(|a, b| {
             (a.aggregate_type, &a.aggregate_id).cmp(&(b.aggregate_type, &b.aggregate_id))
         });
-        for change in &changes {
-            columns.push(change);
+        let sealed = super::seal::seal(conn, &changes).await?;
+        for (change, sealed) in changes.iter().zip(&sealed) {
+            columns.push(change, sealed);
         }
         let rows = sqlx::query(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
@@ -132,14 +133,14 @@ struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    fn push(&mut self, change: &'a Rows) {
-        for (i, row) in change.events.iter().enumerate() {
+    fn push(&mut self, change: &'a Rows, sealed: &'a [Option<serde_json::Value>]) {
+        for (i, (row, sealed)) in change.events.iter().zip(sealed).enumerate() {
             self.types.push(change.aggregate_type);
             self.ids.push(change.aggregate_id.as_str());
             self.seqs.push((change.first_sequence + i as u64) as i64);
             self.kinds.push(row.event_type);
             self.versions.push(row.event_version);
-            self.payloads.push(&row.payload);
+            self.payloads.push(sealed.as_ref().unwrap_or(&row.payload));
             self.metadata.push(&row.metadata);
             self.event_ids.push(row.event_id);
         }

@@ -41,6 +41,28 @@ impl EventUpcaster for DomainUpcasters {
     }
 }
 
+/// Opens the personal fields of a user's events with their key (`domain::personal`), or reads
+/// them as a deleted user's when the key is gone.
+struct Opener {
+    key: Option<[u8; 32]>,
+}
+
+impl EventUpcaster for Opener {
+    fn can_upcast(&self, event_type: &str, _: &str) -> bool {
+        !domain::personal::fields(domain::user::User::TYPE, event_type).is_empty()
+    }
+
+    fn upcast(&self, mut event: SerializedEvent) -> SerializedEvent {
+        domain::personal::open_payload(
+            &event.aggregate_type,
+            &event.event_type,
+            &mut event.payload,
+            self.key.as_ref(),
+        );
+        event
+    }
+}
+
 /// An event found by id.
 #[derive(Debug, Clone)]
 pub struct FoundEvent {
@@ -82,13 +104,28 @@ impl EventStore {
         A::Command: Send,
     {
         let repo = PostgresEventRepository::new(self.pool.clone());
+        let mut upcasters: Vec<Box<dyn EventUpcaster>> = Vec::new();
+        if A::TYPE == domain::user::User::TYPE {
+            let user: Option<Uuid> = id.parse().ok();
+            let key = match user {
+                Some(user) => {
+                    let mut conn = self.pool.acquire().await?;
+                    super::seal::keys_of(&mut conn, &[user])
+                        .await?
+                        .remove(&user)
+                }
+                None => None,
+            };
+            upcasters.push(Box::new(Opener { key }));
+        }
+        upcasters.push(Box::new(DomainUpcasters));
         let store = match A::SNAPSHOT_EVERY {
             Some(every) => {
                 PersistedEventStore::<_, Es<A>>::new_snapshot_store(repo, every as usize)
             }
             None => PersistedEventStore::<_, Es<A>>::new_event_store(repo),
         }
-        .with_upcasters(vec![Box::new(DomainUpcasters)]);
+        .with_upcasters(upcasters);
         let context = store
             .load_aggregate(id)
             .await

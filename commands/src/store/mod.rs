@@ -7,6 +7,7 @@ mod append;
 mod change;
 mod load;
 mod retry;
+pub(crate) mod seal;
 
 use sqlx::PgPool;
 

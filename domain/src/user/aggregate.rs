@@ -11,8 +11,9 @@ use crate::services::Services;
 use std::collections::BTreeSet;
 
 use crate::user::{
-    PlatformRole, PlatformRoleChanged, ProfileUpdated, UserBlocked, UserCommand, UserCoupled,
-    UserEvent, UserRegistered, UserUnblocked, UserUncoupled,
+    IdentityLinked, IdentityUnlinked, PlatformRole, PlatformRoleChanged, ProfileUpdated,
+    SessionsEnded, UserBlocked, UserCommand, UserCoupled, UserDeleted, UserEvent, UserRegistered,
+    UserReinstated, UserSuspended, UserUnblocked, UserUncoupled,
 };
 
 /// A user's state.
@@ -28,6 +29,37 @@ pub struct User {
     birthday: Option<NaiveDate>,
     #[serde(default)]
     role: PlatformRole,
+    #[serde(default)]
+    bio: Option<String>,
+    /// Sessions begun in an older generation have ended (all but `spared`).
+    #[serde(default)]
+    session_generation: u64,
+    #[serde(default)]
+    spared: Option<Uuid>,
+    #[serde(default)]
+    suspension: Option<Suspension>,
+    /// Linked social logins: provider → the provider's id for the user.
+    #[serde(default)]
+    identities: std::collections::BTreeMap<String, String>,
+    /// Whether the user can sign in with a password (absent in snapshots from before social
+    /// logins, when everyone could).
+    #[serde(default = "has_password")]
+    password: bool,
+    #[serde(default)]
+    deleted: bool,
+}
+
+fn has_password() -> bool {
+    true
+}
+
+/// A suspension in force (or that ends by itself at `until`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// When it ends by itself (none: when an admin reinstates the user).
+    pub until: Option<DateTime<Utc>>,
+    /// Why.
+    pub reason: String,
 }
 
 /// Why a user command was refused.
@@ -48,14 +80,30 @@ pub enum UserError {
     /// Nobody blocks themself.
     #[error("cannot block yourself")]
     SelfBlock,
+    /// An admin cannot suspend themself (nor lock out the last way to undo it).
+    #[error("cannot suspend yourself")]
+    SelfSuspend,
+    /// A provider is linked once.
+    #[error("a login with this provider is linked already")]
+    IdentityLinked,
+    /// Nothing to unlink.
+    #[error("no login with this provider is linked")]
+    NoSuchIdentity,
+    /// Unlinking would leave no way to sign in.
+    #[error("this is your last way to sign in")]
+    LastSignIn,
 }
 
 impl Rejection for UserError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::NotFound => ErrorKind::NotFound,
-            Self::AlreadyRegistered | Self::AlreadyCoupled => ErrorKind::Conflict,
-            Self::SelfCouple | Self::SelfBlock => ErrorKind::Invalid,
+            Self::AlreadyRegistered
+            | Self::AlreadyCoupled
+            | Self::IdentityLinked
+            | Self::LastSignIn => ErrorKind::Conflict,
+            Self::NoSuchIdentity => ErrorKind::NotFound,
+            Self::SelfCouple | Self::SelfBlock | Self::SelfSuspend => ErrorKind::Invalid,
         }
     }
 
@@ -66,14 +114,18 @@ impl Rejection for UserError {
             Self::AlreadyCoupled => "already_coupled",
             Self::SelfCouple => "self_match",
             Self::SelfBlock => "self_block",
+            Self::SelfSuspend => "self_suspend",
+            Self::IdentityLinked => "identity_linked",
+            Self::NoSuchIdentity => "identity_not_found",
+            Self::LastSignIn => "last_sign_in_method",
         }
     }
 }
 
 impl User {
-    /// Whether the user exists.
+    /// Whether the user exists (a deleted account does not).
     pub fn exists(&self) -> bool {
-        self.user_id.is_some()
+        self.user_id.is_some() && !self.deleted
     }
 
     /// The user's couple as `(couple_id, partner_id, since)`, if any.
@@ -94,6 +146,41 @@ impl User {
     /// Whether the user is a platform admin.
     pub fn is_admin(&self) -> bool {
         self.role == PlatformRole::Admin
+    }
+
+    /// The user's id, unless there is no such user or the account was deleted.
+    fn live_id(&self) -> Result<Uuid, UserError> {
+        self.user_id
+            .filter(|_| !self.deleted)
+            .ok_or(UserError::NotFound)
+    }
+
+    /// The providers they may sign in through.
+    pub fn identities(&self) -> impl Iterator<Item = &str> {
+        self.identities.keys().map(String::as_str)
+    }
+
+    /// What they say about themself.
+    pub fn bio(&self) -> Option<&str> {
+        self.bio.as_deref()
+    }
+
+    /// The suspension in force at `now`, if any.
+    pub fn suspended_at(&self, now: DateTime<Utc>) -> Option<&Suspension> {
+        self.suspension
+            .as_ref()
+            .filter(|s| s.until.is_none_or(|until| until > now))
+    }
+
+    /// The generation a session begun now belongs to.
+    pub fn session_generation(&self) -> u64 {
+        self.session_generation
+    }
+
+    /// Whether a session of `generation` has been ended by an end-all (a suspension, a logout
+    /// everywhere, a new password).
+    pub fn ended_session(&self, session_id: Uuid, generation: u64) -> bool {
+        generation < self.session_generation && self.spared != Some(session_id)
     }
 
     /// Whether the user blocks `other`.
@@ -120,13 +207,74 @@ impl Aggregate for User {
                 user_id,
                 display_name,
             } => {
-                if self.exists() {
+                if self.user_id.is_some() {
                     return Err(UserError::AlreadyRegistered);
                 }
                 Ok(vec![UserEvent::UserRegistered(UserRegistered {
                     user_id,
                     display_name: display_name.as_str().to_owned(),
+                    password: true,
                     registered_at: services.now(),
+                })])
+            }
+            UserCommand::RegisterWithIdentity {
+                user_id,
+                display_name,
+                provider,
+                subject,
+            } => {
+                if self.user_id.is_some() {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                let at = services.now();
+                Ok(vec![
+                    UserEvent::UserRegistered(UserRegistered {
+                        user_id,
+                        display_name: display_name.as_str().to_owned(),
+                        password: false,
+                        registered_at: at,
+                    }),
+                    UserEvent::IdentityLinked(IdentityLinked {
+                        user_id,
+                        provider,
+                        subject,
+                        at,
+                    }),
+                ])
+            }
+            UserCommand::LinkIdentity { provider, subject } => {
+                let user_id = self.live_id()?;
+                match self.identities.get(&provider) {
+                    Some(linked) if *linked == subject => Ok(vec![]),
+                    Some(_) => Err(UserError::IdentityLinked),
+                    None => Ok(vec![UserEvent::IdentityLinked(IdentityLinked {
+                        user_id,
+                        provider,
+                        subject,
+                        at: services.now(),
+                    })]),
+                }
+            }
+            UserCommand::Delete => {
+                let user_id = self.live_id()?;
+                Ok(vec![UserEvent::UserDeleted(UserDeleted {
+                    user_id,
+                    generation: self.session_generation + 1,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::UnlinkIdentity { provider } => {
+                let user_id = self.live_id()?;
+                if !self.identities.contains_key(&provider) {
+                    return Err(UserError::NoSuchIdentity);
+                }
+                if !self.password && self.identities.len() == 1 {
+                    return Err(UserError::LastSignIn);
+                }
+                Ok(vec![UserEvent::IdentityUnlinked(IdentityUnlinked {
+                    user_id,
+                    provider,
+                    at: services.now(),
                 })])
             }
             UserCommand::CoupleWith {
@@ -134,7 +282,7 @@ impl Aggregate for User {
                 partner_id,
                 since,
             } => {
-                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                let user_id = self.live_id()?;
                 if partner_id == user_id {
                     return Err(UserError::SelfCouple);
                 }
@@ -149,6 +297,7 @@ impl Aggregate for User {
                 })])
             }
             UserCommand::Uncouple { couple_id } => {
+                // A deleted account may still be let out of its couple by the partner.
                 let user_id = self.user_id.ok_or(UserError::NotFound)?;
                 if self.couple.map(|c| c.0) != Some(couple_id) {
                     return Ok(vec![]);
@@ -162,23 +311,63 @@ impl Aggregate for User {
             UserCommand::UpdateProfile {
                 display_name,
                 birthday,
+                bio,
             } => {
-                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                let user_id = self.live_id()?;
                 let display_name = display_name
                     .map_or_else(|| self.display_name.clone(), |n| n.as_str().to_owned());
                 let birthday = birthday.unwrap_or(self.birthday);
-                if display_name == self.display_name && birthday == self.birthday {
+                let bio =
+                    bio.map_or_else(|| self.bio.clone(), |b| b.map(|b| b.as_str().to_owned()));
+                if display_name == self.display_name && birthday == self.birthday && bio == self.bio
+                {
                     return Ok(vec![]);
                 }
                 Ok(vec![UserEvent::ProfileUpdated(ProfileUpdated {
                     user_id,
                     display_name,
                     birthday,
+                    bio,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::EndSessions { except, reason } => {
+                let user_id = self.live_id()?;
+                Ok(vec![UserEvent::SessionsEnded(SessionsEnded {
+                    user_id,
+                    generation: self.session_generation + 1,
+                    except,
+                    reason,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::Suspend { by, reason, until } => {
+                let user_id = self.live_id()?;
+                if by == user_id {
+                    return Err(UserError::SelfSuspend);
+                }
+                Ok(vec![UserEvent::UserSuspended(UserSuspended {
+                    user_id,
+                    by,
+                    reason: reason.as_str().to_owned(),
+                    until,
+                    generation: self.session_generation + 1,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::Reinstate { by } => {
+                let user_id = self.live_id()?;
+                if self.suspension.is_none() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::UserReinstated(UserReinstated {
+                    user_id,
+                    by,
                     at: services.now(),
                 })])
             }
             UserCommand::Block { blocked_id } => {
-                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                let user_id = self.live_id()?;
                 if blocked_id == user_id {
                     return Err(UserError::SelfBlock);
                 }
@@ -192,7 +381,7 @@ impl Aggregate for User {
                 })])
             }
             UserCommand::SetPlatformRole { role } => {
-                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                let user_id = self.live_id()?;
                 if self.role == role {
                     return Ok(vec![]);
                 }
@@ -203,7 +392,7 @@ impl Aggregate for User {
                 })])
             }
             UserCommand::Unblock { blocked_id } => {
-                let user_id = self.user_id.ok_or(UserError::NotFound)?;
+                let user_id = self.live_id()?;
                 if !self.blocks(blocked_id) {
                     return Ok(vec![]);
                 }
@@ -221,12 +410,42 @@ impl Aggregate for User {
             UserEvent::UserRegistered(e) => {
                 self.user_id = Some(e.user_id);
                 self.display_name = e.display_name;
+                self.password = e.password;
+            }
+            UserEvent::IdentityLinked(e) => {
+                self.identities.insert(e.provider, e.subject);
+            }
+            UserEvent::IdentityUnlinked(e) => {
+                self.identities.remove(&e.provider);
+            }
+            UserEvent::UserDeleted(e) => {
+                self.deleted = true;
+                self.session_generation = e.generation;
+                self.spared = None;
+                self.display_name = crate::personal::DELETED_NAME.into();
+                self.bio = None;
+                self.birthday = None;
+                self.identities.clear();
             }
             UserEvent::UserUncoupled(_) => self.couple = None,
             UserEvent::ProfileUpdated(e) => {
                 self.display_name = e.display_name;
                 self.birthday = e.birthday;
+                self.bio = e.bio;
             }
+            UserEvent::SessionsEnded(e) => {
+                self.session_generation = e.generation;
+                self.spared = e.except;
+            }
+            UserEvent::UserSuspended(e) => {
+                self.session_generation = e.generation;
+                self.spared = None;
+                self.suspension = Some(Suspension {
+                    until: e.until,
+                    reason: e.reason,
+                });
+            }
+            UserEvent::UserReinstated(_) => self.suspension = None,
             UserEvent::UserCoupled(e) => self.couple = Some((e.couple_id, e.partner_id, e.since)),
             UserEvent::UserBlocked(e) => {
                 self.blocked.insert(e.blocked_id);
@@ -254,6 +473,7 @@ mod tests {
         UserEvent::UserRegistered(UserRegistered {
             user_id: id,
             display_name: "Kim".into(),
+            password: true,
             registered_at: FixedServices::new().now,
         })
     }
@@ -390,11 +610,13 @@ mod tests {
             .when(UserCommand::UpdateProfile {
                 display_name: None,
                 birthday: Some(birthday),
+                bio: None,
             })
             .then_expect_events(vec![UserEvent::ProfileUpdated(ProfileUpdated {
                 user_id: KIM,
                 display_name: "Kim".into(),
                 birthday,
+                bio: None,
                 at: FixedServices::new().now,
             })]);
         assert_eq!(kim.birthday(), birthday);
@@ -402,6 +624,7 @@ mod tests {
             .when(UserCommand::UpdateProfile {
                 display_name: Some(DisplayName::parse("Kim").unwrap()),
                 birthday: None,
+                bio: None,
             })
             .then_expect_events(vec![]);
     }
@@ -425,6 +648,172 @@ mod tests {
             .then_expect_events(vec![]);
         given::<User>([])
             .when(admin)
+            .then_expect_error("user_not_found");
+    }
+
+    fn suspended(until: Option<DateTime<Utc>>) -> UserEvent {
+        UserEvent::UserSuspended(UserSuspended {
+            user_id: KIM,
+            by: LEE,
+            reason: "spam".into(),
+            until,
+            generation: 1,
+            at: FixedServices::new().now,
+        })
+    }
+
+    #[test]
+    fn a_suspension_ends_every_session_and_holds_until_it_ends_or_is_lifted() {
+        let now = FixedServices::new().now;
+        let reason = crate::values::Reason::parse("spam").unwrap();
+        let kim = given::<User>([registered(KIM)])
+            .when(UserCommand::Suspend {
+                by: LEE,
+                reason: reason.clone(),
+                until: None,
+            })
+            .then_expect_events(vec![suspended(None)]);
+        assert!(kim.suspended_at(now).is_some());
+        assert!(kim.ended_session(Uuid::from_u128(9), 0));
+        assert!(!kim.ended_session(Uuid::from_u128(9), 1));
+        let until = now + chrono::Duration::hours(1);
+        let kim = given::<User>([registered(KIM), suspended(Some(until))])
+            .when(UserCommand::Reinstate { by: LEE })
+            .then_expect_events(vec![UserEvent::UserReinstated(UserReinstated {
+                user_id: KIM,
+                by: LEE,
+                at: now,
+            })]);
+        assert!(kim.suspended_at(now).is_none());
+        let lapsed = given::<User>([registered(KIM), suspended(Some(until))])
+            .when(UserCommand::Reinstate { by: LEE })
+            .then_expect_events(vec![UserEvent::UserReinstated(UserReinstated {
+                user_id: KIM,
+                by: LEE,
+                at: now,
+            })]);
+        assert!(lapsed.suspended_at(until).is_none());
+        given::<User>([registered(KIM)])
+            .when(UserCommand::Reinstate { by: LEE })
+            .then_expect_events(vec![]);
+        given::<User>([registered(KIM)])
+            .when(UserCommand::Suspend {
+                by: KIM,
+                reason,
+                until: None,
+            })
+            .then_expect_error("self_suspend");
+    }
+
+    #[test]
+    fn ending_sessions_spares_only_the_one_named_and_only_until_the_next_end() {
+        let spared = Uuid::from_u128(7);
+        let ended = |generation, except| {
+            UserEvent::SessionsEnded(SessionsEnded {
+                user_id: KIM,
+                generation,
+                except,
+                reason: crate::user::SessionsEndReason::PasswordChanged,
+                at: FixedServices::new().now,
+            })
+        };
+        let kim = given::<User>([registered(KIM)])
+            .when(UserCommand::EndSessions {
+                except: Some(spared),
+                reason: crate::user::SessionsEndReason::PasswordChanged,
+            })
+            .then_expect_events(vec![ended(1, Some(spared))]);
+        assert!(!kim.ended_session(spared, 0));
+        assert!(kim.ended_session(Uuid::from_u128(8), 0));
+        assert_eq!(kim.session_generation(), 1);
+        let kim = given::<User>([registered(KIM), ended(1, Some(spared)), ended(2, None)])
+            .when(UserCommand::Unblock { blocked_id: LEE })
+            .then_expect_events(vec![]);
+        assert!(kim.ended_session(spared, 0));
+    }
+
+    #[test]
+    fn a_social_login_is_linked_once_and_never_the_last_way_in_unlinked() {
+        let now = FixedServices::new().now;
+        let linked = |provider: &str| {
+            UserEvent::IdentityLinked(IdentityLinked {
+                user_id: KIM,
+                provider: provider.into(),
+                subject: "42".into(),
+                at: now,
+            })
+        };
+        let signed_up = UserEvent::UserRegistered(UserRegistered {
+            user_id: KIM,
+            display_name: "Kim".into(),
+            password: false,
+            registered_at: now,
+        });
+        let kim = given::<User>([])
+            .when(UserCommand::RegisterWithIdentity {
+                user_id: KIM,
+                display_name: DisplayName::parse("Kim").unwrap(),
+                provider: "kakao".into(),
+                subject: "42".into(),
+            })
+            .then_expect_events(vec![signed_up.clone(), linked("kakao")]);
+        assert_eq!(kim.identities().collect::<Vec<_>>(), ["kakao"]);
+        given::<User>([signed_up.clone(), linked("kakao")])
+            .when(UserCommand::UnlinkIdentity {
+                provider: "kakao".into(),
+            })
+            .then_expect_error("last_sign_in_method");
+        given::<User>([signed_up.clone(), linked("kakao")])
+            .when(UserCommand::LinkIdentity {
+                provider: "kakao".into(),
+                subject: "43".into(),
+            })
+            .then_expect_error("identity_linked");
+        given::<User>([signed_up.clone(), linked("kakao"), linked("naver")])
+            .when(UserCommand::UnlinkIdentity {
+                provider: "kakao".into(),
+            })
+            .then_expect_events(vec![UserEvent::IdentityUnlinked(IdentityUnlinked {
+                user_id: KIM,
+                provider: "kakao".into(),
+                at: now,
+            })]);
+        // Someone with a password may unlink their only social login.
+        given::<User>([registered(KIM), linked("naver")])
+            .when(UserCommand::UnlinkIdentity {
+                provider: "naver".into(),
+            })
+            .then_expect_events(vec![UserEvent::IdentityUnlinked(IdentityUnlinked {
+                user_id: KIM,
+                provider: "naver".into(),
+                at: now,
+            })]);
+        given::<User>([registered(KIM)])
+            .when(UserCommand::UnlinkIdentity {
+                provider: "naver".into(),
+            })
+            .then_expect_error("identity_not_found");
+    }
+
+    #[test]
+    fn a_deleted_account_ends_its_sessions_and_takes_no_more_commands() {
+        let now = FixedServices::new().now;
+        let deleted = UserEvent::UserDeleted(UserDeleted {
+            user_id: KIM,
+            generation: 1,
+            at: now,
+        });
+        let kim = given::<User>([registered(KIM)])
+            .when(UserCommand::Delete)
+            .then_expect_events(vec![deleted.clone()]);
+        assert!(!kim.exists());
+        assert!(kim.ended_session(Uuid::from_u128(9), 0));
+        assert_eq!(kim.display_name(), crate::personal::DELETED_NAME);
+        given::<User>([registered(KIM), deleted.clone()])
+            .when(UserCommand::Block { blocked_id: LEE })
+            .then_expect_error("user_not_found");
+        given::<User>([registered(KIM), deleted])
+            .when(UserCommand::Delete)
             .then_expect_error("user_not_found");
     }
 }

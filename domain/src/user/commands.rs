@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::user::PlatformRole;
-use crate::values::DisplayName;
+use crate::user::{PlatformRole, SessionsEndReason};
+use crate::values::{Bio, DisplayName, Reason};
 
 /// Commands on a [`User`](crate::user::User).
 #[derive(Debug, Clone)]
@@ -15,6 +15,33 @@ pub enum UserCommand {
         user_id: Uuid,
         /// How others see them.
         display_name: DisplayName,
+    },
+    /// Creates the user from a social login: registered without a password, with the identity
+    /// linked.
+    RegisterWithIdentity {
+        /// The new user's id.
+        user_id: Uuid,
+        /// How others see them.
+        display_name: DisplayName,
+        /// e.g. `kakao`.
+        provider: String,
+        /// The provider's id for them.
+        subject: String,
+    },
+    /// Links a social login (one per provider).
+    LinkIdentity {
+        /// e.g. `naver`.
+        provider: String,
+        /// The provider's id for them.
+        subject: String,
+    },
+    /// Deletes the account (the command layer has checked the password and destroys the key
+    /// of the user's personal data in the same transaction).
+    Delete,
+    /// Unlinks a social login; never the last way the user can sign in.
+    UnlinkIdentity {
+        /// The provider.
+        provider: String,
     },
     /// Stops `blocked_id` from opening a direct room with the user, adding them to rooms, and
     /// reaching them with live messages. Blocking twice changes nothing.
@@ -32,12 +59,36 @@ pub enum UserCommand {
         /// The couple that ends.
         couple_id: Uuid,
     },
-    /// Changes the profile (absent fields stay; `birthday: Some(None)` forgets it).
+    /// Changes the profile (absent fields stay; `birthday: Some(None)` forgets it, as
+    /// `bio: Some(None)` does the bio).
     UpdateProfile {
         /// A new name.
         display_name: Option<DisplayName>,
         /// A new birthday.
         birthday: Option<Option<NaiveDate>>,
+        /// A new bio.
+        bio: Option<Option<Bio>>,
+    },
+    /// Ends every session the user has, but `except`.
+    EndSessions {
+        /// The session that stays (the one a password was changed from).
+        except: Option<Uuid>,
+        /// Why.
+        reason: SessionsEndReason,
+    },
+    /// Suspends the user (an admin's act; the command layer checks that `by` is one).
+    Suspend {
+        /// The admin.
+        by: Uuid,
+        /// Why.
+        reason: Reason,
+        /// When it ends by itself.
+        until: Option<DateTime<Utc>>,
+    },
+    /// Lifts a suspension; reinstating someone not suspended changes nothing.
+    Reinstate {
+        /// The admin.
+        by: Uuid,
     },
     /// Gives the user a platform role (`moim admin grant`); the role they have already changes
     /// nothing.

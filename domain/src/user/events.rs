@@ -23,6 +23,84 @@ pub enum UserEvent {
     ProfileUpdated(ProfileUpdated),
     /// The user's platform role changed.
     PlatformRoleChanged(PlatformRoleChanged),
+    /// Every session the user had began before this, but one, ended.
+    SessionsEnded(SessionsEnded),
+    /// An admin suspended the user: their sessions ended, and they cannot sign in.
+    UserSuspended(UserSuspended),
+    /// An admin lifted the user's suspension.
+    UserReinstated(UserReinstated),
+    /// The user linked a social login.
+    IdentityLinked(IdentityLinked),
+    /// The user unlinked a social login.
+    IdentityUnlinked(IdentityUnlinked),
+    /// The user deleted their account: every session ended, and their personal data's key
+    /// destroyed beside the stream.
+    UserDeleted(UserDeleted),
+}
+
+/// Payload of [`UserEvent::UserDeleted`]; it ends every session of an older generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDeleted {
+    /// The user.
+    pub user_id: Uuid,
+    /// The user's session generation from now on.
+    pub generation: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Why all of a user's sessions ended at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionsEndReason {
+    /// The user logged out everywhere.
+    LogoutAll,
+    /// The user changed their password (the session they changed it from stays).
+    PasswordChanged,
+}
+
+/// Payload of [`UserEvent::SessionsEnded`]: sessions of an older generation than `generation`
+/// have ended, `except` excepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsEnded {
+    /// The user.
+    pub user_id: Uuid,
+    /// The user's session generation from now on.
+    pub generation: u64,
+    /// The session that stays.
+    pub except: Option<Uuid>,
+    /// Why.
+    pub reason: SessionsEndReason,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Payload of [`UserEvent::UserSuspended`]; it ends every session of an older generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSuspended {
+    /// The user.
+    pub user_id: Uuid,
+    /// The admin.
+    pub by: Uuid,
+    /// Why, in the admin's words.
+    pub reason: String,
+    /// When it ends by itself (none: when an admin reinstates them).
+    pub until: Option<DateTime<Utc>>,
+    /// The user's session generation from now on.
+    pub generation: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Payload of [`UserEvent::UserReinstated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserReinstated {
+    /// The user.
+    pub user_id: Uuid,
+    /// The admin.
+    pub by: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// What a user may do across Moim, beyond what their clubs and rooms give them.
@@ -67,6 +145,9 @@ pub struct ProfileUpdated {
     pub display_name: String,
     /// Their birthday, if they told it.
     pub birthday: Option<NaiveDate>,
+    /// What they say about themself (absent in events from before bios).
+    #[serde(default)]
+    pub bio: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
 }
@@ -100,8 +181,41 @@ pub struct UserRegistered {
     pub user_id: Uuid,
     /// How others see them.
     pub display_name: String,
+    /// Whether they signed up with a password (else with a social login, linked next).
+    #[serde(default = "signed_up_with_password")]
+    pub password: bool,
     /// When.
     pub registered_at: DateTime<Utc>,
+}
+
+/// Every user registered before social logins signed up with a password.
+fn signed_up_with_password() -> bool {
+    true
+}
+
+/// Payload of [`UserEvent::IdentityLinked`]: the user may sign in through `provider` as
+/// `subject` (the provider's id for them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityLinked {
+    /// The user.
+    pub user_id: Uuid,
+    /// e.g. `kakao`, `naver`.
+    pub provider: String,
+    /// The provider's id for the user.
+    pub subject: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Payload of [`UserEvent::IdentityUnlinked`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityUnlinked {
+    /// The user.
+    pub user_id: Uuid,
+    /// The provider no longer linked.
+    pub provider: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Payload of [`UserEvent::UserCoupled`].
@@ -127,6 +241,12 @@ impl DomainEvent for UserEvent {
             Self::UserUncoupled(_) => "UserUncoupled",
             Self::ProfileUpdated(_) => "ProfileUpdated",
             Self::PlatformRoleChanged(_) => "PlatformRoleChanged",
+            Self::SessionsEnded(_) => "SessionsEnded",
+            Self::UserSuspended(_) => "UserSuspended",
+            Self::UserReinstated(_) => "UserReinstated",
+            Self::IdentityLinked(_) => "IdentityLinked",
+            Self::IdentityUnlinked(_) => "IdentityUnlinked",
+            Self::UserDeleted(_) => "UserDeleted",
         }
     }
 

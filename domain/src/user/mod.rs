@@ -1,13 +1,14 @@
 //! Users: who someone is in Moim, whom they are coupled with, whom they block, and their
-//! platform role.
+//! platform role, their sessions' generation and whether they are suspended.
 
 mod aggregate;
 mod commands;
 mod events;
 
-pub use aggregate::{User, UserError};
+pub use aggregate::{Suspension, User, UserError};
 pub use commands::UserCommand;
 pub use events::{
-    PlatformRole, PlatformRoleChanged, ProfileUpdated, UserBlocked, UserCoupled, UserEvent,
-    UserRegistered, UserUnblocked, UserUncoupled,
+    IdentityLinked, IdentityUnlinked, PlatformRole, PlatformRoleChanged, ProfileUpdated,
+    SessionsEndReason, SessionsEnded, UserBlocked, UserCoupled, UserDeleted, UserEvent,
+    UserRegistered, UserReinstated, UserSuspended, UserUnblocked, UserUncoupled,
 };

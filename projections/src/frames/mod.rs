@@ -136,6 +136,13 @@ pub enum Frame {
     /// The socket's access token expired without a fresh one (`auth`); the socket closes.
     #[serde(rename = "session.expired")]
     SessionExpired(SessionExpired),
+    /// The socket's session ended (a logout, a refresh token reused, a new password); the
+    /// socket closes.
+    #[serde(rename = "session.revoked")]
+    SessionRevoked(SessionRevoked),
+    /// An admin suspended the user; the socket closes.
+    #[serde(rename = "account.suspended")]
+    AccountSuspended(AccountSuspended),
     /// The answer to a client frame that worked, with the client frame's id.
     #[serde(rename = "ack")]
     Ack(Ack),
@@ -198,6 +205,8 @@ impl Frame {
             Self::NotificationCreated(_) => "notification.created",
             Self::NotificationRead(_) => "notification.read",
             Self::SessionExpired(_) => "session.expired",
+            Self::SessionRevoked(_) => "session.revoked",
+            Self::AccountSuspended(_) => "account.suspended",
             Self::Ack(_) => "ack",
             Self::Error(_) => "error",
             Self::Pong => "pong",
@@ -327,6 +336,20 @@ pub struct CommentNews {
     pub excerpt: String,
 }
 
+/// Data of `session.revoked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRevoked {
+    /// The session that ended.
+    pub session_id: Uuid,
+}
+
+/// Data of `account.suspended`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSuspended {
+    /// When the suspension ends by itself (absent: when an admin lifts it).
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// Data of `session.expired`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionExpired {
@@ -385,6 +408,9 @@ pub struct Problem {
     /// The request it happened in (absent on a socket's frames).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Until when a refusal holds, when it ends (a suspension's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl Problem {
@@ -397,6 +423,7 @@ impl Problem {
             detail: detail.into(),
             code: code.to_owned(),
             request_id: None,
+            until: None,
         }
     }
 }

@@ -1,0 +1,152 @@
+//! Rate limits shared by every API process: a counter per key and fixed window in PostgreSQL
+//! (`rate_counters`, unlogged: a counter is worth no fsync, and a crash only forgives). A limit
+//! kept in one process's memory would let a client multiply it by the number of processes.
+//!
+//! A fixed window lets a client spend up to twice its limit across a window's edge; the limits
+//! are set with that in mind (docs/security.md lists them).
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{CommandError, Commands};
+
+/// At most `max` within each `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Allowed per window.
+    pub max: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+/// Every rate limit Moim applies (the failed-login limit is a [`crate::FailureLimit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Registrations per client address.
+    pub register_per_ip: Rate,
+    /// Social-login starts per client address.
+    pub oauth_start_per_ip: Rate,
+    /// Refreshes per session.
+    pub refresh_per_session: Rate,
+    /// Commands (writes over HTTP or a socket) per user.
+    pub commands_per_user: Rate,
+    /// Wrong passwords per account and per client address, before even the right one waits.
+    pub login_failures: crate::FailureLimit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            register_per_ip: Rate {
+                max: 20,
+                window: Duration::from_secs(3600),
+            },
+            oauth_start_per_ip: Rate {
+                max: 60,
+                window: Duration::from_secs(3600),
+            },
+            refresh_per_session: Rate {
+                max: 10,
+                window: Duration::from_secs(60),
+            },
+            commands_per_user: Rate {
+                max: 300,
+                window: Duration::from_secs(60),
+            },
+            login_failures: crate::FailureLimit {
+                max: 5,
+                window: Duration::from_secs(15 * 60),
+            },
+        }
+    }
+}
+
+impl RateLimits {
+    /// Limits for a load generator or test suite that drives every user from one address as
+    /// fast as it can: registrations and commands unbounded, the rest as by default.
+    pub fn one_trusted_client() -> Self {
+        let unbounded = |window| Rate {
+            max: u32::MAX,
+            window,
+        };
+        Self {
+            register_per_ip: unbounded(Duration::from_secs(3600)),
+            commands_per_user: unbounded(Duration::from_secs(60)),
+            ..Self::default()
+        }
+    }
+}
+
+/// What is counted.
+#[derive(Debug, Clone, Copy)]
+pub enum Counted {
+    /// A registration from an address.
+    Register(IpAddr),
+    /// A social-login start from an address.
+    OAuthStart(IpAddr),
+    /// A refresh of a session.
+    Refresh(Uuid),
+    /// A command of a user.
+    Command(Uuid),
+}
+
+/// Calls between two sweeps of old windows.
+const SWEEP_EVERY: u64 = 1000;
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one more for `key` in the current window; answers how long to wait when that is one
+/// too many.
+async fn count(pool: &PgPool, key: &str, rate: Rate) -> Result<Result<(), Duration>, sqlx::Error> {
+    let window_secs = i64::try_from(rate.window.as_secs().max(1)).unwrap_or(i64::MAX);
+    let now = Utc::now();
+    let start = now.timestamp() - now.timestamp().rem_euclid(window_secs);
+    let window_start = DateTime::from_timestamp(start, 0).unwrap_or(now);
+    if CALLS
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(SWEEP_EVERY)
+    {
+        sqlx::query("DELETE FROM rate_counters WHERE window_start < now() - interval '1 day'")
+            .execute(pool)
+            .await?;
+    }
+    let (count,): (i32,) = sqlx::query_as(
+        "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
+         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1
+         RETURNING count",
+    )
+    .bind(key)
+    .bind(window_start)
+    .fetch_one(pool)
+    .await?;
+    if u32::try_from(count).unwrap_or(u32::MAX) <= rate.max {
+        return Ok(Ok(()));
+    }
+    let wait = u64::try_from(start + window_secs - now.timestamp()).unwrap_or(1);
+    Ok(Err(Duration::from_secs(wait.max(1))))
+}
+
+impl Commands {
+    /// Counts `what` against its limit; past it, `RateLimited` with when to try again.
+    pub async fn rate(&self, what: Counted) -> Result<(), CommandError> {
+        let (key, rate) = match what {
+            Counted::Register(ip) => (format!("register:{ip}"), self.rates.register_per_ip),
+            Counted::OAuthStart(ip) => (format!("oauth:{ip}"), self.rates.oauth_start_per_ip),
+            Counted::Refresh(session) => {
+                (format!("refresh:{session}"), self.rates.refresh_per_session)
+            }
+            Counted::Command(user) => (format!("command:{user}"), self.rates.commands_per_user),
+        };
+        match count(self.store.pool(), &key, rate).await? {
+            Ok(()) => Ok(()),
+            Err(wait) => Err(CommandError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }),
+        }
+    }
+}
