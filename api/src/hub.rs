@@ -342,6 +342,7 @@ fn hand_out(outlets: &Outlets, delivery: &Arc<Delivery>) {
     let outlets = outlets.lock().unwrap_or_else(|p| p.into_inner());
     for outlet in outlets.values() {
         if let Err(mpsc::error::TrySendError::Full(_)) = outlet.queue.try_send(delivery.clone()) {
+            metrics::counter!("push_frames_dropped_total").increment(1);
             outlet.lagged.cancel();
         }
     }

@@ -115,6 +115,8 @@ impl Live {
             .map_err(|e| Broken::Server(ApiError::internal(e)))?;
         // Counted online first: a `Live` that exists is uncounted when dropped, whatever fails.
         state.presence.connected(user_id).await;
+        // Paired with the decrement in `drop`: `start` makes the `Live` before anything can fail.
+        metrics::gauge!("sockets_open").increment(1.0);
         Self::start(state, user_id, socket).await
     }
 
@@ -625,6 +627,7 @@ async fn send_out<W: Wire>(ws: &mut W, out: &OutFrame) -> Result<(), Broken> {
 /// here ends with it; otherwise this process would renew it forever.
 impl Drop for Live {
     fn drop(&mut self) {
+        metrics::gauge!("sockets_open").decrement(1.0);
         let (presence, user_id) = (self.state.presence.clone(), self.user_id);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { presence.disconnected(user_id).await });

@@ -155,6 +155,8 @@ impl Scheduler {
     /// Runs one row's command; answers when the row is due again, if it recurs.
     async fn fire(&self, job: &Job) -> Result<Option<DateTime<Utc>>, SchedulerError> {
         let late_ms = (self.clock.now() - job.due_at).num_milliseconds();
+        metrics::counter!("scheduler_fired_total", "kind" => job.kind.clone()).increment(1);
+        metrics::histogram!("scheduler_late_seconds").record(late_ms.max(0) as f64 / 1000.0);
         let starts_at: Option<DateTime<Utc>> = job
             .payload
             .get("starts_at")

@@ -62,6 +62,7 @@ pub fn invite_code_failed(ip: ClientIp, user_id: Uuid) {
 
 /// A request refused by a rate limit.
 pub fn rate_limited(ip: ClientIp, user_id: Option<Uuid>, limit: &'static str) {
+    metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
     tracing::warn!(target: "security", event = "rate_limited", ip = %ip.0,
         user_id = user_id.map(|u| u.to_string()), limit, request_id = request_id(),
         "rate limited");
@@ -69,6 +70,7 @@ pub fn rate_limited(ip: ClientIp, user_id: Option<Uuid>, limit: &'static str) {
 
 /// A request refused because a bounded resource was full.
 pub fn overloaded(ip: ClientIp, what: &'static str) {
+    metrics::counter!("overloaded_total", "what" => what).increment(1);
     tracing::warn!(target: "security", event = "overloaded", ip = %ip.0, what,
         request_id = request_id(), "refused: overloaded");
 }

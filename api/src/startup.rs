@@ -213,6 +213,7 @@ impl Application {
                     self.settings.refresh_ttl,
                 ),
                 revocations,
+                metrics: crate::metrics::handle()?,
                 oauth: Arc::new(Providers::new(
                     &self.settings.oauth,
                     self.settings.oauth_redirect_uris.clone(),

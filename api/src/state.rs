@@ -33,6 +33,8 @@ pub struct AppState {
     pub revocations: Arc<Revocations>,
     /// Social-login providers.
     pub oauth: Arc<Providers>,
+    /// What `GET /metrics` renders.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Live connections and their NATS subscriptions.
     pub hub: Arc<Hub>,
     /// Who is online, on every process.

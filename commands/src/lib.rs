@@ -141,6 +141,7 @@ impl Commands {
         A::Command: Clone + Send,
     {
         let key = (A::TYPE, id.to_owned());
+        let started = std::time::Instant::now();
         let _held = self.locks.lock(vec![key.clone()]).await;
         let result = retry_conflicts(A::TYPE, || async {
             let (loaded, cached) = match self.cache.get::<A>(&key) {
@@ -189,6 +190,15 @@ impl Commands {
         if result.is_err() {
             self.cache.remove(&key);
         }
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CommandError::Rejected { .. }) => "rejected",
+            Err(_) => "failed",
+        };
+        metrics::counter!("commands_total", "aggregate" => A::TYPE, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("command_duration_seconds", "aggregate" => A::TYPE)
+            .record(started.elapsed().as_secs_f64());
         result
     }
 }

@@ -266,6 +266,11 @@ impl Relay {
             position: last,
             stream_seq: sequence,
         };
+        metrics::counter!("relay_events_published_total").increment(rows.len() as u64);
+        if let Some(newest) = rows.last() {
+            let behind = (chrono::Utc::now() - newest.recorded_at).num_milliseconds() as f64;
+            metrics::gauge!("relay_lag_seconds").set(behind.max(0.0) / 1000.0);
+        }
         // The stream, not this row, is what recovery trusts; the row is for operators, so it is
         // written at most once a second.
         let due = self

@@ -16,6 +16,7 @@ pub(crate) async fn record(
     error: &ProjectionError,
 ) -> Result<(), sqlx::Error> {
     tracing::error!(view = view.name(), seq, error = %domain::error::chain(error), "event dead-lettered");
+    metrics::counter!("projection_dead_letters_total", "view" => view.name()).increment(1);
     sqlx::query(
         "INSERT INTO projection_dead_letters (view, stream_seq, event_id, event_type, error)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",

@@ -237,6 +237,19 @@ impl Runner {
         checkpoint::save(&mut tx, self.view.name(), at).await?;
         tx.commit().await?;
         self.outbox.committed(forgotten);
+        let view = self.view.name();
+        let applied = next.apply.len() as f64;
+        metrics::counter!("projection_events_applied_total", "view" => view)
+            .increment(next.apply.len() as u64);
+        metrics::histogram!("projection_batch_size", "view" => view).record(applied);
+        metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
+        if let Some(newest) = events_last_recorded(&next.apply) {
+            let behind = (chrono::Utc::now() - newest).num_milliseconds().max(0) as f64;
+            metrics::gauge!("projection_lag_seconds", "view" => view).set(behind / 1000.0);
+        }
+        if let Some(info) = next.apply.last().and_then(|(_, m)| m.info().ok()) {
+            metrics::gauge!("projection_lag_events", "view" => view).set(info.pending as f64);
+        }
         for message in next.ack {
             // A lost ack only means a redelivery, which the checkpoint turns into a no-op.
             if let Err(error) = message.ack().await {
@@ -336,6 +349,14 @@ fn next_in_order(batch: &[jetstream::Message], after: u64) -> Result<Next<'_>, P
         next.ack.push(message);
     }
     Ok(next)
+}
+
+/// When the newest of `messages` was recorded in the store (for the lag behind it).
+fn events_last_recorded(
+    messages: &[(u64, &jetstream::Message)],
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (seq, message) = messages.last()?;
+    envelope(*seq, message).ok().map(|e| e.recorded_at)
 }
 
 fn envelope(seq: u64, message: &jetstream::Message) -> Result<EventEnvelope, ProjectionError> {

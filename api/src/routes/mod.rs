@@ -198,6 +198,7 @@ pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
         .nest("/api/v1", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { ApiError::not_found("no_route", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -206,6 +207,9 @@ pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
                 "method not allowed here",
             )
         })
+        // After routing, so the route template is known; what is refused before a route is
+        // reached (overload, body size, rate limits) has counters of its own.
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         // Bodies are read, and their size bounded, once: in `limits::bound`, before any extractor.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(limits, limits::bound))

@@ -383,6 +383,8 @@ fn rows(w: &World) -> Vec<Row> {
     vec![
         row(M::GET, "/health/live", "/health/live".into(),
             None, Public, S::OK, S::OK),
+        row(M::GET, "/metrics", "/metrics".into(),
+            None, Public, S::OK, S::OK),
         row(M::GET, "/health/ready", "/health/ready".into(),
             None, Public, S::OK, S::OK),
         row(M::POST, "/auth/register", "/api/v1/auth/register".into(),

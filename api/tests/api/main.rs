@@ -20,6 +20,7 @@ mod errors;
 mod games;
 mod helpers;
 mod metadata;
+mod metrics;
 mod notifications;
 mod oauth;
 mod rate_limits;

@@ -93,6 +93,11 @@ impl EventStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(AppendError::from_insert)?;
+        // Counted once written (a transaction that rolls back later is rare enough to ignore).
+        for (aggregate_type, event_type) in columns.types.iter().zip(&columns.kinds) {
+            metrics::counter!("events_appended_total", "aggregate" => *aggregate_type, "event" => *event_type)
+                .increment(1);
+        }
         for change in &changes {
             write_snapshot(conn, change).await?;
         }

@@ -21,6 +21,8 @@ where
     for n in 0..ATTEMPTS {
         match attempt().await {
             Err(CommandError::Conflict) => {
+                metrics::counter!("command_conflicts_retried_total", "aggregate" => what)
+                    .increment(1);
                 let cap = 2u64.saturating_pow(n.min(6)).min(50);
                 let pause = rand::rng().random_range(0..=cap);
                 tracing::debug!(what, attempt = n, pause, "conflict, retrying");
