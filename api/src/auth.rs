@@ -159,6 +159,57 @@ impl Keys {
         })
     }
 
+    /// A signed address's token for one variant (`original`, `thumbnail`) of an upload, valid
+    /// for `ttl` to whoever holds it: an `<img src>` cannot send a bearer token.
+    pub fn media_link(
+        &self,
+        media_id: Uuid,
+        variant: &str,
+        ttl: Duration,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let claims = Claims {
+            typ: format!("media:{variant}"),
+            ..self.claims(media_id, "media", ttl)?
+        };
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+        Ok((self.sign(claims)?, expires_at))
+    }
+
+    /// Whether `token` is a live signed address of this variant of this upload (no leeway:
+    /// an expired address is refused to the second).
+    pub fn verify_media_link(
+        &self,
+        token: &str,
+        media_id: Uuid,
+        variant: &str,
+    ) -> Result<(), ApiError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let claims = decode::<Claims>(token, &self.inner.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "link_expired",
+                    "this media address has expired; ask for a new one",
+                ),
+                _ => ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "bad_link",
+                    "this media address is not valid",
+                ),
+            })?
+            .claims;
+        if claims.sub != media_id || claims.typ != format!("media:{variant}") {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "bad_link",
+                "this media address is not valid",
+            ));
+        }
+        Ok(())
+    }
+
     /// The user, session and id of a refresh token (whether it is the session's newest is the
     /// session's question).
     pub fn verify_refresh(&self, token: &str) -> Result<(Uuid, Uuid, Uuid), ApiError> {

@@ -119,7 +119,12 @@ impl Turn<'_> {
         self.commands.rate(Counted::Command(self.user_id)).await?;
         let sent = self
             .commands
-            .send_message(send.room_id, self.user_id, send.client_msg_id, body)
+            .send_message(
+                send.room_id,
+                self.user_id,
+                send.client_msg_id,
+                domain::chat::MessageContent::Text(body),
+            )
             .await?;
         Ok(Frame::Ack(Ack::Message(sent.message.into())))
     }

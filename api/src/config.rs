@@ -42,6 +42,13 @@ const KNOWN: &[&str] = &[
     "MOIM_LOGIN_FAILURES_PER_15_MIN",
     "MOIM_TRUSTED_PROXIES",
     "MOIM_CORS_ORIGINS",
+    "MOIM_MEDIA_MAX_BYTES",
+    "MOIM_MEDIA_MAX_PIXELS",
+    "MOIM_MEDIA_THUMBNAIL_PX",
+    "MOIM_MEDIA_URL_TTL_SECS",
+    "MOIM_MEDIA_MAX_UPLOADS",
+    "MOIM_MEDIA_UPLOAD_TIMEOUT_MS",
+    "MOIM_RATE_UPLOADS_PER_HOUR",
 ];
 
 /// Moim's configuration.
@@ -84,6 +91,8 @@ pub struct Settings {
     /// `MOIM_OAUTH_REDIRECT_URIS`: comma-separated URIs a web sign-in may return to; a start
     /// naming any other is refused. None by default.
     pub oauth_redirect_uris: Vec<String>,
+    /// Photo uploads.
+    pub media: MediaSettings,
 }
 
 /// One social-login provider, from `MOIM_OAUTH_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`,
@@ -168,6 +177,57 @@ fn oauth_from_env() -> Result<Vec<OAuthProvider>, ConfigError> {
 
 fn var_named(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Photo uploads: how large, how many at once, how long their addresses work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaSettings {
+    /// `MOIM_MEDIA_MAX_BYTES`; default 10485760 (10 MiB): the largest file; one byte more is
+    /// `413 file_too_large`, refused before the rest of the body is read.
+    pub max_bytes: usize,
+    /// `MOIM_MEDIA_MAX_PIXELS`; default 40000000: the most pixels an image may claim before
+    /// it is decoded (`422 image_too_large`: a decompression bomb is refused unallocated).
+    pub max_pixels: u64,
+    /// `MOIM_MEDIA_THUMBNAIL_PX`; default 320: a thumbnail's longer side.
+    pub thumbnail_px: u32,
+    /// `MOIM_MEDIA_URL_TTL_SECS`; default 600: how long a signed media address works.
+    pub url_ttl: Duration,
+    /// `MOIM_MEDIA_MAX_UPLOADS`; default 4: uploads being received and decoded at once per
+    /// process (each holds up to `max_bytes` plus its decoded pixels); one more is
+    /// `503 overloaded`.
+    pub max_uploads: usize,
+    /// `MOIM_MEDIA_UPLOAD_TIMEOUT_MS`; default 60000: time to send an upload's body.
+    pub upload_timeout: Duration,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_pixels: 40_000_000,
+            thumbnail_px: 320,
+            url_ttl: Duration::from_secs(600),
+            max_uploads: 4,
+            upload_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl MediaSettings {
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            max_bytes: parsed("MOIM_MEDIA_MAX_BYTES", d.max_bytes)?,
+            max_pixels: parsed("MOIM_MEDIA_MAX_PIXELS", d.max_pixels)?,
+            thumbnail_px: parsed("MOIM_MEDIA_THUMBNAIL_PX", d.thumbnail_px)?,
+            url_ttl: Duration::from_secs(parsed("MOIM_MEDIA_URL_TTL_SECS", d.url_ttl.as_secs())?),
+            max_uploads: parsed("MOIM_MEDIA_MAX_UPLOADS", d.max_uploads)?,
+            upload_timeout: Duration::from_millis(parsed(
+                "MOIM_MEDIA_UPLOAD_TIMEOUT_MS",
+                u64::try_from(d.upload_timeout.as_millis()).unwrap_or(u64::MAX),
+            )?),
+        })
+    }
 }
 
 /// Bounds on what clients can make Moim hold.
@@ -282,6 +342,7 @@ fn rates_from_env() -> Result<RateLimits, ConfigError> {
         oauth_start_per_ip: rate("MOIM_RATE_OAUTH_START_PER_HOUR", d.oauth_start_per_ip)?,
         refresh_per_session: rate("MOIM_RATE_REFRESH_PER_MINUTE", d.refresh_per_session)?,
         commands_per_user: rate("MOIM_RATE_COMMANDS_PER_MINUTE", d.commands_per_user)?,
+        uploads_per_user: rate("MOIM_RATE_UPLOADS_PER_HOUR", d.uploads_per_user)?,
         login_failures: FailureLimit {
             max: parsed("MOIM_LOGIN_FAILURES_PER_15_MIN", d.login_failures.max)?,
             window: d.login_failures.window,
@@ -391,6 +452,7 @@ impl Settings {
             cors_origins: list("MOIM_CORS_ORIGINS")?,
             oauth: oauth_from_env()?,
             oauth_redirect_uris: list("MOIM_OAUTH_REDIRECT_URIS")?,
+            media: MediaSettings::from_env()?,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod hub;
 pub mod limits;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod oauth;
 pub mod presence;

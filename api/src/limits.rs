@@ -26,7 +26,15 @@ pub struct RequestLimits {
     in_flight: Arc<Semaphore>,
     body_timeout: Duration,
     max_body_bytes: usize,
+    upload_body_bytes: usize,
 }
+
+/// The one route whose body is streamed to its handler rather than read here: a photo upload is
+/// larger than any other body, and its handler stops reading at the first byte over its limit.
+const UPLOAD_PATH: &str = "/api/v1/media";
+
+/// Room for a multipart envelope around an upload (boundaries, part headers).
+const UPLOAD_ENVELOPE_BYTES: usize = 16 * 1024;
 
 impl RequestLimits {
     /// At most `max_in_flight` at once, each body within `body_timeout` and `max_body_bytes`.
@@ -35,7 +43,15 @@ impl RequestLimits {
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
             body_timeout,
             max_body_bytes,
+            upload_body_bytes: max_body_bytes,
         }
+    }
+
+    /// Streams `POST /api/v1/media` bodies of up to `max_file_bytes` (plus a multipart
+    /// envelope) to their handler, which bounds their time and size itself.
+    pub fn streaming_uploads(mut self, max_file_bytes: usize) -> Self {
+        self.upload_body_bytes = max_file_bytes + UPLOAD_ENVELOPE_BYTES;
+        self
     }
 }
 
@@ -47,6 +63,10 @@ pub async fn bound(State(limits): State<RequestLimits>, request: Request, next: 
             .into_response();
     };
     let (parts, body) = request.into_parts();
+    if parts.method == axum::http::Method::POST && parts.uri.path() == UPLOAD_PATH {
+        let body = Body::new(Limited::new(body, limits.upload_body_bytes));
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     let limited = Limited::new(body, limits.max_body_bytes);
     let body = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),

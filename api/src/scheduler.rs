@@ -14,8 +14,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use commands::{CommandError, Commands};
+use domain::media::MediaCommand;
 use projections::couple_schedule::{ANNIVERSARY_REMINDER, PLAN_REMINDER};
 use projections::games::GAME_REMINDER;
+use projections::media::{MEDIA_DETACH, MEDIA_EXPIRY};
+
+use crate::media::MediaStore;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -23,8 +27,13 @@ use uuid::Uuid;
 /// Rows claimed per transaction.
 const BATCH: i64 = 32;
 
-/// The job tables, each written by its view: the couples' reminders and the games' starts.
-pub const TABLES: [&str; 2] = [projections::couple_schedule::JOBS, projections::games::JOBS];
+/// The job tables, each written by its view: the couples' reminders, the games' starts and
+/// the media's expiries and ended uses.
+pub const TABLES: [&str; 3] = [
+    projections::couple_schedule::JOBS,
+    projections::games::JOBS,
+    projections::media::JOBS,
+];
 
 /// One due row.
 #[derive(Debug, sqlx::FromRow)]
@@ -54,6 +63,7 @@ pub struct Scheduler {
     commands: Commands,
     clock: Arc<dyn domain::Services>,
     poll: Duration,
+    media: Option<MediaStore>,
 }
 
 impl Scheduler {
@@ -70,7 +80,14 @@ impl Scheduler {
             commands,
             clock,
             poll,
+            media: None,
         }
+    }
+
+    /// Also removes media: without a store, media work is left for a scheduler that has one.
+    pub fn with_media(mut self, store: MediaStore) -> Self {
+        self.media = Some(store);
+        self
     }
 
     /// Fires due work until `stop`.
@@ -119,6 +136,9 @@ impl Scheduler {
     }
 
     async fn tick_table(&self, table: &str, now: DateTime<Utc>) -> Result<usize, SchedulerError> {
+        if table == projections::media::JOBS && self.media.is_none() {
+            return Ok(0);
+        }
         let mut tx = self.pool.begin().await?;
         let jobs: Vec<Job> = sqlx::query_as(&format!(
             "SELECT job_key, kind, target, due_at, payload FROM {table}
@@ -179,6 +199,11 @@ impl Scheduler {
                 None => Ok(None),
             },
             ANNIVERSARY_REMINDER => self.commands.remind_anniversaries(job.target).await,
+            MEDIA_EXPIRY => self.retire(job.target, MediaCommand::Expire).await,
+            MEDIA_DETACH => match job.payload.get("use").cloned().map(serde_json::from_value) {
+                Some(Ok(from)) => self.retire(job.target, MediaCommand::Detach { from }).await,
+                _ => Ok(None),
+            },
             other => {
                 tracing::warn!(kind = other, "unknown job kind; dropped");
                 Ok(None)
@@ -196,6 +221,26 @@ impl Scheduler {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Runs a media command and deletes the bytes of what it removed, before the job's row goes
+    /// (a crash in between fires the row again: the command then changes nothing and answers
+    /// the same objects, whose deletion is idempotent).
+    async fn retire(
+        &self,
+        media_id: Uuid,
+        command: MediaCommand,
+    ) -> Result<Option<DateTime<Utc>>, CommandError> {
+        let objects = self.commands.retire_media(media_id, command).await?;
+        if let Some(store) = &self.media {
+            if let Err(error) = store.delete(&objects).await {
+                tracing::warn!(%error, %media_id, "removed media's bytes not deleted yet; retrying");
+                return Err(CommandError::Invariant(format!(
+                    "deleting {media_id}'s bytes"
+                )));
+            }
+        }
+        Ok(None)
     }
 }
 

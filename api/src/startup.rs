@@ -153,12 +153,17 @@ impl Application {
             }
         }
         if self.roles.scheduler {
+            let js = async_nats::jetstream::new(self.nats.clone());
+            let media = crate::media::MediaStore::open(&js, &subjects)
+                .await
+                .context("opening the media bucket")?;
             let scheduler = Scheduler::new(
                 self.pool.clone(),
                 Commands::new(self.pool.clone()),
                 Arc::new(SystemServices),
                 self.settings.limits.scheduler_poll,
-            );
+            )
+            .with_media(media);
             tasks.spawn(scheduler.run(stop.clone()));
         }
         if let Some(listener) = self.listener {
@@ -192,13 +197,20 @@ impl Application {
             tasks.spawn(
                 revocations
                     .clone()
-                    .follow(js, subjects.clone(), stop.clone()),
+                    .follow(js.clone(), subjects.clone(), stop.clone()),
             );
             // A token of a session ended before this process started must be refused too.
             tokio::time::timeout(Duration::from_secs(30), revocations.ready())
                 .await
                 .context("reading the sessions ended lately from JetStream")?;
+            let media = Arc::new(crate::media::Uploads::new(
+                crate::media::MediaStore::open(&js, &subjects)
+                    .await
+                    .context("opening the media bucket")?,
+                self.settings.media,
+            ));
             let state = AppState {
+                media,
                 commands: Commands::new(self.pool.clone())
                     .with_password_limits(limits.passwords)
                     .with_invite_failure_limit(FailureLimit {
@@ -247,7 +259,8 @@ impl Application {
                     limits.max_in_flight,
                     limits.body_timeout,
                     self.settings.max_body_bytes,
-                ),
+                )
+                .streaming_uploads(self.settings.media.max_bytes),
                 &edge,
             );
             tracing::info!(address = ?listener.local_addr().ok(), "serving the API");

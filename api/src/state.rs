@@ -31,6 +31,8 @@ pub struct AppState {
     pub keys: Keys,
     /// The sessions whose tokens are refused.
     pub revocations: Arc<Revocations>,
+    /// Photo uploads and their store.
+    pub media: Arc<crate::media::Uploads>,
     /// Social-login providers.
     pub oauth: Arc<Providers>,
     /// What `GET /metrics` renders.

@@ -10,6 +10,7 @@ mod client;
 mod e2e;
 mod fanout;
 mod idle;
+mod media;
 mod replay;
 mod report;
 mod stats;
@@ -55,6 +56,9 @@ pub struct Options {
     /// Runs only the real-time figures: fan-out at sustained rates and idle sockets.
     #[arg(long, conflicts_with_all = ["abuse_only", "chat_only"])]
     realtime_only: bool,
+    /// Runs only the photo uploads and thumbnails (their figures alone are checked).
+    #[arg(long, conflicts_with_all = ["abuse_only", "chat_only", "realtime_only"])]
+    media_only: bool,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -127,6 +131,10 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::new(options.quick);
     if options.chat_only {
         measure_chat_reads(&options, scale, &mut report).await?;
+    } else if options.media_only {
+        let target = target::Target::start(&options).await?;
+        report.media = Some(uploads(&target, options.quick).await?);
+        target.stop().await;
     } else if options.realtime_only {
         let target = target::Target::start(&options).await?;
         report.fanout = Some(fan_out(&target, scale).await?);
@@ -192,6 +200,8 @@ async fn measure_throughput_to_replay(
 
     chat_reads(options, &target, scale, report).await?;
 
+    report.media = Some(uploads(&target, options.quick).await?);
+
     eprintln!("bench: replay of {} events", scale.replay_events);
     let scratch = target::Scratch::create(options).await?;
     report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
@@ -208,6 +218,13 @@ async fn measure_throughput_to_replay(
     scratch.drop_all().await;
     target.stop().await;
     Ok(())
+}
+
+/// Photo uploads and thumbnails against the bench's own Moim.
+async fn uploads(target: &target::Target, quick: bool) -> anyhow::Result<media::MediaBench> {
+    eprintln!("bench: photo uploads and thumbnails");
+    let max_uploads = moim_api::config::MediaSettings::default().max_uploads;
+    media::run(&target.url, quick, max_uploads).await
 }
 
 /// Fan-out to one room at the scale's rates.

@@ -66,6 +66,7 @@ pub struct Report {
     pub ratios: Vec<Ratio>,
     pub abuse: Option<crate::abuse::Abuse>,
     pub idle: Option<crate::idle::Idle>,
+    pub media: Option<crate::media::MediaBench>,
 }
 
 impl Report {
@@ -85,6 +86,7 @@ impl Report {
             ratios: vec![],
             abuse: None,
             idle: None,
+            media: None,
         }
     }
 
@@ -121,6 +123,12 @@ impl Report {
         };
         if options.realtime_only {
             for (name, value) in self.realtime_figures() {
+                need(name, value);
+            }
+            return missing;
+        }
+        if options.media_only {
+            for (name, value) in self.media_figures() {
                 need(name, value);
             }
             return missing;
@@ -192,10 +200,33 @@ impl Report {
             "replay events/s".into(),
             self.replay.as_ref().map(|r| r.events_per_sec),
         );
+        for (name, value) in self.media_figures() {
+            need(name, value);
+        }
         for (name, value) in self.realtime_figures() {
             need(name, value);
         }
         missing
+    }
+
+    /// The photo figures, by name.
+    fn media_figures(&self) -> Vec<(String, Option<f64>)> {
+        let uploads = self.media.as_ref().map_or(&[][..], |m| &m.uploads[..]);
+        let mut figures = vec![
+            ("upload levels".to_owned(), Some(uploads.len() as f64)),
+            (
+                "thumbnail decode p50".to_owned(),
+                self.media.as_ref().map(|m| m.process.p50_ms),
+            ),
+            (
+                "thumbnail gets/s".to_owned(),
+                self.media.as_ref().map(|m| m.thumbnails_per_sec),
+            ),
+        ];
+        for u in uploads {
+            figures.push((format!("uploads/s at {}", u.concurrency), Some(u.per_sec)));
+        }
+        figures
     }
 
     /// The fan-out and idle-socket figures, by name.
@@ -335,6 +366,32 @@ impl Report {
                     q.name, q.q, q.hits, q.latency.p50_ms, q.latency.p95_ms, q.latency.p99_ms
                 );
             }
+        }
+        if let Some(m) = &self.media {
+            let _ = writeln!(
+                out,
+                "\nPhoto uploads: a {:.1} MB {}×{} JPEG with EXIF (rotated), POST /media closed loop",
+                m.photo_bytes as f64 / 1e6,
+                m.width,
+                m.height
+            );
+            let _ = writeln!(
+                out,
+                "  decode + upright + thumbnail + re-encode, in process: p50 {:.0} ms, max {:.0} ms",
+                m.process.p50_ms, m.process.max_ms
+            );
+            for u in &m.uploads {
+                let _ = writeln!(
+                    out,
+                    "  {:>2} at once: {:>5.2} uploads/s, {:>5.1} MB/s, p50 {:>7.0} ms, p99 {:>7.0} ms",
+                    u.concurrency, u.per_sec, u.mb_per_sec, u.latency.p50_ms, u.latency.p99_ms
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  GET thumbnail (signed address), 8 at a time: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+                m.thumbnails_per_sec, m.thumbnail_latency.p50_ms, m.thumbnail_latency.p99_ms
+            );
         }
         if let Some(r) = &self.replay {
             let _ = writeln!(

@@ -89,6 +89,7 @@ impl Target {
             cors_origins: Vec::new(),
             oauth: Vec::new(),
             oauth_redirect_uris: Vec::new(),
+            media: moim_api::config::MediaSettings::default(),
         };
         let stop = CancellationToken::new();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

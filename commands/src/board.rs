@@ -5,11 +5,14 @@
 use domain::board::{
     BoardId, Comment, CommentCommand, CommentError, Post, PostCommand, PostError, PostPatch,
 };
+use domain::media::{Media, MediaCommand, MediaUse};
 use domain::user::User;
 use domain::values::{Category, CommentBody, PostBody, PostTitle};
+use domain::Aggregate;
 use domain::Position;
 use uuid::Uuid;
 
+use crate::store::retry_conflicts;
 use crate::{CommandError, Commands};
 
 /// A new post's content.
@@ -23,21 +26,6 @@ pub struct NewPost {
     pub body: PostBody,
     /// Photos.
     pub media_ids: Vec<Uuid>,
-}
-
-/// Refused: the post's photos name uploads that do not exist (there is no media store yet).
-#[derive(Debug, thiserror::Error)]
-#[error("media not found")]
-pub struct MediaNotFound;
-
-impl domain::Rejection for MediaNotFound {
-    fn kind(&self) -> domain::ErrorKind {
-        domain::ErrorKind::Invalid
-    }
-
-    fn code(&self) -> &'static str {
-        "media_not_found"
-    }
 }
 
 /// Refused: a comment names someone who cannot read its board.
@@ -118,21 +106,52 @@ impl Commands {
         post: NewPost,
     ) -> Result<(Uuid, Position), CommandError> {
         self.board_access(board, author_id).await?;
-        if !post.media_ids.is_empty() {
-            return Err(CommandError::rejected(MediaNotFound));
-        }
         let post_id = self.services.new_id();
+        let mut media_ids = post.media_ids;
+        let mut seen = std::collections::HashSet::new();
+        media_ids.retain(|id| seen.insert(*id));
         let command = PostCommand::Create {
             post_id,
             board,
             category: post.category,
             title: post.title,
             body: post.body,
-            media_ids: post.media_ids,
+            media_ids: media_ids.clone(),
             author_id,
         };
-        let done = self.execute::<Post>(&post_id.to_string(), command).await?;
-        Ok((post_id, done.position))
+        if media_ids.is_empty() {
+            let done = self.execute::<Post>(&post_id.to_string(), command).await?;
+            return Ok((post_id, done.position));
+        }
+        // The post and its photos' use of them, in one transaction.
+        let keys: Vec<_> = media_ids
+            .iter()
+            .map(|id| (Media::TYPE, id.to_string()))
+            .collect();
+        let _held = self.locks.lock(keys.clone()).await;
+        let position = retry_conflicts("post with photos", || async {
+            let services = self.services.as_ref();
+            let created = self
+                .store
+                .load::<Post>(&post_id.to_string())
+                .await?
+                .decide(command.clone(), services)?;
+            let mut rows = vec![created.rows(&self.meta)?];
+            for media_id in &media_ids {
+                let attach = MediaCommand::Attach {
+                    by: author_id,
+                    to: MediaUse::Post { board, post_id },
+                };
+                let media = self.store.load::<Media>(&media_id.to_string()).await?;
+                rows.push(media.decide(attach, services)?.rows(&self.meta)?);
+            }
+            Ok(self.store.append_all(&rows).await?)
+        })
+        .await;
+        for key in keys {
+            self.cache.remove(&key);
+        }
+        Ok((post_id, position?))
     }
 
     /// Runs a command on a post the caller may see; with `ask_moderator`, the command is told

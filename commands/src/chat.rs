@@ -3,9 +3,11 @@
 
 use domain::chat::{
     direct_room_id, message_id_for, Access, ChatCommand, ChatError, ChatEvent, ChatRoom,
-    MemberRole, MessageEdited, MessageRef, MessageSent, RoomKind,
+    MemberRole, MessageContent, MessageEdited, MessageRef, MessageSent, RoomKind,
 };
+use domain::media::{Media, MediaCommand, MediaUse};
 use domain::values::{MessageBody, RoomName};
+use domain::Aggregate;
 use domain::{ErrorKind, Position};
 use uuid::Uuid;
 
@@ -101,29 +103,35 @@ impl Commands {
     /// Sends a message. A retry with the same `client_msg_id` returns the original message and
     /// stores nothing: the message id is derived from it and event ids are unique in the store,
     /// so the retry's append fails on that index and the original is read back.
-    #[tracing::instrument(skip(self, body))]
+    #[tracing::instrument(skip(self, content))]
     pub async fn send_message(
         &self,
         room_id: Uuid,
         sender_id: Uuid,
         client_msg_id: Uuid,
-        body: MessageBody,
+        content: MessageContent,
     ) -> Result<Sent, CommandError> {
         let message_id = message_id_for(room_id, sender_id, client_msg_id);
         let command = ChatCommand::SendMessage {
             sender_id,
             client_msg_id,
-            body,
+            content,
         };
-        match self
-            .execute::<ChatRoom>(&room_id.to_string(), command)
-            .await
+        let sent = if let ChatCommand::SendMessage {
+            content: MessageContent::Image { media_id, .. },
+            ..
+        } = &command
         {
-            Ok(done) => match done.events.into_iter().next() {
-                Some(ChatEvent::MessageSent(message)) => Ok(Sent {
-                    message,
-                    position: done.position,
-                }),
+            let media_id = *media_id;
+            self.send_image(room_id, sender_id, media_id, command).await
+        } else {
+            self.execute::<ChatRoom>(&room_id.to_string(), command)
+                .await
+                .map(|done| (done.events, done.position))
+        };
+        match sent {
+            Ok((events, position)) => match events.into_iter().next() {
+                Some(ChatEvent::MessageSent(message)) => Ok(Sent { message, position }),
                 _ => Err(CommandError::Invariant(format!(
                     "sending {message_id} recorded no message"
                 ))),
@@ -132,6 +140,44 @@ impl Commands {
             Err(CommandError::Duplicate) => self.stored_message(message_id).await,
             Err(e) => Err(e),
         }
+    }
+
+    /// A photo message and its use of the upload, in one transaction: the message never shows
+    /// a photo that could expire as unused, and a photo is never kept for a message that failed.
+    async fn send_image(
+        &self,
+        room_id: Uuid,
+        sender_id: Uuid,
+        media_id: Uuid,
+        command: ChatCommand,
+    ) -> Result<(Vec<ChatEvent>, Position), CommandError> {
+        let keys = vec![
+            (ChatRoom::TYPE, room_id.to_string()),
+            (Media::TYPE, media_id.to_string()),
+        ];
+        let _held = self.locks.lock(keys.clone()).await;
+        let done = crate::store::retry_conflicts("image message", || async {
+            let services = self.services.as_ref();
+            let room = self.store.load::<ChatRoom>(&room_id.to_string()).await?;
+            let sent = room.decide(command.clone(), services)?;
+            let seq = match sent.events.first() {
+                Some(ChatEvent::MessageSent(m)) => m.seq,
+                _ => return Ok((Vec::new(), Position::default())),
+            };
+            let media = self.store.load::<Media>(&media_id.to_string()).await?;
+            let to = MediaUse::Message { room_id, seq };
+            let used = media.decide(MediaCommand::Attach { by: sender_id, to }, services)?;
+            let position = self
+                .store
+                .append_all(&[sent.rows(&self.meta)?, used.rows(&self.meta)?])
+                .await?;
+            Ok((sent.events, position))
+        })
+        .await;
+        for key in keys {
+            self.cache.remove(&key);
+        }
+        done
     }
 
     async fn stored_message(&self, message_id: Uuid) -> Result<Sent, CommandError> {

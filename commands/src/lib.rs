@@ -21,6 +21,7 @@ pub mod games;
 pub mod identities;
 mod inbox;
 mod locks;
+pub mod media;
 mod passwords;
 pub mod rates;
 mod services;
@@ -105,7 +106,7 @@ impl Commands {
     /// The same commands with other bounds on password hashing.
     pub fn with_password_limits(self, limits: PasswordLimits) -> Self {
         Self {
-            passwords: Arc::new(Passwords::new(limits)),
+            passwords: Arc::new(self.passwords.limited(limits)),
             ..self
         }
     }

@@ -79,6 +79,22 @@ impl Passwords {
         }
     }
 
+    /// The same hasher (its dummy hash and its working buffers) under other limits: nothing is
+    /// hashed again, and no 19 MiB buffer is freed only to be made again.
+    pub(crate) fn limited(&self, limits: PasswordLimits) -> Self {
+        let limits = PasswordLimits {
+            concurrency: limits.concurrency.max(1),
+            ..limits
+        };
+        Self {
+            limits,
+            slots: Arc::new(Semaphore::new(limits.concurrency)),
+            waiting: AtomicUsize::new(0),
+            buffers: self.buffers.clone(),
+            dummy: self.dummy.clone(),
+        }
+    }
+
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for a new password.
     pub(crate) async fn hash(&self, password: String) -> Result<String, CommandError> {
         self.run(move |blocks| hash(&password, blocks)).await?

@@ -35,6 +35,8 @@ pub struct RateLimits {
     pub refresh_per_session: Rate,
     /// Commands (writes over HTTP or a socket) per user.
     pub commands_per_user: Rate,
+    /// Photo uploads per user.
+    pub uploads_per_user: Rate,
     /// Wrong passwords per account and per client address, before even the right one waits.
     pub login_failures: crate::FailureLimit,
 }
@@ -58,6 +60,10 @@ impl Default for RateLimits {
                 max: 300,
                 window: Duration::from_secs(60),
             },
+            uploads_per_user: Rate {
+                max: 10,
+                window: Duration::from_secs(3600),
+            },
             login_failures: crate::FailureLimit {
                 max: 5,
                 window: Duration::from_secs(15 * 60),
@@ -68,7 +74,7 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// Limits for a load generator or test suite that drives every user from one address as
-    /// fast as it can: registrations and commands unbounded, the rest as by default.
+    /// fast as it can: registrations, commands and uploads unbounded, the rest as by default.
     pub fn one_trusted_client() -> Self {
         let unbounded = |window| Rate {
             max: u32::MAX,
@@ -77,6 +83,7 @@ impl RateLimits {
         Self {
             register_per_ip: unbounded(Duration::from_secs(3600)),
             commands_per_user: unbounded(Duration::from_secs(60)),
+            uploads_per_user: unbounded(Duration::from_secs(3600)),
             ..Self::default()
         }
     }
@@ -93,6 +100,8 @@ pub enum Counted {
     Refresh(Uuid),
     /// A command of a user.
     Command(Uuid),
+    /// A photo upload of a user.
+    Upload(Uuid),
 }
 
 /// Calls between two sweeps of old windows.
@@ -141,6 +150,7 @@ impl Commands {
                 (format!("refresh:{session}"), self.rates.refresh_per_session)
             }
             Counted::Command(user) => (format!("command:{user}"), self.rates.commands_per_user),
+            Counted::Upload(user) => (format!("upload:{user}"), self.rates.uploads_per_user),
         };
         match count(self.store.pool(), &key, rate).await? {
             Ok(()) => Ok(()),

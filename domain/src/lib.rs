@@ -12,6 +12,7 @@ pub mod couple;
 pub mod error;
 pub mod game;
 pub mod inbox;
+pub mod media;
 pub mod metadata;
 pub mod personal;
 pub mod plan;

@@ -74,6 +74,11 @@ impl Subjects {
         format!("{}_LAST_SEEN", self.prefix)
     }
 
+    /// The object-store bucket of uploaded photos: `moim_MEDIA` (its stream is `OBJ_moim_MEDIA`).
+    pub fn media_bucket(&self) -> String {
+        format!("{}_MEDIA", self.prefix)
+    }
+
     /// A durable consumer's name for a read model.
     pub fn consumer(&self, projection: &str) -> String {
         format!("{}_{}", self.prefix, token(projection))

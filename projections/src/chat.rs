@@ -158,7 +158,7 @@ pub struct RoomPage {
 /// `chat_messages m`.
 pub(crate) const MESSAGE_COLUMNS: &str =
     "m.message_id, m.room_id, m.seq, m.kind, m.sender_id, m.client_msg_id, m.body, m.system,
-     m.deleted, m.edited_at, m.sent_at,
+     m.deleted, m.edited_at, m.sent_at, m.media_id,
      CASE WHEN m.kind = 'system' THEN 0 ELSE
          (SELECT count(*) FROM chat_room_members r
           WHERE r.room_id = m.room_id AND r.left_seq IS NULL AND r.user_id <> m.sender_id
@@ -567,6 +567,7 @@ struct Pending {
     bodies: Vec<String>,
     sent_ats: Vec<DateTime<Utc>>,
     recipients: Vec<i32>,
+    media_ids: Vec<Option<Uuid>>,
 }
 
 impl Pending {
@@ -580,6 +581,7 @@ impl Pending {
         self.sent_ats.push(e.sent_at);
         self.recipients
             .push(i32::try_from(e.recipients).unwrap_or(i32::MAX));
+        self.media_ids.push(e.media_id);
     }
 
     /// Writes the messages with one statement: inserts them, moves each room's latest seq and
@@ -593,17 +595,19 @@ impl Pending {
         sqlx::query(
             "WITH batch AS (
                  SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
-                                      $6::text[], $7::timestamptz[], $8::int[])
-                     AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients)
+                                      $6::text[], $7::timestamptz[], $8::int[], $9::uuid[])
+                     AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients,
+                          media_id)
              ), base AS (
                  SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
                  FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
                  LEFT JOIN chat_messages p ON p.room_id = f.room_id AND p.seq = f.first_seq - 1
              ), message AS (
                  INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
-                                            sent_at, recipients, n)
+                                            sent_at, recipients, n, media_id, kind)
                  SELECT b.room_id, b.seq, b.message_id, b.sender_id, b.client_msg_id, b.body,
-                        b.sent_at, b.recipients, base.n0 + b.seq - base.first_seq + 1
+                        b.sent_at, b.recipients, base.n0 + b.seq - base.first_seq + 1, b.media_id,
+                        CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END
                  FROM batch b JOIN base USING (room_id)
                  ON CONFLICT DO NOTHING
              ), readers AS (
@@ -628,6 +632,7 @@ impl Pending {
         .bind(&self.bodies)
         .bind(&self.sent_ats)
         .bind(&self.recipients)
+        .bind(&self.media_ids)
         .execute(&mut *tx)
         .await?;
         *self = Self::default();

@@ -29,28 +29,6 @@ fn anniversaries_key(couple_id: Uuid) -> String {
     format!("anniversaries:{couple_id}")
 }
 
-async fn put(
-    tx: &mut PgConnection,
-    key: &str,
-    kind: &str,
-    target: Uuid,
-    due_at: DateTime<Utc>,
-    payload: serde_json::Value,
-) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO couple_jobs (job_key, kind, target, due_at, payload) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_key) DO UPDATE SET due_at = $4, payload = $5",
-    )
-    .bind(key)
-    .bind(kind)
-    .bind(target)
-    .bind(due_at)
-    .bind(payload)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
 async fn remove(tx: &mut PgConnection, key: &str) -> Result<(), ProjectionError> {
     sqlx::query("DELETE FROM couple_jobs WHERE job_key = $1")
         .bind(key)
@@ -70,7 +48,7 @@ pub async fn plan(
     match due_at {
         Some(due_at) => {
             let payload = json!({ "starts_at": starts_at });
-            put(tx, &key, PLAN_REMINDER, plan_id, due_at, payload).await
+            crate::jobs::put(tx, JOBS, &key, PLAN_REMINDER, plan_id, due_at, payload).await
         }
         None => remove(tx, &key).await,
     }
@@ -119,7 +97,19 @@ pub async fn anniversaries(tx: &mut PgConnection, couple_id: Uuid) -> Result<(),
         reminded_through,
     );
     match next {
-        Some(due_at) => put(tx, &key, ANNIVERSARY_REMINDER, couple_id, due_at, json!({})).await,
+        Some(due_at) => {
+            let payload = json!({});
+            crate::jobs::put(
+                tx,
+                JOBS,
+                &key,
+                ANNIVERSARY_REMINDER,
+                couple_id,
+                due_at,
+                payload,
+            )
+            .await
+        }
         None => remove(tx, &key).await,
     }
 }

@@ -158,18 +158,9 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
             .await?;
             if e.club_id.is_some() && e.starts_at > e.created_at {
                 let due_at = (e.starts_at - Game::REMIND_BEFORE).max(e.created_at);
-                sqlx::query(
-                    "INSERT INTO game_jobs (job_key, kind, target, due_at, payload)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (job_key) DO UPDATE SET due_at = $4, payload = $5",
-                )
-                .bind(job_key(e.game_id))
-                .bind(GAME_REMINDER)
-                .bind(e.game_id)
-                .bind(due_at)
-                .bind(json!({ "starts_at": e.starts_at }))
-                .execute(&mut *tx)
-                .await?;
+                let payload = json!({ "starts_at": e.starts_at });
+                let key = job_key(e.game_id);
+                crate::jobs::put(tx, JOBS, &key, GAME_REMINDER, e.game_id, due_at, payload).await?;
             }
             return Ok(());
         }

@@ -19,6 +19,8 @@ mod error;
 pub mod fingerprint;
 pub mod frames;
 pub mod games;
+mod jobs;
+pub mod media;
 pub mod notifications;
 pub mod outbox;
 mod personal;

@@ -13,7 +13,9 @@ use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use sqlx::PgConnection;
 
-use crate::{board, chat, clubs, couples, games, notifications, users, ProjectionError, Push};
+use crate::{
+    board, chat, clubs, couples, games, media, notifications, users, ProjectionError, Push,
+};
 
 /// What every read model says about itself.
 pub trait ReadModel: Send + Sync + 'static {
@@ -192,6 +194,7 @@ impl Registry {
                 clubs::VIEW,
                 board::VIEW,
                 notifications::VIEW,
+                media::VIEW,
             ],
         }
     }
@@ -245,7 +248,7 @@ mod tests {
         assert_eq!(keys, PINNED);
     }
 
-    const PINNED: [(&str, i64, i64); 7] = [
+    const PINNED: [(&str, i64, i64); 8] = [
         (
             "users",
             -7_903_305_895_143_163_495,
@@ -276,6 +279,11 @@ mod tests {
             "notifications",
             -4_657_249_309_159_719_123,
             7_069_191_934_548_738_031,
+        ),
+        (
+            "media",
+            -1_364_396_051_584_633_531,
+            4_943_446_178_493_360_803,
         ),
     ];
 
@@ -310,7 +318,7 @@ mod tests {
         let error = registry.get("nope").err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown read model \"nope\"; known: users, chat, couples, games, clubs, board, notifications")
+            Some("unknown read model \"nope\"; known: users, chat, couples, games, clubs, board, notifications, media")
         );
     }
 }

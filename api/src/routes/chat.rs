@@ -2,7 +2,7 @@
 //! read pointers and search. Running a room (members, roles, names) is `chat_members`.
 
 use axum::extract::State;
-use domain::chat::{Access, RoomKind};
+use domain::chat::{Access, MessageContent, RoomKind};
 use domain::values::{MessageBody, RoomName};
 use futures::StreamExt;
 use projections::chat::{Cursor, HistoryFrom, Page, RoomDetails, RoomPage, VIEW};
@@ -34,6 +34,7 @@ pub struct RoomOpened {
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     client_msg_id: Uuid,
+    #[serde(default)]
     body: String,
     kind: Option<String>,
     media_id: Option<Uuid>,
@@ -162,25 +163,31 @@ pub async fn send_message(
     Path(room_id): Path<Uuid>,
     Json(body): Json<SendMessage>,
 ) -> Result<Written<ChatMessage>, ApiError> {
-    match (body.kind.as_deref(), body.media_id) {
-        (None | Some("text"), None) => {}
-        (Some("image"), _) | (_, Some(_)) => {
+    let content = match (body.kind.as_deref(), body.media_id) {
+        (None | Some("text"), None) => MessageContent::Text(MessageBody::parse(&body.body)?),
+        (Some("image"), Some(media_id)) => MessageContent::Image {
+            media_id,
+            caption: match body.body.as_str() {
+                "" => None,
+                caption => Some(MessageBody::parse(caption)?),
+            },
+        },
+        (Some("image"), None) => {
             return Err(ApiError::invalid(
-                "media_unsupported",
-                "image messages need media uploads, which this server does not offer yet",
+                "media_required",
+                "an image message names its upload in media_id",
             ))
         }
-        (Some(_), None) => {
+        _ => {
             return Err(ApiError::invalid(
                 "bad_kind",
-                "kind is text (image once media uploads exist); system messages are Moim's",
+                "kind is text, or image with a media_id; system messages are Moim's",
             ))
         }
-    }
-    let text = MessageBody::parse(&body.body)?;
+    };
     let sent = actor
         .commands
-        .send_message(room_id, actor.user_id, body.client_msg_id, text)
+        .send_message(room_id, actor.user_id, body.client_msg_id, content)
         .await?;
     Ok(Written::created(sent.message.into(), sent.position))
 }

@@ -14,6 +14,7 @@ mod couple_dates;
 mod couples;
 mod games;
 mod health;
+mod media;
 mod notifications;
 mod oauth;
 mod plans;
@@ -193,6 +194,10 @@ pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
             "/notifications/{notification_id}/read",
             post(notifications::read),
         )
+        .route("/media", post(media::upload))
+        .route("/media/{media_id}", get(media::original))
+        .route("/media/{media_id}/thumbnail", get(media::thumbnail))
+        .route("/media/{media_id}/urls", get(media::urls))
         .route("/ws", get(ws::upgrade));
     let router: Router<AppState> = Router::new()
         .nest("/api/v1", api)

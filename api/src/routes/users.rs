@@ -79,17 +79,14 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
-    if body.avatar_media_id.is_some() {
-        // Media uploads are not built yet: no id can name one.
-        return Err(ApiError::invalid(
-            "media_not_found",
-            "avatar_media_id names no upload of yours",
-        ));
-    }
-    let (user, position) = actor
+    let (user, mut position) = actor
         .commands
         .update_profile(actor.user_id, display_name, body.birthday, bio)
         .await?;
+    if let Some(media_id) = body.avatar_media_id {
+        // One of the caller's own uploads only (`422 media_not_found` otherwise).
+        position = position.max(actor.commands.set_avatar(actor.user_id, media_id).await?);
+    }
     let out = ProfileOut {
         user_id: actor.user_id,
         display_name: user.display_name().to_owned(),
@@ -116,14 +113,27 @@ pub async fn show(
     consistency: Option<Consistency>,
 ) -> Result<Json<PublicProfile>, ApiError> {
     state.caught_up(VIEW, consistency).await?;
+    state
+        .caught_up(projections::media::VIEW, consistency)
+        .await?;
     let profile = projections::users::profile(&state.pool, user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+    let avatar_url = match projections::media::avatar_of(&state.pool, user_id).await? {
+        Some(media_id) => match state.commands.media(media_id).await?.current() {
+            Some(upload) => {
+                let links = super::media::links(&state, upload)?;
+                Some(links.thumbnail_url.unwrap_or(links.url))
+            }
+            None => None,
+        },
+        None => None,
+    };
     Ok(Json(PublicProfile {
         user_id,
         display_name: profile.display_name,
         bio: profile.bio,
-        avatar_url: None,
+        avatar_url,
     }))
 }
 

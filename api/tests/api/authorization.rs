@@ -88,6 +88,7 @@ struct World {
     withdrawn_code: String,
     matched_code: String,
     notification: Uuid,
+    photo: Uuid,
 }
 
 fn id(answer: &crate::helpers::Answer, field: &str) -> Uuid {
@@ -146,6 +147,29 @@ async fn world(app: &TestApp) -> World {
         )
         .await;
     ok(&sent, StatusCode::CREATED);
+    let png = {
+        let mut bytes = Vec::new();
+        image::DynamicImage::new_rgb8(8, 8)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    };
+    let photo = id(
+        &app.upload(&kim, png, "p.png", "image/png").await,
+        "media_id",
+    );
+    ok(
+        &app.post(
+            &format!("/chat/rooms/{room}/messages"),
+            &kim,
+            json!({ "client_msg_id": Uuid::now_v7(), "kind": "image", "media_id": photo }),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
 
     let code = app.post("/couples/invites", &hana, json!({})).await.body["code"].clone();
     ok(
@@ -347,6 +371,7 @@ async fn world(app: &TestApp) -> World {
         withdrawn_code,
         matched_code,
         notification: notification.expect("a notification for Kim"),
+        photo,
     }
 }
 
@@ -574,6 +599,15 @@ fn rows(w: &World) -> Vec<Row> {
             empty(), Kim, S::OK, S::NOT_FOUND),
         row(M::POST, "/notifications/read-all", "/api/v1/notifications/read-all".into(),
             empty(), Kim, S::OK, S::OK),
+        // A form is what an upload is: a JSON body is refused as such, after the token.
+        row(M::POST, "/media", "/api/v1/media".into(),
+            empty(), Kim, S::BAD_REQUEST, S::BAD_REQUEST),
+        row(M::GET, "/media/{media_id}", format!("/api/v1/media/{}", w.photo),
+            None, Lee, S::OK, S::NOT_FOUND),
+        row(M::GET, "/media/{media_id}/thumbnail", format!("/api/v1/media/{}/thumbnail", w.photo),
+            None, Lee, S::OK, S::NOT_FOUND),
+        row(M::GET, "/media/{media_id}/urls", format!("/api/v1/media/{}/urls", w.photo),
+            None, Lee, S::OK, S::NOT_FOUND),
         row(M::GET, "/ws", "/api/v1/ws".into(),
             None, Kim, S::BAD_REQUEST, S::BAD_REQUEST),
         row(M::DELETE, "/couples/me", "/api/v1/couples/me".into(),

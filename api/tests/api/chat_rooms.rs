@@ -641,11 +641,15 @@ async fn edits_and_deletions_reach_everyone_and_deleted_messages_are_tombstones(
     for (body, code) in [
         (
             json!({ "client_msg_id": Uuid::now_v7(), "body": "x", "kind": "image" }),
-            "media_unsupported",
+            "media_required",
         ),
         (
             json!({ "client_msg_id": Uuid::now_v7(), "body": "x", "media_id": Uuid::now_v7() }),
-            "media_unsupported",
+            "bad_kind",
+        ),
+        (
+            json!({ "client_msg_id": Uuid::now_v7(), "kind": "image", "media_id": Uuid::now_v7() }),
+            "media_not_found",
         ),
         (
             json!({ "client_msg_id": Uuid::now_v7(), "body": "x", "kind": "system" }),

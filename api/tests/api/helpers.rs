@@ -87,6 +87,7 @@ impl Sandbox {
             cors_origins: Vec::new(),
             oauth: Vec::new(),
             oauth_redirect_uris: Vec::new(),
+            media: moim_api::config::MediaSettings::default(),
         }
     }
 
@@ -115,6 +116,7 @@ impl Drop for Sandbox {
             subjects.stream_name(),
             format!("KV_{}", subjects.presence_bucket()),
             format!("KV_{}", subjects.last_seen_bucket()),
+            format!("OBJ_{}", subjects.media_bucket()),
         ];
         // Async clean-up cannot run in Drop; a short-lived runtime on its own thread can.
         let cleanup = std::thread::spawn(move || {
@@ -241,6 +243,23 @@ pub struct Answer {
     pub content_type: String,
 }
 
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        body,
+        content_type,
+    }
+}
+
 /// Asserts an answer's status, showing its body when it is another.
 #[track_caller]
 pub fn ok(answer: &Answer, status: StatusCode) {
@@ -313,21 +332,28 @@ impl TestApp {
         if let Some(consistency) = consistency {
             request = request.header("X-Moim-Consistency", consistency);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            body,
-            content_type,
-        }
+        answer(request.send().await.expect("request")).await
+    }
+
+    /// `POST /media` with `bytes` as the form's file, named and typed as a client would.
+    pub async fn upload(
+        &self,
+        user: &User,
+        bytes: Vec<u8>,
+        file_name: &str,
+        content_type: &str,
+    ) -> Answer {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(content_type)
+            .expect("a content type");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let request = self
+            .http
+            .post(format!("{}/api/v1/media", self.address))
+            .bearer_auth(&user.token)
+            .multipart(form);
+        answer(request.send().await.expect("request")).await
     }
 
     pub async fn post(&self, path: &str, user: &User, body: Value) -> Answer {

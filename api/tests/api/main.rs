@@ -19,6 +19,7 @@ mod couples;
 mod errors;
 mod games;
 mod helpers;
+mod media;
 mod metadata;
 mod metrics;
 mod notifications;

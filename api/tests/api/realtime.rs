@@ -453,6 +453,7 @@ async fn a_socket_that_does_not_read_is_dropped_and_delays_nobody() {
                 edited_at: None,
                 sent_at: chrono::Utc::now(),
                 unread_count: 2,
+                media_id: None,
             };
             projections::Push {
                 id: Uuid::now_v7(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use commands::Commands;
+use domain::chat::MessageContent;
 use domain::values::{DisplayName, Email, MessageBody, Password, RoomName};
 use domain::Position;
 use moim_api::startup;
@@ -40,7 +41,7 @@ async fn room(commands: &Commands, a: Uuid, b: Uuid) -> Uuid {
 async fn say(commands: &Commands, room: Uuid, sender: Uuid, text: &str) {
     let body = MessageBody::parse(text).unwrap();
     commands
-        .send_message(room, sender, Uuid::now_v7(), body)
+        .send_message(room, sender, Uuid::now_v7(), MessageContent::Text(body))
         .await
         .unwrap();
 }

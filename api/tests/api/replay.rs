@@ -287,6 +287,76 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         "{:?}",
         commented.body
     );
+    // Photos: one in the room, one deleted with its message (and removed by the scheduler),
+    // one on the post's board, one avatar replaced by another, one never used.
+    let photo = |side: u32| {
+        let mut bytes = Vec::new();
+        image::DynamicImage::new_rgb8(side, side)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    };
+    let photo_room = app.create_room(&kim, &[&lee]).await;
+    let mut uploaded = Vec::new();
+    for side in 8..15 {
+        let answer = app.upload(&kim, photo(side), "p.png", "image/png").await;
+        ok(&answer, StatusCode::CREATED);
+        uploaded.push(answer.body["media_id"].clone());
+    }
+    for media_id in &uploaded[..2] {
+        let sent = app
+            .post(
+                &format!("/chat/rooms/{photo_room}/messages"),
+                &kim,
+                json!({ "client_msg_id": Uuid::now_v7(), "kind": "image", "media_id": media_id }),
+            )
+            .await;
+        ok(&sent, StatusCode::CREATED);
+    }
+    let gone = app
+        .post(
+            &format!("/chat/rooms/{photo_room}/messages"),
+            &kim,
+            json!({ "client_msg_id": Uuid::now_v7(), "kind": "image", "media_id": uploaded[2] }),
+        )
+        .await;
+    let seq = gone.body["seq"].as_i64().unwrap();
+    ok(
+        &app.delete(&format!("/chat/rooms/{photo_room}/messages/{seq}"), &kim)
+            .await,
+        StatusCode::OK,
+    );
+    ok(
+        &app.post(
+            "/boards/community/posts",
+            &kim,
+            json!({ "category": "잡담", "title": "사진", "body": "b", "media_ids": [uploaded[3]] }),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    for media_id in &uploaded[4..6] {
+        ok(
+            &app.patch("/users/me", &kim, json!({ "avatar_media_id": media_id }))
+                .await,
+            StatusCode::OK,
+        );
+    }
+    // The deleted message's photo and the first avatar are removed before the views are compared.
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(10), || async {
+            let removed: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MediaRemoved'")
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
+            removed == 2
+        })
+        .await
+    );
     // Lee reads the feed: what is read must come back read.
     app.get_after("/notifications/unread-count", &lee, &commented.token())
         .await;

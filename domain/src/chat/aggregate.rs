@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::aggregate::Aggregate;
 use crate::chat::{
     message_id_for, ChatCommand, ChatEvent, MemberLeft, MemberRoleChanged, MembersJoined,
-    MessageDeleted, MessageEdited, MessageRef, MessageSent, MessagesRead, RoomArchived,
-    RoomCreated, RoomMember, RoomRenamed,
+    MessageContent, MessageDeleted, MessageEdited, MessageRef, MessageSent, MessagesRead,
+    RoomArchived, RoomCreated, RoomMember, RoomRenamed,
 };
 use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
@@ -578,18 +578,26 @@ impl Aggregate for ChatRoom {
             ChatCommand::SendMessage {
                 sender_id,
                 client_msg_id,
-                body,
+                content,
             } => {
                 let (room_id, _, _) = self.member(sender_id)?;
+                let (body, media_id) = match content {
+                    MessageContent::Text(body) => (body.as_str().to_owned(), None),
+                    MessageContent::Image { media_id, caption } => (
+                        caption.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                        Some(media_id),
+                    ),
+                };
                 Ok(vec![ChatEvent::MessageSent(MessageSent {
                     message_id: message_id_for(room_id, sender_id, client_msg_id),
                     room_id,
                     seq: self.next_seq(),
                     sender_id,
                     client_msg_id,
-                    body: body.as_str().to_owned(),
+                    body,
                     sent_at: services.now(),
                     recipients: self.recipients(),
+                    media_id,
                 })])
             }
             ChatCommand::Join { user_id } => self.join(user_id, services),
@@ -811,7 +819,7 @@ mod tests {
         ChatCommand::SendMessage {
             sender_id: sender,
             client_msg_id: Uuid::from_u128(client),
-            body: MessageBody::parse(body).unwrap(),
+            content: MessageContent::Text(MessageBody::parse(body).unwrap()),
         }
     }
 
@@ -825,6 +833,7 @@ mod tests {
             body: body.into(),
             sent_at: FixedServices::new().now,
             recipients: 1,
+            media_id: None,
         })
     }
 

@@ -6,6 +6,20 @@ use uuid::Uuid;
 use crate::chat::{MemberRole, RoomKind};
 use crate::values::{MessageBody, RoomName};
 
+/// What a member's message holds.
+#[derive(Debug, Clone)]
+pub enum MessageContent {
+    /// Text.
+    Text(MessageBody),
+    /// A photo (its use is checked and recorded by the caller), with an optional caption.
+    Image {
+        /// The upload.
+        media_id: Uuid,
+        /// Words under it.
+        caption: Option<MessageBody>,
+    },
+}
+
 /// Commands on a [`ChatRoom`](crate::chat::ChatRoom).
 #[derive(Debug, Clone)]
 pub enum ChatCommand {
@@ -28,8 +42,8 @@ pub enum ChatCommand {
         sender_id: Uuid,
         /// The client's id for this message, for safe retries.
         client_msg_id: Uuid,
-        /// The text.
-        body: MessageBody,
+        /// What it says or shows.
+        content: MessageContent,
     },
     /// Someone joins by themselves: anyone a public room, a former member their direct room.
     Join {

@@ -95,6 +95,10 @@ pub struct MessageSent {
     /// Added without a version bump, as an optional field; messages stored before it read 0.
     #[serde(default)]
     pub recipients: u32,
+    /// The photo of an image message (its `body` is then the caption, maybe empty). Optional
+    /// without a version bump, as `recipients`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<Uuid>,
 }
 
 /// Payload of [`ChatEvent::MembersJoined`].

@@ -6,7 +6,7 @@ mod commands;
 mod events;
 
 pub use aggregate::{Access, ChatError, ChatRoom, MemberRole, RoomKind};
-pub use commands::{ChatCommand, MessageRef};
+pub use commands::{ChatCommand, MessageContent, MessageRef};
 pub(crate) use events::ROOM_CREATED_V1_TO_V2;
 pub use events::{
     direct_room_id, message_id_for, ChatEvent, MemberLeft, MemberRoleChanged, MembersJoined,

@@ -37,6 +37,9 @@ pub struct ChatMessage {
     pub sent_at: DateTime<Utc>,
     /// How many current members besides the sender have not read it (0 on system messages).
     pub unread_count: i64,
+    /// The photo of an `image` message (`GET /media/{id}/urls` gives addresses for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<Uuid>,
 }
 
 /// What kind of message.
@@ -45,6 +48,8 @@ pub struct ChatMessage {
 pub enum MessageKind {
     /// Written by a member.
     Text,
+    /// A photo a member sent, maybe with a caption.
+    Image,
     /// Written by Moim: who joined, left or renamed the room.
     System,
 }
@@ -54,6 +59,7 @@ impl MessageKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Text => "text",
+            Self::Image => "image",
             Self::System => "system",
         }
     }
@@ -65,6 +71,7 @@ impl TryFrom<String> for MessageKind {
     fn try_from(kind: String) -> Result<Self, String> {
         match kind.as_str() {
             "text" => Ok(Self::Text),
+            "image" => Ok(Self::Image),
             "system" => Ok(Self::System),
             _ => Err(format!("unknown message kind {kind:?}")),
         }
@@ -124,6 +131,7 @@ impl ChatMessage {
             edited_at: None,
             sent_at: at,
             unread_count: 0,
+            media_id: None,
         }
     }
 }
@@ -172,7 +180,11 @@ impl From<MessageSent> for ChatMessage {
             message_id: m.message_id,
             room_id: m.room_id,
             seq: seq_of(m.seq),
-            kind: MessageKind::Text,
+            kind: if m.media_id.is_some() {
+                MessageKind::Image
+            } else {
+                MessageKind::Text
+            },
             sender_id: m.sender_id,
             client_msg_id: Some(m.client_msg_id),
             body: Some(m.body),
@@ -182,6 +194,7 @@ impl From<MessageSent> for ChatMessage {
             sent_at: m.sent_at,
             // Nobody but the sender has read it yet.
             unread_count: i64::from(m.recipients),
+            media_id: m.media_id,
         }
     }
 }

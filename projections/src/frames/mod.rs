@@ -643,6 +643,7 @@ mod tests {
                 body: "hi".into(),
                 sent_at: DateTime::<Utc>::default(),
                 recipients: 1,
+                media_id: None,
             })),
             Frame::MessageEdited(EditedMessage {
                 room_id: id,

@@ -159,6 +159,7 @@ mod tests {
             body: "hi".into(),
             sent_at: Utc::now(),
             recipients: 1,
+            media_id: None,
         })
     }
 
