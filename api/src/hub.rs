@@ -120,6 +120,11 @@ impl Hub {
     }
 
     /// How many sockets are open here.
+    pub fn nats_connected(&self) -> bool {
+        self.nats.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// WebSockets and Socket.IO sockets open on this process.
     pub fn sockets_open(&self) -> usize {
         let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
         let mut sockets = HashSet::new();

@@ -9,6 +9,7 @@ pub mod config;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod health_details;
 pub mod hub;
 pub mod limits;
 pub mod live;

@@ -210,6 +210,7 @@ impl Application {
                 self.settings.media,
             ));
             let state = AppState {
+                roles: self.roles,
                 media,
                 commands: Commands::new(self.pool.clone())
                     .with_password_limits(limits.passwords)

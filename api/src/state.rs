@@ -31,6 +31,8 @@ pub struct AppState {
     pub keys: Keys,
     /// The sessions whose tokens are refused.
     pub revocations: Arc<Revocations>,
+    /// The roles this process runs (for `/health/details`).
+    pub roles: crate::startup::Roles,
     /// Photo uploads and their store.
     pub media: Arc<crate::media::Uploads>,
     /// Social-login providers.

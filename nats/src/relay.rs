@@ -75,8 +75,8 @@ pub struct Relay {
     js: jetstream::Context,
     subjects: Subjects,
     batch: i64,
-    /// When the checkpoint row was last written.
-    saved: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
+    /// When the checkpoint row was last written, and the stream sequence it says.
+    saved: std::sync::Arc<std::sync::Mutex<(std::time::Instant, u64)>>,
 }
 
 impl Relay {
@@ -87,7 +87,7 @@ impl Relay {
             js,
             subjects,
             batch: 500,
-            saved: std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            saved: std::sync::Arc::new(std::sync::Mutex::new((std::time::Instant::now(), 0))),
         }
     }
 
@@ -223,6 +223,15 @@ impl Relay {
         .fetch_all(&self.pool)
         .await?;
         if rows.is_empty() {
+            // Idle: the operators' row catches up with the last burst.
+            let stale = self
+                .saved
+                .lock()
+                .map(|s| s.1 != at.stream_seq)
+                .unwrap_or(true);
+            if stale {
+                self.save_checkpoint(*at).await?;
+            }
             return Ok(0);
         }
         let mut acks = Vec::with_capacity(rows.len());
@@ -271,12 +280,12 @@ impl Relay {
             let behind = (chrono::Utc::now() - newest.recorded_at).num_milliseconds() as f64;
             metrics::gauge!("relay_lag_seconds").set(behind.max(0.0) / 1000.0);
         }
-        // The stream, not this row, is what recovery trusts; the row is for operators, so it is
-        // written at most once a second.
+        // The stream, not this row, is what recovery trusts; the row is for operators
+        // (`/health/details`), so it is written at most once a second, and when the relay idles.
         let due = self
             .saved
             .lock()
-            .map(|t| t.elapsed() >= Duration::from_secs(1))
+            .map(|s| s.0.elapsed() >= Duration::from_secs(1))
             .unwrap_or(true);
         if due {
             self.save_checkpoint(*at).await?;
@@ -296,7 +305,7 @@ impl Relay {
 
     async fn save_checkpoint(&self, at: Cursor) -> Result<(), RelayError> {
         if let Ok(mut saved) = self.saved.lock() {
-            *saved = std::time::Instant::now();
+            *saved = (std::time::Instant::now(), at.stream_seq);
         }
         sqlx::query(
             "INSERT INTO relay_checkpoints (name, tx_id, position, stream_seq) VALUES ($1, $2, $3, $4)

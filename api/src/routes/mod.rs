@@ -203,6 +203,7 @@ pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
         .nest("/api/v1", api)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/health/details", get(health::details))
         .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { ApiError::not_found("no_route", "no such endpoint") })
         .method_not_allowed_fallback(|| async {

@@ -147,16 +147,7 @@ async fn world(app: &TestApp) -> World {
         )
         .await;
     ok(&sent, StatusCode::CREATED);
-    let png = {
-        let mut bytes = Vec::new();
-        image::DynamicImage::new_rgb8(8, 8)
-            .write_to(
-                &mut std::io::Cursor::new(&mut bytes),
-                image::ImageFormat::Png,
-            )
-            .unwrap();
-        bytes
-    };
+    let png = crate::helpers::png(8);
     let photo = id(
         &app.upload(&kim, png, "p.png", "image/png").await,
         "media_id",
@@ -412,6 +403,8 @@ fn rows(w: &World) -> Vec<Row> {
             None, Public, S::OK, S::OK),
         row(M::GET, "/health/ready", "/health/ready".into(),
             None, Public, S::OK, S::OK),
+        row(M::GET, "/health/details", "/health/details".into(),
+            None, Kim, S::OK, S::FORBIDDEN),
         row(M::POST, "/auth/register", "/api/v1/auth/register".into(),
             Some(json!({ "email": format!("m-{}@example.com", Uuid::new_v4().simple()), "password": "correct horse", "display_name": "M" })), Public, S::CREATED, S::CONFLICT),
         row(M::POST, "/auth/login", "/api/v1/auth/login".into(),

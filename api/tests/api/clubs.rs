@@ -502,7 +502,18 @@ async fn fifty_racing_likes_count_exactly_and_replies_notify_the_right_people_on
         answers.iter().all(|a| a.status == StatusCode::OK),
         "{answers:?}"
     );
-    let last = answers.last().unwrap().token();
+    // The answers came back in any order: wait for the latest of their writes.
+    let last = answers
+        .iter()
+        .map(|a| a.token())
+        .max_by_key(|t| {
+            let (tx, at) = t.split_once('.').unwrap_or_default();
+            (
+                tx.parse::<i64>().unwrap_or(0),
+                at.parse::<i64>().unwrap_or(0),
+            )
+        })
+        .unwrap();
     let shown = app
         .get_after(&format!("/posts/{post}"), &users[0], &last)
         .await;

@@ -260,6 +260,18 @@ async fn answer(response: reqwest::Response) -> Answer {
     }
 }
 
+/// A small black PNG, `side` pixels square: an upload for tests about where photos go.
+pub fn png(side: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::new_rgb8(side, side)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("a PNG");
+    bytes
+}
+
 /// Asserts an answer's status, showing its body when it is another.
 #[track_caller]
 pub fn ok(answer: &Answer, status: StatusCode) {

@@ -18,6 +18,7 @@ mod couple_life;
 mod couples;
 mod errors;
 mod games;
+mod health;
 mod helpers;
 mod media;
 mod metadata;

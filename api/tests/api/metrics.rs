@@ -93,3 +93,85 @@ async fn a_scrape_after_heavy_use_has_bounded_series_and_no_ids() {
     let with_ids: Vec<&&str> = series.iter().filter(|line| has_uuid(line)).collect();
     assert!(with_ids.is_empty(), "labels name things: {with_ids:?}");
 }
+
+/// The metric names a PromQL expression reads: what is left once label matchers, ranges,
+/// `by (...)` groupings, functions and numbers are taken out.
+fn metrics_in(expr: &str) -> Vec<String> {
+    const FUNCTIONS: &[&str] = &[
+        "sum",
+        "max",
+        "min",
+        "avg",
+        "count",
+        "rate",
+        "irate",
+        "increase",
+        "histogram_quantile",
+        "by",
+        "without",
+    ];
+    let mut text = String::new();
+    let mut depth = 0;
+    for c in expr.chars() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            _ if depth == 0 => text.push(c),
+            _ => {}
+        }
+    }
+    // Drop `by (...)` groupings: their contents are label names.
+    while let Some(at) = text.find("by (") {
+        let end = text[at..].find(')').map_or(text.len(), |e| at + e + 1);
+        text.replace_range(at..end, " ");
+    }
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| !t.is_empty() && !t.starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|t| !FUNCTIONS.contains(t))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_metric_the_dashboard_asks_for_is_one_moim_exports() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../deploy/grafana/dashboards/moim.json")).unwrap();
+    let mut wanted = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            wanted.extend(metrics_in(target["expr"].as_str().unwrap()));
+        }
+    }
+    assert!(wanted.len() >= 8, "{wanted:?}");
+
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let mut socket = app.ws(&lee).await;
+    ok(&say(&app, room, &kim, "안녕").await, StatusCode::CREATED);
+    socket.next_of("message.sent", Duration::from_secs(5)).await;
+    let exported = || async {
+        let text = app
+            .http
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next().map(str::to_owned))
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            wanted.is_subset(&exported().await)
+        })
+        .await,
+        "not exported: {:?}",
+        wanted.difference(&exported().await).collect::<Vec<_>>()
+    );
+}

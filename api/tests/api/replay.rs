@@ -289,20 +289,12 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     );
     // Photos: one in the room, one deleted with its message (and removed by the scheduler),
     // one on the post's board, one avatar replaced by another, one never used.
-    let photo = |side: u32| {
-        let mut bytes = Vec::new();
-        image::DynamicImage::new_rgb8(side, side)
-            .write_to(
-                &mut std::io::Cursor::new(&mut bytes),
-                image::ImageFormat::Png,
-            )
-            .unwrap();
-        bytes
-    };
     let photo_room = app.create_room(&kim, &[&lee]).await;
     let mut uploaded = Vec::new();
     for side in 8..15 {
-        let answer = app.upload(&kim, photo(side), "p.png", "image/png").await;
+        let answer = app
+            .upload(&kim, crate::helpers::png(side), "p.png", "image/png")
+            .await;
         ok(&answer, StatusCode::CREATED);
         uploaded.push(answer.body["media_id"].clone());
     }
