@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use commands::rates::Counted;
 use commands::Commands;
-use domain::values::MessageBody;
 use projections::frames::{seq_of, Ack, ClientFrame, Frame, MessageSend, ReadPointer};
 use uuid::Uuid;
 
@@ -115,16 +114,12 @@ impl Turn<'_> {
     }
 
     async fn send_message(&self, send: MessageSend) -> Result<Frame, ApiError> {
-        let body = MessageBody::parse(&send.body)?;
+        let content =
+            crate::routes::chat::content(send.kind.as_deref(), &send.body, send.media_id)?;
         self.commands.rate(Counted::Command(self.user_id)).await?;
         let sent = self
             .commands
-            .send_message(
-                send.room_id,
-                self.user_id,
-                send.client_msg_id,
-                domain::chat::MessageContent::Text(body),
-            )
+            .send_message(send.room_id, self.user_id, send.client_msg_id, content)
             .await?;
         Ok(Frame::Ack(Ack::Message(sent.message.into())))
     }

@@ -156,6 +156,33 @@ pub async fn room(
     Ok(Json(room))
 }
 
+/// What a member's message holds, from what a client sent (over HTTP or a socket alike): text,
+/// or an image with an optional caption.
+pub(crate) fn content(
+    kind: Option<&str>,
+    body: &str,
+    media_id: Option<Uuid>,
+) -> Result<MessageContent, ApiError> {
+    match (kind, media_id) {
+        (None | Some("text"), None) => Ok(MessageContent::Text(MessageBody::parse(body)?)),
+        (Some("image"), Some(media_id)) => Ok(MessageContent::Image {
+            media_id,
+            caption: match body {
+                "" => None,
+                caption => Some(MessageBody::parse(caption)?),
+            },
+        }),
+        (Some("image"), None) => Err(ApiError::invalid(
+            "media_required",
+            "an image message names its upload in media_id",
+        )),
+        _ => Err(ApiError::invalid(
+            "bad_kind",
+            "kind is text, or image with a media_id; system messages are Moim's",
+        )),
+    }
+}
+
 /// `POST /chat/rooms/{room_id}/messages`.
 /// Answers the message exactly as the `message.sent` frame carries it.
 pub async fn send_message(
@@ -163,28 +190,7 @@ pub async fn send_message(
     Path(room_id): Path<Uuid>,
     Json(body): Json<SendMessage>,
 ) -> Result<Written<ChatMessage>, ApiError> {
-    let content = match (body.kind.as_deref(), body.media_id) {
-        (None | Some("text"), None) => MessageContent::Text(MessageBody::parse(&body.body)?),
-        (Some("image"), Some(media_id)) => MessageContent::Image {
-            media_id,
-            caption: match body.body.as_str() {
-                "" => None,
-                caption => Some(MessageBody::parse(caption)?),
-            },
-        },
-        (Some("image"), None) => {
-            return Err(ApiError::invalid(
-                "media_required",
-                "an image message names its upload in media_id",
-            ))
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "bad_kind",
-                "kind is text, or image with a media_id; system messages are Moim's",
-            ))
-        }
-    };
+    let content = content(body.kind.as_deref(), &body.body, body.media_id)?;
     let sent = actor
         .commands
         .send_message(room_id, actor.user_id, body.client_msg_id, content)

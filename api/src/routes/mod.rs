@@ -7,7 +7,7 @@
 mod admin;
 mod auth;
 mod board;
-mod chat;
+pub(crate) mod chat;
 mod chat_members;
 mod clubs;
 mod couple_dates;

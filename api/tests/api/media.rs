@@ -698,3 +698,56 @@ async fn unused_uploads_and_the_photos_of_deleted_messages_and_posts_are_removed
             .unwrap();
     assert_eq!(removed, 3);
 }
+
+#[tokio::test]
+async fn a_photo_can_be_sent_over_the_socket_as_over_http() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let mine = media_id(
+        &app.upload(
+            &kim,
+            picture(30, 20, ImageFormat::Png),
+            "a.png",
+            "image/png",
+        )
+        .await,
+    );
+    let theirs = media_id(
+        &app.upload(
+            &lee,
+            picture(31, 20, ImageFormat::Png),
+            "b.png",
+            "image/png",
+        )
+        .await,
+    );
+    let mut socket = app.ws(&kim).await;
+    let ack = socket
+        .ask(
+            "message.send",
+            "p1",
+            json!({ "room_id": room, "client_msg_id": Uuid::now_v7(), "kind": "image", "media_id": mine, "body": "보여줄게" }),
+        )
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(ack["data"]["kind"], "image");
+    assert_eq!(ack["data"]["media_id"], json!(mine));
+    assert_eq!(ack["data"]["body"], "보여줄게");
+    assert_eq!(
+        fetch(&app, &format!("/media/{mine}"), Some(&lee))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let refused = socket
+        .ask(
+            "message.send",
+            "p2",
+            json!({ "room_id": room, "client_msg_id": Uuid::now_v7(), "kind": "image", "media_id": theirs }),
+        )
+        .await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["data"]["code"], "media_not_found");
+}

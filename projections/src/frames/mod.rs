@@ -508,8 +508,15 @@ pub struct MessageSend {
     pub room_id: Uuid,
     /// The sender's id for the message; a retry sends the same.
     pub client_msg_id: Uuid,
-    /// The text.
+    /// The text (an image's caption, which may be empty).
+    #[serde(default)]
     pub body: String,
+    /// `text` (the default) or `image`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// An image message's upload.
+    #[serde(default)]
+    pub media_id: Option<Uuid>,
 }
 
 /// Data of `room.read`.
