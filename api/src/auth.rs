@@ -186,26 +186,19 @@ impl Keys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
+        let refused = |code, detail| ApiError::new(axum::http::StatusCode::FORBIDDEN, code, detail);
+        let invalid = || refused("bad_link", "this media address is not valid");
         let claims = decode::<Claims>(token, &self.inner.decoding, &validation)
             .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::new(
-                    axum::http::StatusCode::FORBIDDEN,
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => refused(
                     "link_expired",
                     "this media address has expired; ask for a new one",
                 ),
-                _ => ApiError::new(
-                    axum::http::StatusCode::FORBIDDEN,
-                    "bad_link",
-                    "this media address is not valid",
-                ),
+                _ => invalid(),
             })?
             .claims;
         if claims.sub != media_id || claims.typ != format!("media:{variant}") {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "bad_link",
-                "this media address is not valid",
-            ));
+            return Err(invalid());
         }
         Ok(())
     }

@@ -34,7 +34,7 @@ pub struct RequestLimits {
 const UPLOAD_PATH: &str = "/api/v1/media";
 
 /// Room for a multipart envelope around an upload (boundaries, part headers).
-const UPLOAD_ENVELOPE_BYTES: usize = 16 * 1024;
+pub const UPLOAD_ENVELOPE_BYTES: usize = 16 * 1024;
 
 impl RequestLimits {
     /// At most `max_in_flight` at once, each body within `body_timeout` and `max_body_bytes`.

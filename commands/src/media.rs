@@ -2,7 +2,7 @@
 //! uses and remove what nobody uses. Photos in messages and posts are attached by the chat and
 //! board commands, in the same transaction as the message or post.
 
-use domain::media::{media_id_for, Media, MediaCommand, MediaEvent, MediaUploaded, MediaUse};
+use domain::media::{Media, MediaCommand, MediaEvent, MediaUploaded, MediaUse};
 use domain::Position;
 use uuid::Uuid;
 
@@ -20,11 +20,6 @@ pub struct Recorded {
 }
 
 impl Commands {
-    /// The id `owner`'s upload of bytes hashing to `sha256` has.
-    pub fn media_id(owner: Uuid, sha256: &str) -> Uuid {
-        media_id_for(owner, sha256)
-    }
-
     /// An upload as it stands, whoever owns it (access is the caller's question).
     pub async fn media(&self, media_id: Uuid) -> Result<Media, CommandError> {
         Ok(self

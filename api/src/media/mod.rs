@@ -11,7 +11,7 @@ use std::sync::Arc;
 use commands::media::Recorded;
 use commands::{CommandError, Commands};
 use domain::board::BoardId;
-use domain::media::{Media, MediaUploaded, MediaUse, Thumbnail};
+use domain::media::{media_id_for, Media, MediaUploaded, MediaUse, Thumbnail};
 use domain::Aggregate;
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -57,8 +57,8 @@ impl Uploads {
         owner: Uuid,
         bytes: Vec<u8>,
     ) -> Result<Recorded, ApiError> {
-        let sha256 = hex(&Sha256::digest(&bytes));
-        let media_id = Commands::media_id(owner, &sha256);
+        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let media_id = media_id_for(owner, &sha256);
         if let Some(existing) = commands.media(media_id).await?.current() {
             let position = commands
                 .store()
@@ -135,10 +135,6 @@ impl Uploads {
             uploaded_at: chrono::Utc::now(),
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn refused(refusal: Refusal) -> ApiError {

@@ -4,7 +4,7 @@
 //! `crate::media` and `crate::config::MediaSettings`.
 
 use axum::body::Body;
-use axum::extract::multipart::{Field, MultipartRejection};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -22,9 +22,6 @@ use crate::extract::{Actor, AuthUser, Path, Query};
 use crate::media::may_see;
 use crate::security::ClientIp;
 use crate::state::AppState;
-
-/// Room for a multipart envelope around the file (boundaries, part headers), as in `limits`.
-const ENVELOPE_BYTES: usize = 16 * 1024;
 
 /// An upload as its owner sees it, with signed addresses an `<img src>` can use.
 #[derive(Debug, Serialize)]
@@ -91,7 +88,7 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > max + ENVELOPE_BYTES) {
+    if declared.is_some_and(|n| n > max + crate::limits::UPLOAD_ENVELOPE_BYTES) {
         return Err(too_large(max));
     }
     let _slot = state.media.slot(ip)?;
@@ -140,37 +137,28 @@ pub async fn upload(
 
 /// The first file field's bytes, at most `max` of them: reading stops at the first byte over.
 async fn read_file(multipart: &mut Multipart, max: usize) -> Result<Vec<u8>, ApiError> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
+    // The body's own limit (`limits::bound`) surfaces as a multipart error: the same 413.
+    let bad = |e: MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large(max)
         } else {
             ApiError::bad_request("bad_multipart", e.body_text())
         }
     };
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
         if field.file_name().is_none() && field.name() != Some("file") {
             continue;
         }
-        return read_field(field, max)
-            .await
-            .map_err(|e| e.unwrap_or_else(|| too_large(max)));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if bytes.len() + chunk.len() > max {
+                return Err(too_large(max));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok(bytes);
     }
     Err(ApiError::invalid("no_file", "the form holds no file field"))
-}
-
-/// A field's bytes; `Err(None)` past `max`.
-async fn read_field(mut field: Field<'_>, max: usize) -> Result<Vec<u8>, Option<ApiError>> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| {
-        (e.status() != StatusCode::PAYLOAD_TOO_LARGE)
-            .then(|| ApiError::bad_request("bad_multipart", e.body_text()))
-    })? {
-        if bytes.len() + chunk.len() > max {
-            return Err(None);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 #[derive(Deserialize)]
