@@ -4,6 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use commands::{FailureLimit, PasswordLimits, Rate, RateLimits};
+use connectors::band::BandSettings;
+use connectors::maplestory::MapleStorySettings;
 use secrecy::SecretString;
 
 /// Every `MOIM_*` variable Moim reads; any other `MOIM_*` variable is a typo and refused.
@@ -49,6 +51,16 @@ const KNOWN: &[&str] = &[
     "MOIM_MEDIA_MAX_UPLOADS",
     "MOIM_MEDIA_UPLOAD_TIMEOUT_MS",
     "MOIM_RATE_UPLOADS_PER_HOUR",
+    "MOIM_RATE_CHARACTER_LOOKUPS_PER_HOUR",
+    "MOIM_CONNECTOR_TIMEOUT_MS",
+    "MOIM_CONNECTOR_BACKOFF_MS",
+    "MOIM_MAPLESTORY_BASE_URL",
+    "MOIM_MAPLESTORY_API_KEY",
+    "MOIM_MAPLESTORY_CACHE_TTL_SECS",
+    "MOIM_MAPLESTORY_REFRESH_EVERY_SECS",
+    "MOIM_BAND_BASE_URL",
+    "MOIM_BAND_ACCESS_TOKEN",
+    "MOIM_BAND_IDENTITY_PROVIDER",
 ];
 
 /// Moim's configuration.
@@ -93,6 +105,70 @@ pub struct Settings {
     pub oauth_redirect_uris: Vec<String>,
     /// Photo uploads.
     pub media: MediaSettings,
+    /// Outside services (docs/connectors.md).
+    pub connectors: ConnectorSettings,
+}
+
+/// How Moim calls outside services.
+#[derive(Debug, Clone)]
+pub struct ConnectorSettings {
+    /// `MOIM_CONNECTOR_TIMEOUT_MS`; default 3000: the longest one call to an outside service
+    /// takes, connection included (a read waiting on one is bounded by it).
+    pub timeout: Duration,
+    /// `MOIM_CONNECTOR_BACKOFF_MS`; default 500: the first wait after a failure, doubling (with
+    /// jitter) up to a minute while failures continue.
+    pub first_backoff: Duration,
+    /// `MOIM_MAPLESTORY_REFRESH_EVERY_SECS`; default 60: how often the scheduler refreshes
+    /// linked characters whose copies have aged (20 per round).
+    pub refresh_every: Duration,
+    /// The MapleStory API.
+    pub maplestory: MapleStorySettings,
+    /// Naver Band.
+    pub band: BandSettings,
+}
+
+impl Default for ConnectorSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(3),
+            first_backoff: Duration::from_millis(500),
+            refresh_every: Duration::from_secs(60),
+            maplestory: MapleStorySettings::default(),
+            band: BandSettings::default(),
+        }
+    }
+}
+
+impl ConnectorSettings {
+    /// The longest a failing service is left alone.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let ms = |name, default: Duration| -> Result<Duration, ConfigError> {
+            let millis = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+            Ok(Duration::from_millis(parsed(name, millis)?))
+        };
+        let secs = |name, default: Duration| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(parsed(name, default.as_secs())?))
+        };
+        Ok(Self {
+            timeout: ms("MOIM_CONNECTOR_TIMEOUT_MS", d.timeout)?,
+            first_backoff: ms("MOIM_CONNECTOR_BACKOFF_MS", d.first_backoff)?,
+            refresh_every: secs("MOIM_MAPLESTORY_REFRESH_EVERY_SECS", d.refresh_every)?,
+            maplestory: MapleStorySettings {
+                base_url: var("MOIM_MAPLESTORY_BASE_URL").unwrap_or(d.maplestory.base_url),
+                api_key: var("MOIM_MAPLESTORY_API_KEY").map(Into::into),
+                cache_ttl: secs("MOIM_MAPLESTORY_CACHE_TTL_SECS", d.maplestory.cache_ttl)?,
+            },
+            band: BandSettings {
+                base_url: var("MOIM_BAND_BASE_URL").unwrap_or(d.band.base_url),
+                access_token: var("MOIM_BAND_ACCESS_TOKEN").map(Into::into),
+                identity_provider: var("MOIM_BAND_IDENTITY_PROVIDER")
+                    .unwrap_or(d.band.identity_provider),
+            },
+        })
+    }
 }
 
 /// One social-login provider, from `MOIM_OAUTH_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`,
@@ -343,6 +419,10 @@ fn rates_from_env() -> Result<RateLimits, ConfigError> {
         refresh_per_session: rate("MOIM_RATE_REFRESH_PER_MINUTE", d.refresh_per_session)?,
         commands_per_user: rate("MOIM_RATE_COMMANDS_PER_MINUTE", d.commands_per_user)?,
         uploads_per_user: rate("MOIM_RATE_UPLOADS_PER_HOUR", d.uploads_per_user)?,
+        character_lookups_per_user: rate(
+            "MOIM_RATE_CHARACTER_LOOKUPS_PER_HOUR",
+            d.character_lookups_per_user,
+        )?,
         login_failures: FailureLimit {
             max: parsed("MOIM_LOGIN_FAILURES_PER_15_MIN", d.login_failures.max)?,
             window: d.login_failures.window,
@@ -453,6 +533,7 @@ impl Settings {
             oauth: oauth_from_env()?,
             oauth_redirect_uris: list("MOIM_OAUTH_REDIRECT_URIS")?,
             media: MediaSettings::from_env()?,
+            connectors: ConnectorSettings::from_env()?,
         })
     }
 }

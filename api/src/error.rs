@@ -8,6 +8,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use commands::CommandError;
+use connectors::ConnectorError;
 use domain::ErrorKind;
 use projections::frames::Problem;
 use projections::ProjectionError;
@@ -145,17 +146,7 @@ impl From<CommandError> for ApiError {
                 kind,
                 code,
                 message,
-            } => {
-                let status = match kind {
-                    ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                    ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-                    ErrorKind::Conflict => StatusCode::CONFLICT,
-                    ErrorKind::Gone => StatusCode::GONE,
-                    ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-                };
-                Self::new(status, code, message)
-            }
+            } => Self::new(status_of(kind), code, message),
             CommandError::BadCredentials { .. } => {
                 Self::unauthorized("bad_credentials", error.to_string())
             }
@@ -175,6 +166,52 @@ impl From<CommandError> for ApiError {
                 Self::unavailable("overloaded", error.to_string(), retry_after_secs)
             }
             other => Self::internal(other),
+        }
+    }
+}
+
+/// The status of a refusal of `kind`.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+    }
+}
+
+impl From<ConnectorError> for ApiError {
+    fn from(error: ConnectorError) -> Self {
+        match error {
+            ConnectorError::NotConfigured(_) => {
+                Self::unavailable("connector_not_configured", error.to_string(), 3600)
+            }
+            ConnectorError::Unavailable { retry_after, .. } => Self::unavailable(
+                "upstream_unavailable",
+                error.to_string(),
+                retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            ),
+            ConnectorError::Rejected {
+                kind,
+                code,
+                message,
+            } => Self::new(status_of(kind), code, message),
+            ConnectorError::Malformed { .. } => {
+                tracing::warn!(
+                    error = domain::error::chain(&error),
+                    "outside service's answer unreadable"
+                );
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_malformed",
+                    error.to_string(),
+                )
+            }
+            ConnectorError::Command(error) => error.into(),
+            ConnectorError::Projection(error) => error.into(),
+            ConnectorError::Database(error) => error.into(),
         }
     }
 }

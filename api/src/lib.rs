@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client_frames;
 pub mod config;
+pub mod connectors;
 pub mod edge;
 pub mod error;
 pub mod extract;

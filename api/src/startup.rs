@@ -165,6 +165,14 @@ impl Application {
             )
             .with_media(media);
             tasks.spawn(scheduler.run(stop.clone()));
+            let commands = Commands::new(self.pool.clone());
+            crate::connectors::Connectors::new(&self.settings.connectors, &self.pool, &commands)
+                .spawn(
+                    &self.settings.connectors,
+                    self.settings.limits.scheduler_poll,
+                    &mut tasks,
+                    &stop,
+                );
         }
         if let Some(listener) = self.listener {
             let limits = self.settings.limits;
@@ -209,16 +217,22 @@ impl Application {
                     .context("opening the media bucket")?,
                 self.settings.media,
             ));
+            let commands = Commands::new(self.pool.clone())
+                .with_password_limits(limits.passwords)
+                .with_invite_failure_limit(FailureLimit {
+                    max: limits.invite_failures_per_hour,
+                    window: Duration::from_secs(3600),
+                })
+                .with_rate_limits(self.settings.rates);
             let state = AppState {
                 roles: self.roles,
                 media,
-                commands: Commands::new(self.pool.clone())
-                    .with_password_limits(limits.passwords)
-                    .with_invite_failure_limit(FailureLimit {
-                        max: limits.invite_failures_per_hour,
-                        window: Duration::from_secs(3600),
-                    })
-                    .with_rate_limits(self.settings.rates),
+                connectors: Arc::new(crate::connectors::Connectors::new(
+                    &self.settings.connectors,
+                    &self.pool,
+                    &commands,
+                )),
+                commands,
                 pool: self.pool.clone(),
                 keys: Keys::new(
                     &self.settings.jwt_secret,

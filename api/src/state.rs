@@ -35,6 +35,9 @@ pub struct AppState {
     pub roles: crate::startup::Roles,
     /// Photo uploads and their store.
     pub media: Arc<crate::media::Uploads>,
+    /// Outside services: game characters, Band imports (behind an `Arc`: the state is cloned
+    /// for every request).
+    pub connectors: Arc<crate::connectors::Connectors>,
     /// Social-login providers.
     pub oauth: Arc<Providers>,
     /// What `GET /metrics` renders.

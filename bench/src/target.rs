@@ -90,6 +90,7 @@ impl Target {
             oauth: Vec::new(),
             oauth_redirect_uris: Vec::new(),
             media: moim_api::config::MediaSettings::default(),
+            connectors: moim_api::config::ConnectorSettings::default(),
         };
         let stop = CancellationToken::new();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

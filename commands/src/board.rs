@@ -105,8 +105,38 @@ impl Commands {
         author_id: Uuid,
         post: NewPost,
     ) -> Result<(Uuid, Position), CommandError> {
-        self.board_access(board, author_id).await?;
         let post_id = self.services.new_id();
+        let position = self.write_post(board, post_id, author_id, post).await?;
+        Ok((post_id, position))
+    }
+
+    /// Writes a post brought in from another service under an id derived from that service's
+    /// own, so a second import finds it there: answers `None` when it was imported before.
+    pub async fn import_post(
+        &self,
+        board: BoardId,
+        post_id: Uuid,
+        author_id: Uuid,
+        post: NewPost,
+    ) -> Result<Option<Position>, CommandError> {
+        match self.write_post(board, post_id, author_id, post).await {
+            Ok(position) => Ok(Some(position)),
+            Err(CommandError::Rejected {
+                code: "post_exists",
+                ..
+            }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn write_post(
+        &self,
+        board: BoardId,
+        post_id: Uuid,
+        author_id: Uuid,
+        post: NewPost,
+    ) -> Result<Position, CommandError> {
+        self.board_access(board, author_id).await?;
         let mut media_ids = post.media_ids;
         let mut seen = std::collections::HashSet::new();
         media_ids.retain(|id| seen.insert(*id));
@@ -121,7 +151,7 @@ impl Commands {
         };
         if media_ids.is_empty() {
             let done = self.execute::<Post>(&post_id.to_string(), command).await?;
-            return Ok((post_id, done.position));
+            return Ok(done.position);
         }
         // The post and its photos' use of them, in one transaction.
         let keys: Vec<_> = media_ids
@@ -151,7 +181,7 @@ impl Commands {
         for key in keys {
             self.cache.remove(&key);
         }
-        Ok((post_id, position?))
+        position
     }
 
     /// Runs a command on a post the caller may see; with `ask_moderator`, the command is told

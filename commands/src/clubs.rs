@@ -113,6 +113,17 @@ impl Commands {
         self.on_club(club_id, ClubCommand::Join { user_id }).await
     }
 
+    /// An owner or manager brings `user_id` in directly (an import); a member stays as is.
+    pub async fn add_club_member(
+        &self,
+        club_id: Uuid,
+        by: Uuid,
+        user_id: Uuid,
+    ) -> Result<ClubDone, CommandError> {
+        self.on_club(club_id, ClubCommand::Add { by, user_id })
+            .await
+    }
+
     /// Lets a requester in, or turns them down.
     pub async fn decide_join(
         &self,

@@ -64,7 +64,8 @@ fn taken() -> CommandError {
 }
 
 impl Commands {
-    async fn user_of_identity(
+    /// The Moim user a provider's subject is linked to, if any.
+    pub async fn user_of_identity(
         &self,
         provider: &str,
         subject: &str,

@@ -37,6 +37,8 @@ pub struct RateLimits {
     pub commands_per_user: Rate,
     /// Photo uploads per user.
     pub uploads_per_user: Rate,
+    /// Game characters looked up in their game's API (a link or a refresh), per user.
+    pub character_lookups_per_user: Rate,
     /// Wrong passwords per account and per client address, before even the right one waits.
     pub login_failures: crate::FailureLimit,
 }
@@ -61,6 +63,10 @@ impl Default for RateLimits {
                 window: Duration::from_secs(60),
             },
             uploads_per_user: Rate {
+                max: 10,
+                window: Duration::from_secs(3600),
+            },
+            character_lookups_per_user: Rate {
                 max: 10,
                 window: Duration::from_secs(3600),
             },
@@ -102,6 +108,8 @@ pub enum Counted {
     Command(Uuid),
     /// A photo upload of a user.
     Upload(Uuid),
+    /// A user's link or refresh of a game character.
+    CharacterLookup(Uuid),
 }
 
 /// Calls between two sweeps of old windows.
@@ -151,6 +159,10 @@ impl Commands {
             }
             Counted::Command(user) => (format!("command:{user}"), self.rates.commands_per_user),
             Counted::Upload(user) => (format!("upload:{user}"), self.rates.uploads_per_user),
+            Counted::CharacterLookup(user) => (
+                format!("character:{user}"),
+                self.rates.character_lookups_per_user,
+            ),
         };
         match count(self.store.pool(), &key, rate).await? {
             Ok(()) => Ok(()),

@@ -40,6 +40,47 @@ impl Commands {
         Ok(done.position)
     }
 
+    /// The user as the write side knows it.
+    pub async fn user(&self, user_id: Uuid) -> Result<User, CommandError> {
+        Ok(self
+            .store
+            .load::<User>(&user_id.to_string())
+            .await?
+            .aggregate)
+    }
+
+    /// Links `user_id`'s character in `game`, as the game's connector found it.
+    #[tracing::instrument(skip(self))]
+    pub async fn link_game_character(
+        &self,
+        user_id: Uuid,
+        game: &str,
+        character_id: &str,
+        character_name: &str,
+    ) -> Result<Position, CommandError> {
+        let command = UserCommand::LinkGameCharacter {
+            game: game.to_owned(),
+            character_id: character_id.to_owned(),
+            character_name: character_name.to_owned(),
+        };
+        let done = self.execute::<User>(&user_id.to_string(), command).await?;
+        Ok(done.position)
+    }
+
+    /// Unlinks `user_id`'s character in `game`.
+    #[tracing::instrument(skip(self))]
+    pub async fn unlink_game_character(
+        &self,
+        user_id: Uuid,
+        game: &str,
+    ) -> Result<Position, CommandError> {
+        let command = UserCommand::UnlinkGameCharacter {
+            game: game.to_owned(),
+        };
+        let done = self.execute::<User>(&user_id.to_string(), command).await?;
+        Ok(done.position)
+    }
+
     /// Changes `user_id`'s profile (absent fields stay).
     #[tracing::instrument(skip(self))]
     pub async fn update_profile(

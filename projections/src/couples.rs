@@ -190,7 +190,9 @@ async fn on_user(tx: &mut PgConnection, event: UserEvent) -> Result<(), Projecti
         | UserEvent::UserSuspended(_)
         | UserEvent::UserReinstated(_)
         | UserEvent::IdentityLinked(_)
-        | UserEvent::IdentityUnlinked(_) => {}
+        | UserEvent::IdentityUnlinked(_)
+        | UserEvent::GameCharacterLinked(_)
+        | UserEvent::GameCharacterUnlinked(_) => {}
     }
     Ok(())
 }

@@ -103,6 +103,8 @@ async fn apply(
             | UserEvent::UserReinstated(_)
             | UserEvent::IdentityLinked(_)
             | UserEvent::IdentityUnlinked(_)
+            | UserEvent::GameCharacterLinked(_)
+            | UserEvent::GameCharacterUnlinked(_)
             | UserEvent::UserDeleted(_)
             | UserEvent::PlatformRoleChanged(_) => {}
         }

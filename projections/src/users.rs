@@ -16,7 +16,13 @@ use crate::{ProjectionError, Simple, View};
 /// The users view.
 pub const VIEW: View = View::of(&Simple {
     name: "users",
-    tables: &["users_view", "user_blocks", "user_sessions", "admin_audit"],
+    tables: &[
+        "users_view",
+        "user_blocks",
+        "user_sessions",
+        "admin_audit",
+        "user_game_characters",
+    ],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
 });
 
@@ -163,9 +169,34 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
             .bind(domain::personal::DELETED_NAME)
             .execute(&mut *tx)
             .await?;
-            // Where and on what they signed in is theirs too.
-            sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+            // Where and on what they signed in, and what they play, is theirs too.
+            for table in ["user_sessions", "user_game_characters"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                    .bind(e.user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        UserEvent::GameCharacterLinked(e) => {
+            sqlx::query(
+                "INSERT INTO user_game_characters
+                     (user_id, game, character_id, character_name, linked_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (user_id, game) DO UPDATE
+                 SET character_id = $3, character_name = $4, linked_at = $5",
+            )
+            .bind(e.user_id)
+            .bind(&e.game)
+            .bind(&e.character_id)
+            .bind(&e.character_name)
+            .bind(e.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        UserEvent::GameCharacterUnlinked(e) => {
+            sqlx::query("DELETE FROM user_game_characters WHERE user_id = $1 AND game = $2")
                 .bind(e.user_id)
+                .bind(&e.game)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -435,5 +466,32 @@ pub async fn profile(pool: &PgPool, user_id: Uuid) -> Result<Option<Profile>, Pr
     )
     .bind(user_id)
     .fetch_optional(pool)
+    .await?)
+}
+
+/// A character a user linked.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LinkedCharacter {
+    /// e.g. `maplestory`.
+    pub game: String,
+    /// The game's id for it.
+    pub character_id: String,
+    /// Its name when linked.
+    pub character_name: String,
+    /// When.
+    pub linked_at: DateTime<Utc>,
+}
+
+/// The game characters `user_id` linked, by game.
+pub async fn game_characters(
+    pool: &PgPool,
+    user_id: Uuid,
+) -> Result<Vec<LinkedCharacter>, ProjectionError> {
+    Ok(sqlx::query_as(
+        "SELECT game, character_id, character_name, linked_at FROM user_game_characters
+         WHERE user_id = $1 ORDER BY game",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
     .await?)
 }

@@ -6,12 +6,14 @@
 
 mod admin;
 mod auth;
+mod band;
 mod board;
 pub(crate) mod chat;
 mod chat_members;
 mod clubs;
 mod couple_dates;
 mod couples;
+mod game_characters;
 mod games;
 mod health;
 mod media;
@@ -63,6 +65,18 @@ pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
         )
         .route("/users/me/password", post(users::change_password))
         .route("/users/{user_id}", get(users::show))
+        .route(
+            "/users/{user_id}/game-characters",
+            get(game_characters::list),
+        )
+        .route(
+            "/users/me/game-characters/{game}",
+            put(game_characters::link).delete(game_characters::unlink),
+        )
+        .route(
+            "/users/me/game-characters/{game}/refresh",
+            post(game_characters::refresh),
+        )
         .route("/admin/users", get(admin::accounts))
         .route("/admin/users/{user_id}/suspend", post(admin::suspend))
         .route("/admin/users/{user_id}/reinstate", post(admin::reinstate))
@@ -156,6 +170,9 @@ pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
             "/clubs/{club_id}/members/{user_id}/stats",
             get(clubs::stats),
         )
+        .route("/clubs/{club_id}/band", post(band::connect))
+        .route("/clubs/{club_id}/band/import", post(band::start))
+        .route("/clubs/{club_id}/band/import/{job_id}", get(band::job))
         .route(
             "/clubs/{club_id}/games",
             post(games::create_in_club).get(games::club_games),

@@ -102,7 +102,7 @@ async fn a_login_flood_from_many_addresses_holds_memory_and_sheds_load() {
     let settled = moim.rss_kib();
     assert!(
         settled < before + 2 * 19 * 1024 + 32 * 1024,
-        "settled RSS {settled} KiB"
+        "settled RSS {settled} KiB, before {before}, peak {peak}"
     );
     // Each refusal is on the security log with the address, the account and the request id —
     // and no password anywhere in the log.

@@ -88,6 +88,7 @@ impl Sandbox {
             oauth: Vec::new(),
             oauth_redirect_uris: Vec::new(),
             media: moim_api::config::MediaSettings::default(),
+            connectors: moim_api::config::ConnectorSettings::default(),
         }
     }
 

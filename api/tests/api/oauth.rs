@@ -23,7 +23,7 @@ const REDIRECT: &str = "https://app.example.com/oauth/done";
 
 /// A user the fake provider knows, and what it has handed out for them.
 #[derive(Clone)]
-struct Person {
+pub(crate) struct Person {
     subject: String,
     nickname: String,
 }
@@ -36,13 +36,13 @@ struct Fake {
     tokens: Mutex<HashMap<String, Person>>,
 }
 
-struct Provider {
+pub(crate) struct Provider {
     base: String,
     fake: Arc<Fake>,
 }
 
 impl Provider {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let fake = Arc::new(Fake::default());
         let app = Router::new()
             .route("/kakao/oauth/token", post(kakao_token))
@@ -56,7 +56,7 @@ impl Provider {
         Self { base, fake }
     }
 
-    fn config(&self, name: &str, token_path: &str, me_path: &str) -> OAuthProvider {
+    pub(crate) fn config(&self, name: &str, token_path: &str, me_path: &str) -> OAuthProvider {
         OAuthProvider {
             name: name.into(),
             client_id: format!("{name}-client"),
@@ -75,7 +75,7 @@ impl Provider {
     }
 
     /// The provider's SDK signed `person` in on a phone: their access token.
-    fn sdk_token(&self, person: &Person) -> String {
+    pub(crate) fn sdk_token(&self, person: &Person) -> String {
         let token = format!("sdk-{}", uuid::Uuid::new_v4().simple());
         let mut tokens = self.fake.tokens.lock().unwrap();
         tokens.insert(token.clone(), person.clone());
@@ -236,7 +236,7 @@ async fn mobile(app: &TestApp, provider: &str, access_token: &str) -> Answer {
     .await
 }
 
-fn person(subject: &str, nickname: &str) -> Person {
+pub(crate) fn person(subject: &str, nickname: &str) -> Person {
     Person {
         subject: subject.into(),
         nickname: nickname.into(),

@@ -354,6 +354,23 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         .await;
     let read = app.post("/notifications/read-all", &lee, json!({})).await;
     assert!(read.body["through"].is_string(), "{:?}", read.body);
+    // Game characters as a connector links them: one kept, one replaced, one unlinked.
+    let connector = commands::Commands::new(app.pool.clone());
+    for (user, id, name) in [
+        (&kim, "ocid-1", "단풍잎"),
+        (&lee, "ocid-2", "버섯"),
+        (&lee, "ocid-3", "슬라임"),
+        (&park, "ocid-4", "주황버섯"),
+    ] {
+        connector
+            .link_game_character(user.id, "maplestory", id, name)
+            .await
+            .unwrap();
+    }
+    connector
+        .unlink_game_character(park.id, "maplestory")
+        .await
+        .unwrap();
     // Sessions and an admin's actions: a logout, a grant, a suspension and its end.
     ok(
         &app.post(

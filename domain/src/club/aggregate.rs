@@ -202,6 +202,26 @@ impl Club {
         })])
     }
 
+    /// `user_id` becomes a member, let in by `by`, unless the club is full.
+    fn admit(
+        &self,
+        club_id: Uuid,
+        user_id: Uuid,
+        by: Uuid,
+        services: &dyn Services,
+    ) -> Result<Vec<ClubEvent>, ClubError> {
+        if self.members.len() >= Self::MAX_MEMBERS {
+            return Err(ClubError::Full);
+        }
+        Ok(vec![ClubEvent::ClubMemberJoined(ClubMemberJoined {
+            club_id,
+            user_id,
+            role: ClubRole::Member,
+            by,
+            at: services.now(),
+        })])
+    }
+
     fn set_role(
         &self,
         by: Uuid,
@@ -303,6 +323,13 @@ impl Aggregate for Club {
                     }),
                 }])
             }
+            ClubCommand::Add { by, user_id } => {
+                self.runner(by)?;
+                if self.members.contains_key(&user_id) {
+                    return Ok(Vec::new());
+                }
+                self.admit(club_id, user_id, by, services)
+            }
             ClubCommand::Decide {
                 by,
                 user_id,
@@ -319,16 +346,7 @@ impl Aggregate for Club {
                         by,
                     })]);
                 }
-                if self.members.len() >= Self::MAX_MEMBERS {
-                    return Err(ClubError::Full);
-                }
-                Ok(vec![ClubEvent::ClubMemberJoined(ClubMemberJoined {
-                    club_id,
-                    user_id,
-                    role: ClubRole::Member,
-                    by,
-                    at: services.now(),
-                })])
+                self.admit(club_id, user_id, by, services)
             }
             ClubCommand::SetRole { by, user_id, role } => self.set_role(by, user_id, role),
             ClubCommand::Remove { by, user_id } => self.remove(by, user_id, services),
@@ -495,6 +513,34 @@ mod tests {
                 approve: true,
             })
             .then_expect_error("club_not_found");
+    }
+
+    #[test]
+    fn a_runner_adds_someone_directly_once_and_members_cannot() {
+        let asked = ClubEvent::JoinRequested(JoinRequested {
+            club_id: CLUB,
+            user_id: LEE,
+            at: FixedServices::new().now,
+        });
+        let club = given::<Club>([created(JoinPolicy::Approval), asked])
+            .when(ClubCommand::Add {
+                by: KIM,
+                user_id: LEE,
+            })
+            .then_expect_events(vec![joined(LEE, KIM)]);
+        assert_eq!(club.role(LEE), Some(ClubRole::Member));
+        given::<Club>([created(JoinPolicy::Approval), joined(LEE, KIM)])
+            .when(ClubCommand::Add {
+                by: KIM,
+                user_id: LEE,
+            })
+            .then_expect_events(vec![]);
+        given::<Club>([created(JoinPolicy::Open), joined(LEE, LEE)])
+            .when(ClubCommand::Add {
+                by: LEE,
+                user_id: Uuid::from_u128(99),
+            })
+            .then_expect_error("not_allowed");
     }
 
     #[test]

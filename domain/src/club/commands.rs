@@ -35,6 +35,14 @@ pub enum ClubCommand {
         /// Who.
         user_id: Uuid,
     },
+    /// An owner or manager brings someone in directly (an import from another service);
+    /// someone already a member stays as they are.
+    Add {
+        /// Who brings them in.
+        by: Uuid,
+        /// Who joins.
+        user_id: Uuid,
+    },
     /// An owner or manager answers a request to join.
     Decide {
         /// Who answers.

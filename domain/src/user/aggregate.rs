@@ -11,9 +11,10 @@ use crate::services::Services;
 use std::collections::BTreeSet;
 
 use crate::user::{
-    IdentityLinked, IdentityUnlinked, PlatformRole, PlatformRoleChanged, ProfileUpdated,
-    SessionsEnded, UserBlocked, UserCommand, UserCoupled, UserDeleted, UserEvent, UserRegistered,
-    UserReinstated, UserSuspended, UserUnblocked, UserUncoupled,
+    GameCharacterLinked, GameCharacterUnlinked, IdentityLinked, IdentityUnlinked, PlatformRole,
+    PlatformRoleChanged, ProfileUpdated, SessionsEnded, UserBlocked, UserCommand, UserCoupled,
+    UserDeleted, UserEvent, UserRegistered, UserReinstated, UserSuspended, UserUnblocked,
+    UserUncoupled,
 };
 
 /// A user's state.
@@ -47,6 +48,9 @@ pub struct User {
     password: bool,
     #[serde(default)]
     deleted: bool,
+    /// Linked game characters: game → (the game's id, name).
+    #[serde(default)]
+    game_characters: std::collections::BTreeMap<String, (String, String)>,
 }
 
 fn has_password() -> bool {
@@ -89,6 +93,9 @@ pub enum UserError {
     /// Nothing to unlink.
     #[error("no login with this provider is linked")]
     NoSuchIdentity,
+    /// No character of that game is linked.
+    #[error("no character of this game is linked")]
+    NoSuchCharacter,
     /// Unlinking would leave no way to sign in.
     #[error("this is your last way to sign in")]
     LastSignIn,
@@ -102,7 +109,7 @@ impl Rejection for UserError {
             | Self::AlreadyCoupled
             | Self::IdentityLinked
             | Self::LastSignIn => ErrorKind::Conflict,
-            Self::NoSuchIdentity => ErrorKind::NotFound,
+            Self::NoSuchIdentity | Self::NoSuchCharacter => ErrorKind::NotFound,
             Self::SelfCouple | Self::SelfBlock | Self::SelfSuspend => ErrorKind::Invalid,
         }
     }
@@ -117,6 +124,7 @@ impl Rejection for UserError {
             Self::SelfSuspend => "self_suspend",
             Self::IdentityLinked => "identity_linked",
             Self::NoSuchIdentity => "identity_not_found",
+            Self::NoSuchCharacter => "character_not_linked",
             Self::LastSignIn => "last_sign_in_method",
         }
     }
@@ -153,6 +161,11 @@ impl User {
         self.user_id
             .filter(|_| !self.deleted)
             .ok_or(UserError::NotFound)
+    }
+
+    /// The game's id of the character they linked in `game`.
+    pub fn game_character(&self, game: &str) -> Option<&str> {
+        self.game_characters.get(game).map(|(id, _)| id.as_str())
     }
 
     /// The providers they may sign in through.
@@ -262,6 +275,37 @@ impl Aggregate for User {
                     generation: self.session_generation + 1,
                     at: services.now(),
                 })])
+            }
+            UserCommand::LinkGameCharacter {
+                game,
+                character_id,
+                character_name,
+            } => {
+                let user_id = self.live_id()?;
+                let same = (character_id.clone(), character_name.clone());
+                if self.game_characters.get(&game) == Some(&same) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::GameCharacterLinked(GameCharacterLinked {
+                    user_id,
+                    game,
+                    character_id,
+                    character_name,
+                    at: services.now(),
+                })])
+            }
+            UserCommand::UnlinkGameCharacter { game } => {
+                let user_id = self.live_id()?;
+                if !self.game_characters.contains_key(&game) {
+                    return Err(UserError::NoSuchCharacter);
+                }
+                Ok(vec![UserEvent::GameCharacterUnlinked(
+                    GameCharacterUnlinked {
+                        user_id,
+                        game,
+                        at: services.now(),
+                    },
+                )])
             }
             UserCommand::UnlinkIdentity { provider } => {
                 let user_id = self.live_id()?;
@@ -418,6 +462,13 @@ impl Aggregate for User {
             UserEvent::IdentityUnlinked(e) => {
                 self.identities.remove(&e.provider);
             }
+            UserEvent::GameCharacterLinked(e) => {
+                self.game_characters
+                    .insert(e.game, (e.character_id, e.character_name));
+            }
+            UserEvent::GameCharacterUnlinked(e) => {
+                self.game_characters.remove(&e.game);
+            }
             UserEvent::UserDeleted(e) => {
                 self.deleted = true;
                 self.session_generation = e.generation;
@@ -426,6 +477,7 @@ impl Aggregate for User {
                 self.bio = None;
                 self.birthday = None;
                 self.identities.clear();
+                self.game_characters.clear();
             }
             UserEvent::UserUncoupled(_) => self.couple = None,
             UserEvent::ProfileUpdated(e) => {
@@ -815,5 +867,49 @@ mod tests {
         given::<User>([registered(KIM), deleted])
             .when(UserCommand::Delete)
             .then_expect_error("user_not_found");
+    }
+
+    #[test]
+    fn a_game_character_is_linked_replaced_and_unlinked() {
+        let now = FixedServices::new().now;
+        let link = |id: &str, name: &str| UserCommand::LinkGameCharacter {
+            game: "maplestory".into(),
+            character_id: id.into(),
+            character_name: name.into(),
+        };
+        let linked = |id: &str, name: &str| {
+            UserEvent::GameCharacterLinked(GameCharacterLinked {
+                user_id: KIM,
+                game: "maplestory".into(),
+                character_id: id.into(),
+                character_name: name.into(),
+                at: now,
+            })
+        };
+        given::<User>([registered(KIM)])
+            .when(link("ocid-1", "단풍"))
+            .then_expect_events(vec![linked("ocid-1", "단풍")]);
+        given::<User>([registered(KIM), linked("ocid-1", "단풍")])
+            .when(link("ocid-1", "단풍"))
+            .then_expect_events(vec![]);
+        given::<User>([registered(KIM), linked("ocid-1", "단풍")])
+            .when(link("ocid-2", "버섯"))
+            .then_expect_events(vec![linked("ocid-2", "버섯")]);
+        given::<User>([registered(KIM), linked("ocid-1", "단풍")])
+            .when(UserCommand::UnlinkGameCharacter {
+                game: "maplestory".into(),
+            })
+            .then_expect_events(vec![UserEvent::GameCharacterUnlinked(
+                GameCharacterUnlinked {
+                    user_id: KIM,
+                    game: "maplestory".into(),
+                    at: now,
+                },
+            )]);
+        given::<User>([registered(KIM)])
+            .when(UserCommand::UnlinkGameCharacter {
+                game: "maplestory".into(),
+            })
+            .then_expect_error("character_not_linked");
     }
 }

@@ -35,6 +35,21 @@ pub enum UserCommand {
         /// The provider's id for them.
         subject: String,
     },
+    /// Links a character of an outside game (one per game; linking another replaces it,
+    /// linking the same one again changes nothing unless its name changed).
+    LinkGameCharacter {
+        /// e.g. `maplestory`.
+        game: String,
+        /// The game's id for the character (Nexon's `ocid`).
+        character_id: String,
+        /// Its name when it was linked.
+        character_name: String,
+    },
+    /// Unlinks the game's character.
+    UnlinkGameCharacter {
+        /// The game.
+        game: String,
+    },
     /// Deletes the account (the command layer has checked the password and destroys the key
     /// of the user's personal data in the same transaction).
     Delete,

@@ -33,6 +33,10 @@ pub enum UserEvent {
     IdentityLinked(IdentityLinked),
     /// The user unlinked a social login.
     IdentityUnlinked(IdentityUnlinked),
+    /// The user linked a character of an outside game to their profile.
+    GameCharacterLinked(GameCharacterLinked),
+    /// The user unlinked a game's character.
+    GameCharacterUnlinked(GameCharacterUnlinked),
     /// The user deleted their account: every session ended, and their personal data's key
     /// destroyed beside the stream.
     UserDeleted(UserDeleted),
@@ -218,6 +222,33 @@ pub struct IdentityUnlinked {
     pub at: DateTime<Utc>,
 }
 
+/// Payload of [`UserEvent::GameCharacterLinked`]: what the game calls the character, found
+/// by the connector before the command (never inside its transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameCharacterLinked {
+    /// The user.
+    pub user_id: Uuid,
+    /// e.g. `maplestory`.
+    pub game: String,
+    /// The game's id for the character.
+    pub character_id: String,
+    /// Its name.
+    pub character_name: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Payload of [`UserEvent::GameCharacterUnlinked`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameCharacterUnlinked {
+    /// The user.
+    pub user_id: Uuid,
+    /// The game.
+    pub game: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// Payload of [`UserEvent::UserCoupled`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserCoupled {
@@ -246,6 +277,8 @@ impl DomainEvent for UserEvent {
             Self::UserReinstated(_) => "UserReinstated",
             Self::IdentityLinked(_) => "IdentityLinked",
             Self::IdentityUnlinked(_) => "IdentityUnlinked",
+            Self::GameCharacterLinked(_) => "GameCharacterLinked",
+            Self::GameCharacterUnlinked(_) => "GameCharacterUnlinked",
             Self::UserDeleted(_) => "UserDeleted",
         }
     }

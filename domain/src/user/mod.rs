@@ -8,7 +8,8 @@ mod events;
 pub use aggregate::{Suspension, User, UserError};
 pub use commands::UserCommand;
 pub use events::{
-    IdentityLinked, IdentityUnlinked, PlatformRole, PlatformRoleChanged, ProfileUpdated,
-    SessionsEndReason, SessionsEnded, UserBlocked, UserCoupled, UserDeleted, UserEvent,
-    UserRegistered, UserReinstated, UserSuspended, UserUnblocked, UserUncoupled,
+    GameCharacterLinked, GameCharacterUnlinked, IdentityLinked, IdentityUnlinked, PlatformRole,
+    PlatformRoleChanged, ProfileUpdated, SessionsEndReason, SessionsEnded, UserBlocked,
+    UserCoupled, UserDeleted, UserEvent, UserRegistered, UserReinstated, UserSuspended,
+    UserUnblocked, UserUncoupled,
 };
