@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod presence;
 pub mod request_id;
+pub mod restore_check;
 pub mod revocations;
 pub mod routes;
 pub mod scheduler;

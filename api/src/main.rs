@@ -39,6 +39,13 @@ enum Command {
         #[arg(long, conflicts_with = "projection")]
         all: bool,
     },
+    /// Checks a database restored from a backup (or moved to another cluster) against the
+    /// stream, before Moim starts on it (docs/operations.md).
+    RestoreCheck {
+        /// Delete an events stream that does not match the database, so the relay re-fills it.
+        #[arg(long)]
+        reset_stream: bool,
+    },
     /// Makes or unmakes platform admins (an operator's act, so no endpoint does it).
     Admin {
         #[command(subcommand)]
@@ -103,6 +110,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             startup::database(&settings).await?;
             eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::RestoreCheck { reset_stream } => {
+            for line in moim_api::restore_check::run(&settings, reset_stream).await? {
+                eprintln!("{line}");
+            }
+            eprintln!("restore check passed: Moim may start");
             Ok(())
         }
         Command::Admin { action } => {

@@ -197,6 +197,12 @@ async fn start(sandbox: Arc<Sandbox>, roles: Roles, tweak: impl FnOnce(&mut Sett
     run(sandbox, app)
 }
 
+/// An app on an existing sandbox (a database restored into it, say), its settings adjusted by
+/// `tweak`.
+pub async fn spawn_app_in(sandbox: Arc<Sandbox>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start(sandbox, Roles::ALL, tweak).await
+}
+
 fn run(sandbox: Arc<Sandbox>, app: Application) -> TestApp {
     let address = format!("http://{}", app.address().expect("api role listens"));
     let pool = app.pool().clone();
@@ -313,6 +319,11 @@ impl TestApp {
             "moim {args:?}: {}",
             String::from_utf8_lossy(&done.stderr)
         );
+    }
+
+    /// Its deployment's database and subjects, which outlive it while held.
+    pub fn sandbox(&self) -> Arc<Sandbox> {
+        self.sandbox.clone()
     }
 
     /// Another process of the same deployment (same database, NATS subjects and secret).
@@ -609,6 +620,16 @@ pub async fn view_reached(
 /// A start time a week from now, always in the range games accept.
 pub fn next_week() -> String {
     (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339()
+}
+
+/// Runs `moim <args>` with `env` and answers how it went, success or not.
+pub async fn moim_output(env: Vec<(&'static str, String)>, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
+        .args(args)
+        .envs(env)
+        .output()
+        .await
+        .expect("run moim")
 }
 
 /// Starts `moim serve --role <role>` as a child process of a deployment, killed when dropped.

@@ -10,6 +10,7 @@ mod abuse;
 mod account_deletion;
 mod auth;
 mod authorization;
+mod backup;
 mod band;
 mod causes;
 mod chat;
