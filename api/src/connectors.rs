@@ -23,8 +23,13 @@ pub struct Connectors {
 }
 
 impl Connectors {
-    /// The connectors per `settings`, running their commands through `commands`.
-    pub fn new(settings: &ConnectorSettings, pool: &PgPool, commands: &Commands) -> Self {
+    /// The connectors per `settings`, running their commands through `commands`. One set per
+    /// process, shared by the API and the scheduler role: each service has one gate here.
+    pub fn new(
+        settings: &ConnectorSettings,
+        pool: &PgPool,
+        commands: &Commands,
+    ) -> Result<Self, reqwest::Error> {
         let upstream = |name| {
             Upstream::new(
                 name,
@@ -33,22 +38,22 @@ impl Connectors {
                 ConnectorSettings::MAX_BACKOFF,
             )
         };
-        let maplestory = MapleStory::new(&settings.maplestory, upstream("maplestory"));
-        Self {
+        let maplestory = MapleStory::new(&settings.maplestory, upstream("maplestory")?);
+        Ok(Self {
             characters: Characters::new(pool.clone(), maplestory, settings.maplestory.cache_ttl),
             band: BandImports::new(
                 pool.clone(),
                 commands.clone(),
-                Band::new(&settings.band, upstream("band")),
+                Band::new(&settings.band, upstream("band")?),
                 settings.band.clone(),
             ),
-        }
+        })
     }
 
     /// Starts the background work: refreshing aged characters, and Band imports (polled every
     /// `poll`).
     pub fn spawn(
-        self,
+        &self,
         settings: &ConnectorSettings,
         poll: std::time::Duration,
         tasks: &mut JoinSet<()>,
@@ -56,8 +61,9 @@ impl Connectors {
     ) {
         tasks.spawn(
             self.characters
+                .clone()
                 .run_refresher(settings.refresh_every, stop.clone()),
         );
-        tasks.spawn(self.band.run(poll, stop.clone()));
+        tasks.spawn(self.band.clone().run(poll, stop.clone()));
     }
 }

@@ -132,6 +132,14 @@ impl Application {
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let subjects = Subjects::new(&self.settings.subject_prefix);
         let mut tasks = tokio::task::JoinSet::new();
+        let connectors = Arc::new(
+            crate::connectors::Connectors::new(
+                &self.settings.connectors,
+                &self.pool,
+                &Commands::new(self.pool.clone()),
+            )
+            .context("making the connectors' HTTP clients")?,
+        );
         if self.roles.relay {
             let js = async_nats::jetstream::new(self.nats.clone());
             let relay = Relay::new(self.pool.clone(), js, subjects.clone());
@@ -165,14 +173,12 @@ impl Application {
             )
             .with_media(media);
             tasks.spawn(scheduler.run(stop.clone()));
-            let commands = Commands::new(self.pool.clone());
-            crate::connectors::Connectors::new(&self.settings.connectors, &self.pool, &commands)
-                .spawn(
-                    &self.settings.connectors,
-                    self.settings.limits.scheduler_poll,
-                    &mut tasks,
-                    &stop,
-                );
+            connectors.spawn(
+                &self.settings.connectors,
+                self.settings.limits.scheduler_poll,
+                &mut tasks,
+                &stop,
+            );
         }
         if let Some(listener) = self.listener {
             let limits = self.settings.limits;
@@ -227,11 +233,7 @@ impl Application {
             let state = AppState {
                 roles: self.roles,
                 media,
-                connectors: Arc::new(crate::connectors::Connectors::new(
-                    &self.settings.connectors,
-                    &self.pool,
-                    &commands,
-                )),
+                connectors,
                 commands,
                 pool: self.pool.clone(),
                 keys: Keys::new(

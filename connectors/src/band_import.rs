@@ -8,7 +8,9 @@
 //! the last page saved. A page is saved after its commands; the commands' ids derive from
 //! Band's own (`post_key`; membership is a set), so a page done twice stores nothing twice.
 //! When Band is unavailable or rate-limits, the job says `waiting_for_rate_limit` until the
-//! upstream's gate reopens, and fails only after [`MAX_ATTEMPTS`] waits in a row.
+//! upstream's gate reopens, and fails only after [`MAX_ATTEMPTS`] waits in a row. A page done
+//! again after a crash counts what the first time did as existing (`posts_existing`), so after a
+//! crash the split between added and existing is approximate; the totals are not.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,16 +149,19 @@ impl BandImports {
         access_token: Option<SecretString>,
     ) -> Result<BandLink, ConnectorError> {
         self.runner(club_id, by).await?;
-        let token = access_token
-            .clone()
-            .or_else(|| self.settings.access_token.clone())
-            .ok_or_else(|| {
-                ConnectorError::rejected(
-                    ErrorKind::Invalid,
-                    "band_token_missing",
-                    "give a Band access_token: this server has none configured",
-                )
-            })?;
+        // The deployment's token sees every band it was given: only a platform admin may tie
+        // one of those to a club, or any club owner could import any of them.
+        let server_token = match &self.settings.access_token {
+            Some(token) if self.commands.user(by).await?.is_admin() => Some(token.clone()),
+            _ => None,
+        };
+        let token = access_token.clone().or(server_token).ok_or_else(|| {
+            ConnectorError::rejected(
+                ErrorKind::Invalid,
+                "band_token_missing",
+                "give your Band access_token (the server's own is for platform admins)",
+            )
+        })?;
         let band = self
             .band
             .bands(&token)
@@ -260,7 +265,10 @@ impl BandImports {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(error) => {
-                    tracing::warn!(error = %error, "band import round failed");
+                    tracing::warn!(
+                        error = domain::error::chain(&error),
+                        "band import round failed"
+                    );
                 }
             }
             tokio::select! {
@@ -311,7 +319,8 @@ impl BandImports {
         // Read again under the lock: another process may have finished it meanwhile.
         let job: Option<ImportJob> = sqlx::query_as(&format!(
             "SELECT {JOB_COLUMNS} FROM band_imports
-             WHERE job_id = $1 AND status IN ('queued', 'running', 'waiting_for_rate_limit')"
+             WHERE job_id = $1 AND retry_at <= now()
+               AND status IN ('queued', 'running', 'waiting_for_rate_limit')"
         ))
         .bind(job_id)
         .fetch_optional(&self.pool)
@@ -333,7 +342,12 @@ impl BandImports {
                 _ => self.posts_page(&job, &token).await,
             };
             match step {
-                Ok((done, next)) => job = self.save(&job, &done, next).await?,
+                Ok((done, next)) => match self.save(&job, &done, next).await? {
+                    Some(saved) => job = saved,
+                    // Another process moved the job on (this one's lock connection was lost):
+                    // its work stands, this one's page was idempotent.
+                    None => return Ok(()),
+                },
                 Err(ConnectorError::Unavailable { retry_after, .. }) => {
                     return self.wait(&job, retry_after).await;
                 }
@@ -341,6 +355,10 @@ impl BandImports {
                     ConnectorError::Rejected { code, message, .. }
                     | ConnectorError::Command(CommandError::Rejected { code, message, .. }),
                 ) => return self.fail(job_id, &format!("{code}: {message}")).await,
+                Err(error @ ConnectorError::Malformed { .. }) => {
+                    let why = format!("band_malformed: {}", domain::error::chain(&error));
+                    return self.fail(job_id, &why).await;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -429,13 +447,14 @@ impl BandImports {
             .await?)
     }
 
-    /// Saves a finished page: its counts, where the next begins, and the phase after it.
+    /// Saves a finished page: its counts, where the next begins, and the phase after it — only
+    /// if the job is still where this page began.
     async fn save(
         &self,
         job: &ImportJob,
         done: &PageDone,
         next: Option<String>,
-    ) -> Result<ImportJob, ConnectorError> {
+    ) -> Result<Option<ImportJob>, ConnectorError> {
         let phase = match (job.phase.as_str(), &next) {
             (phase, Some(_)) => phase,
             ("members", None) => "posts",
@@ -449,7 +468,8 @@ impl BandImports {
                  status = CASE WHEN $2 = 'done' THEN 'done' ELSE 'running' END,
                  finished_at = CASE WHEN $2 = 'done' THEN now() END,
                  attempts = 0, updated_at = now()
-             WHERE job_id = $1 RETURNING {JOB_COLUMNS}"
+             WHERE job_id = $1 AND phase = $8 AND cursor IS NOT DISTINCT FROM $9
+             RETURNING {JOB_COLUMNS}"
         ))
         .bind(job.job_id)
         .bind(phase)
@@ -458,12 +478,14 @@ impl BandImports {
         .bind(done.members_unmatched)
         .bind(done.posts_added)
         .bind(done.posts_existing)
-        .fetch_one(&self.pool)
+        .bind(&job.phase)
+        .bind(&job.cursor)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
     async fn wait(&self, job: &ImportJob, retry_after: Duration) -> Result<(), ConnectorError> {
-        if job.attempts + 1 >= MAX_ATTEMPTS {
+        if job.attempts + 1 > MAX_ATTEMPTS {
             return self
                 .fail(
                     job.job_id,
@@ -502,8 +524,13 @@ impl BandImports {
 /// A Band post as a board post: its first line the title, its text the body, signed with the
 /// Band author's name when no Moim user is known for them.
 fn new_post(post: &BandPost, sign: bool) -> Result<NewPost, ConnectorError> {
-    let first_line = post
+    // Band's text may hold carriage returns and tabs, which Moim's text values refuse.
+    let content: String = post
         .content
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect();
+    let first_line = content
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
@@ -512,7 +539,7 @@ fn new_post(post: &BandPost, sign: bool) -> Result<NewPost, ConnectorError> {
     if first_line.chars().count() > TITLE_CHARS {
         title.push('…');
     }
-    let mut body = post.content.trim().to_owned();
+    let mut body = content.trim().to_owned();
     if body.is_empty() {
         body.clone_from(&title);
     }

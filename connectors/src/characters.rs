@@ -110,8 +110,14 @@ impl Characters {
                 },
                 cached => match (self.fetch(&link.game, &link.character_id).await, cached) {
                     (Ok(card), _) => card,
+                    // Whatever the API says now (down, refusing, garbled), the last copy stands.
                     (
-                        Err(ConnectorError::Unavailable { .. } | ConnectorError::NotConfigured(_)),
+                        Err(
+                            ConnectorError::Unavailable { .. }
+                            | ConnectorError::NotConfigured(_)
+                            | ConnectorError::Rejected { .. }
+                            | ConnectorError::Malformed { .. },
+                        ),
                         Some((sheet, fetched_at)),
                     ) => CharacterCard {
                         game: link.game,
@@ -177,7 +183,8 @@ impl Characters {
                 // The gate is closed: the rest waits for the next round.
                 Err(ConnectorError::Unavailable { .. }) => break,
                 Err(error) => {
-                    tracing::warn!(error = %error, character_id, "character not refreshed");
+                    let error = domain::error::chain(&error);
+                    tracing::warn!(error, character_id, "character not refreshed");
                 }
             }
         }
@@ -188,7 +195,8 @@ impl Characters {
     pub async fn run_refresher(self, every: Duration, stop: tokio_util::sync::CancellationToken) {
         while !stop.is_cancelled() {
             if let Err(error) = self.refresh_due().await {
-                tracing::warn!(error = %error, "character refresh round failed");
+                let error = domain::error::chain(&error);
+                tracing::warn!(error, "character refresh round failed");
             }
             tokio::select! {
                 () = stop.cancelled() => break,

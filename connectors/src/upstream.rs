@@ -52,30 +52,25 @@ pub struct Upstream {
 
 impl Upstream {
     /// A service called `name` (a metric label), each call given at most `timeout`; failures
-    /// back off from `first_backoff` doubling up to `max_backoff`, with jitter.
+    /// back off from `first_backoff` doubling up to `max_backoff`, with jitter. Fails when no
+    /// HTTP client can be made (no TLS roots): a start-up error.
     pub fn new(
         name: &'static str,
         timeout: Duration,
         first_backoff: Duration,
         max_backoff: Duration,
-    ) -> Self {
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .build()
-            .unwrap_or_default();
-        Self {
+            .build()?;
+        Ok(Self {
             name,
             http,
             gate: Mutex::new(Gate::default()),
             first_backoff,
             max_backoff,
-        }
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &'static str {
-        self.name
+        })
     }
 
     /// The client requests are built with.
@@ -243,7 +238,8 @@ mod tests {
             Duration::from_secs(1),
             Duration::from_millis(100),
             Duration::from_secs(2),
-        );
+        )
+        .unwrap();
         for failures in 1..20 {
             let wait = upstream.jittered(failures);
             let floor = Duration::from_millis(100)

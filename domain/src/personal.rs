@@ -29,6 +29,7 @@ pub fn fields(aggregate_type: &str, event_type: &str) -> &'static [&'static str]
         ("user", "UserRegistered") => &["display_name"],
         ("user", "ProfileUpdated") => &["display_name", "bio", "birthday"],
         ("user", "IdentityLinked") => &["subject"],
+        ("user", "GameCharacterLinked") => &["character_id", "character_name"],
         ("session", "SessionStarted") => &["user_agent", "ip"],
         _ => &[],
     }
@@ -53,7 +54,7 @@ pub fn body_mut<'a>(event_type: &str, payload: &'a mut Value) -> Option<&'a mut 
 pub fn placeholder(field: &str) -> Value {
     match field {
         "display_name" => Value::String(DELETED_NAME.into()),
-        "subject" => Value::String(String::new()),
+        "subject" | "character_id" | "character_name" => Value::String(String::new()),
         _ => Value::Null,
     }
 }

@@ -186,6 +186,7 @@ async fn an_import_pages_through_members_and_posts_waits_out_a_429_and_adds_noth
     let app = spawn_app_custom(Roles::ALL, move |s| {
         s.oauth = vec![naver_config];
         s.connectors.band.base_url = band_base;
+        s.connectors.band.access_token = Some(TOKEN.to_owned().into());
         s.limits.scheduler_poll = Duration::from_millis(100);
     })
     .await;
@@ -240,23 +241,23 @@ async fn an_import_pages_through_members_and_posts_waits_out_a_429_and_adds_noth
         .await;
     ok(&bad, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["code"], "band_token_rejected");
+    // The server's own token is for platform admins only.
     let tokenless = app
         .post(&band_path, &kim, json!({ "band_key": BAND_KEY }))
         .await;
+    ok(&tokenless, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(tokenless.body["code"], "band_token_missing");
-
+    app.run_moim(&["admin", "grant", &kim.email]).await;
     let connected = app
-        .post(
-            &band_path,
-            &kim,
-            json!({ "band_key": BAND_KEY, "access_token": TOKEN }),
-        )
+        .post(&band_path, &kim, json!({ "band_key": BAND_KEY }))
         .await;
     ok(&connected, StatusCode::OK);
     assert_eq!(connected.body["name"], "토요 배드민턴");
 
-    // Band rate-limits the second page of members once, for a second.
+    // Band rate-limits the second page of members once, for a second, and fails the second
+    // page of posts once with a 500.
     band.trouble("/v2/band/members", Some("2"), Trouble::RateLimit(1), 1);
+    band.trouble("/v2/band/posts", Some("2"), Trouble::Fail, 1);
     let started = app.post(&import_path, &kim, json!({})).await;
     ok(&started, StatusCode::ACCEPTED);
     let job_id = started.body["job_id"].as_str().unwrap().to_owned();
@@ -321,11 +322,43 @@ async fn an_import_pages_through_members_and_posts_waits_out_a_429_and_adds_noth
         "the club board shows the five posts"
     );
 
-    // The same import again: everything is found there, nothing is stored twice.
+    let posts_second_page: Vec<_> = band
+        .calls("/v2/band/posts")
+        .into_iter()
+        .filter(|c| c.query.get("after").map(String::as_str) == Some("2"))
+        .collect();
+    assert_eq!(
+        posts_second_page.len(),
+        2,
+        "a 500, then the page after the backoff"
+    );
+    assert_eq!(posts_second_page[0].status, 500);
+
     let events_before: (i64,) = sqlx::query_as("SELECT count(*) FROM events")
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    // A crash after the second page of posts was written but before it was saved: the job is
+    // back where that page began, and doing it again stores nothing.
+    sqlx::query(
+        "UPDATE band_imports SET status = 'running', phase = 'posts', cursor = '2', pages = 4,
+                posts_added = 2, finished_at = NULL
+         WHERE job_id = $1::uuid",
+    )
+    .bind(&job_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (job, _) = until_done(&app, &kim, &club_id, &job_id).await;
+    assert_eq!(job["status"], "done");
+    assert_eq!(job["posts_added"], 2, "as saved before the crash");
+    assert_eq!(
+        job["posts_existing"], 3,
+        "the repeated pages' posts, found there"
+    );
+    assert_eq!(count(&app, "PostCreated").await, 5);
+
+    // The same import again: everything is found there, nothing is stored twice.
     let rerun = app.post(&import_path, &kim, json!({})).await;
     ok(&rerun, StatusCode::ACCEPTED);
     let rerun_id = rerun.body["job_id"].as_str().unwrap().to_owned();
