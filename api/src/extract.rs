@@ -100,9 +100,10 @@ impl FromRequestParts<AppState> for Actor {
         }
         Ok(Self {
             user_id,
-            commands: state
-                .commands
-                .on_behalf(Metadata::request(Some(user_id), id)),
+            commands: state.commands.on_behalf(
+                Metadata::request(Some(user_id), id)
+                    .traced(moim_nats::trace::traceparent_of(&tracing::Span::current())),
+            ),
         })
     }
 }

@@ -78,7 +78,7 @@ enum Role {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    moim_api::telemetry::init("info,sqlx=warn");
+    let _telemetry = moim_api::telemetry::init("info,sqlx=warn");
     let cli = Cli::parse();
     let settings = Settings::from_env()?;
     match cli.command {

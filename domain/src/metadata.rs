@@ -22,6 +22,10 @@ pub struct Metadata {
     /// The event that caused this one, when another event did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
+    /// The W3C `traceparent` of the span that wrote it, when tracing is on: the relay and the
+    /// read models continue that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Metadata {
@@ -31,6 +35,15 @@ impl Metadata {
             actor,
             correlation_id: Some(correlation_id.into()),
             causation_id: None,
+            traceparent: None,
+        }
+    }
+
+    /// The same, continuing the trace `traceparent` names.
+    pub fn traced(self, traceparent: Option<String>) -> Self {
+        Self {
+            traceparent,
+            ..self
         }
     }
 

@@ -29,6 +29,8 @@ pub mod headers {
     pub const CORRELATION_ID: &str = "Moim-Correlation-Id";
     /// The event that caused this one, when one did.
     pub const CAUSATION_ID: &str = "Moim-Causation-Id";
+    /// W3C trace context: the relay's span that published the event.
+    pub const TRACEPARENT: &str = "traceparent";
 }
 
 /// One stored event as it travels through NATS.
@@ -64,6 +66,14 @@ impl EventEnvelope {
                     payload, metadata, recorded_at, tx_id::text::bigint AS tx, position
              FROM events {filter}"
         )
+    }
+
+    /// The `traceparent` of the span that wrote the event, when tracing was on.
+    pub fn traceparent(&self) -> Option<String> {
+        self.metadata
+            .get("traceparent")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
     }
 
     /// The headers describing this event.

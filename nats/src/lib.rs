@@ -5,6 +5,7 @@ pub mod envelope;
 pub mod relay;
 pub mod stream;
 pub mod subjects;
+pub mod trace;
 
 pub use envelope::EventEnvelope;
 pub use relay::Relay;

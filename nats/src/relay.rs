@@ -235,13 +235,24 @@ impl Relay {
             return Ok(0);
         }
         let mut acks = Vec::with_capacity(rows.len());
+        // Each traced event's publish is a span of its writer's trace, open until it is acked.
+        let mut spans = Vec::new();
         let mut last = at.position;
         for (expected, envelope) in (at.stream_seq..).zip(&rows) {
             let body = serde_json::to_vec(&envelope)
                 .map_err(|e| RelayError::Encode(envelope.event_id, e))?;
+            let mut headers = envelope.headers();
+            if let Some(parent) = envelope.traceparent() {
+                let span = tracing::info_span!("relay.publish", event_type = %envelope.event_type);
+                crate::trace::follow(&span, &parent);
+                if let Some(traceparent) = crate::trace::traceparent_of(&span) {
+                    headers.insert(crate::envelope::headers::TRACEPARENT, traceparent.as_str());
+                }
+                spans.push(span);
+            }
             let message = PublishMessage::build()
                 .payload(body.into())
-                .headers(envelope.headers())
+                .headers(headers)
                 .message_id(envelope.event_id.to_string())
                 .expected_last_sequence(expected);
             let subject = self
@@ -271,6 +282,7 @@ impl Relay {
             }
             sequence = ack.sequence;
         }
+        drop(spans);
         *at = Cursor {
             position: last,
             stream_seq: sequence,

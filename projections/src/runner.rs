@@ -212,6 +212,21 @@ impl Runner {
         let forgotten = self.outbox.forget_sent(&mut tx).await?;
         let mut at = checkpoint::load(&mut tx, self.view.name()).await?;
         let next = next_in_order(batch, at.stream_seq)?;
+        // A span per traced event, continuing its trace from the relay's, open until the batch
+        // is committed and its pushes sent.
+        let spans: Vec<tracing::Span> = next
+            .apply
+            .iter()
+            .filter_map(|(_, message)| {
+                let parent = message
+                    .headers
+                    .as_ref()?
+                    .get(moim_nats::envelope::headers::TRACEPARENT)?;
+                let span = tracing::info_span!("view.apply", view = self.view.name());
+                moim_nats::trace::follow(&span, parent.as_str());
+                Some(span)
+            })
+            .collect();
         let mut pushes = Vec::new();
         if careful {
             for (seq, message) in &next.apply {
@@ -261,6 +276,7 @@ impl Runner {
                 .send(&self.nats, &self.subjects, row, &pushes)
                 .await?;
         }
+        drop(spans);
         next.gap.map_or(Ok(()), Err)
     }
 

@@ -37,4 +37,5 @@ mod replay;
 mod scaling;
 mod sessions;
 mod socketio;
+mod traces;
 mod upcasting;

@@ -1,0 +1,24 @@
+//! W3C trace context across the event pipeline. A request's span is written into its events'
+//! metadata (`traceparent`); the relay continues that trace with a span per event it publishes and
+//! sends that span's context as the message's `traceparent` header; each read model continues it
+//! from the header. When tracing is off no span has a context, so nothing is written or sent.
+
+use std::collections::HashMap;
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The `traceparent` of `span`, when it is part of a trace.
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the span `traceparent` names.
+pub fn follow(span: &tracing::Span, traceparent: &str) {
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    // A malformed parent leaves the span a root of its own; nothing to do about it here.
+    let _ = span.set_parent(TraceContextPropagator::new().extract(&carrier));
+}
