@@ -49,9 +49,11 @@ pub fn init(default_filter: &str) -> Telemetry {
         .with(traces)
         .try_init()
         .is_ok();
-    Telemetry {
-        provider: provider.filter(|_| installed),
+    let provider = provider.filter(|_| installed);
+    if provider.is_some() {
+        moim_nats::trace::turn_on();
     }
+    Telemetry { provider }
 }
 
 /// The OTLP exporter, when `OTEL_EXPORTER_OTLP_ENDPOINT` asks for one (the other `OTEL_*`

@@ -1,16 +1,28 @@
 //! W3C trace context across the event pipeline. A request's span is written into its events'
 //! metadata (`traceparent`); the relay continues that trace with a span per event it publishes and
 //! sends that span's context as the message's `traceparent` header; each read model continues it
-//! from the header. When tracing is off no span has a context, so nothing is written or sent.
+//! from the header. When tracing is off (the default) nothing is asked of any span, so the
+//! command path, the relay and the read models pay nothing for it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The `traceparent` of `span`, when it is part of a trace.
+static ON: AtomicBool = AtomicBool::new(false);
+
+/// Turns trace propagation on (the process exports traces).
+pub fn turn_on() {
+    ON.store(true, Ordering::Relaxed);
+}
+
+/// The `traceparent` of `span`, when traces are on and it is part of one.
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    if !ON.load(Ordering::Relaxed) {
+        return None;
+    }
     let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
     carrier.remove("traceparent")
