@@ -145,21 +145,14 @@ impl ConnectorSettings {
 
     fn from_env() -> Result<Self, ConfigError> {
         let d = Self::default();
-        let ms = |name, default: Duration| -> Result<Duration, ConfigError> {
-            let millis = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
-            Ok(Duration::from_millis(parsed(name, millis)?))
-        };
-        let secs = |name, default: Duration| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(parsed(name, default.as_secs())?))
-        };
         Ok(Self {
-            timeout: ms("MOIM_CONNECTOR_TIMEOUT_MS", d.timeout)?,
-            first_backoff: ms("MOIM_CONNECTOR_BACKOFF_MS", d.first_backoff)?,
-            refresh_every: secs("MOIM_MAPLESTORY_REFRESH_EVERY_SECS", d.refresh_every)?,
+            timeout: millis("MOIM_CONNECTOR_TIMEOUT_MS", d.timeout)?,
+            first_backoff: millis("MOIM_CONNECTOR_BACKOFF_MS", d.first_backoff)?,
+            refresh_every: seconds("MOIM_MAPLESTORY_REFRESH_EVERY_SECS", d.refresh_every)?,
             maplestory: MapleStorySettings {
                 base_url: var("MOIM_MAPLESTORY_BASE_URL").unwrap_or(d.maplestory.base_url),
                 api_key: var("MOIM_MAPLESTORY_API_KEY").map(Into::into),
-                cache_ttl: secs("MOIM_MAPLESTORY_CACHE_TTL_SECS", d.maplestory.cache_ttl)?,
+                cache_ttl: seconds("MOIM_MAPLESTORY_CACHE_TTL_SECS", d.maplestory.cache_ttl)?,
             },
             band: BandSettings {
                 base_url: var("MOIM_BAND_BASE_URL").unwrap_or(d.band.base_url),
@@ -296,12 +289,9 @@ impl MediaSettings {
             max_bytes: parsed("MOIM_MEDIA_MAX_BYTES", d.max_bytes)?,
             max_pixels: parsed("MOIM_MEDIA_MAX_PIXELS", d.max_pixels)?,
             thumbnail_px: parsed("MOIM_MEDIA_THUMBNAIL_PX", d.thumbnail_px)?,
-            url_ttl: Duration::from_secs(parsed("MOIM_MEDIA_URL_TTL_SECS", d.url_ttl.as_secs())?),
+            url_ttl: seconds("MOIM_MEDIA_URL_TTL_SECS", d.url_ttl)?,
             max_uploads: parsed("MOIM_MEDIA_MAX_UPLOADS", d.max_uploads)?,
-            upload_timeout: Duration::from_millis(parsed(
-                "MOIM_MEDIA_UPLOAD_TIMEOUT_MS",
-                u64::try_from(d.upload_timeout.as_millis()).unwrap_or(u64::MAX),
-            )?),
+            upload_timeout: millis("MOIM_MEDIA_UPLOAD_TIMEOUT_MS", d.upload_timeout)?,
         })
     }
 }
@@ -372,31 +362,27 @@ impl Default for Limits {
 impl Limits {
     fn from_env() -> Result<Self, ConfigError> {
         let d = Self::default();
-        let ms = |name, default: Duration| -> Result<Duration, ConfigError> {
-            let millis = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
-            Ok(Duration::from_millis(parsed(name, millis)?))
-        };
         Ok(Self {
             passwords: PasswordLimits {
                 concurrency: parsed("MOIM_HASH_CONCURRENCY", d.passwords.concurrency)?,
                 queue: parsed("MOIM_HASH_QUEUE", d.passwords.queue)?,
-                wait: ms("MOIM_HASH_WAIT_MS", d.passwords.wait)?,
+                wait: millis("MOIM_HASH_WAIT_MS", d.passwords.wait)?,
             },
-            header_timeout: ms("MOIM_HEADER_TIMEOUT_MS", d.header_timeout)?,
-            body_timeout: ms("MOIM_BODY_TIMEOUT_MS", d.body_timeout)?,
+            header_timeout: millis("MOIM_HEADER_TIMEOUT_MS", d.header_timeout)?,
+            body_timeout: millis("MOIM_BODY_TIMEOUT_MS", d.body_timeout)?,
             max_connections: parsed("MOIM_MAX_CONNECTIONS", d.max_connections)?,
             max_in_flight: parsed("MOIM_MAX_IN_FLIGHT", d.max_in_flight)?,
             ws_max_message_bytes: parsed("MOIM_WS_MAX_MESSAGE_BYTES", d.ws_max_message_bytes)?,
             ws_send_queue: parsed("MOIM_WS_SEND_QUEUE", d.ws_send_queue)?,
             ws_resume_window: parsed("MOIM_WS_RESUME_WINDOW", d.ws_resume_window)?,
-            ws_ping_every: ms("MOIM_WS_PING_MS", d.ws_ping_every)?,
-            presence_ttl: ms("MOIM_PRESENCE_TTL_MS", d.presence_ttl)?,
-            scheduler_poll: ms("MOIM_SCHEDULER_POLL_MS", d.scheduler_poll)?,
+            ws_ping_every: millis("MOIM_WS_PING_MS", d.ws_ping_every)?,
+            presence_ttl: millis("MOIM_PRESENCE_TTL_MS", d.presence_ttl)?,
+            scheduler_poll: millis("MOIM_SCHEDULER_POLL_MS", d.scheduler_poll)?,
             invite_failures_per_hour: parsed(
                 "MOIM_INVITE_FAILURES_PER_HOUR",
                 d.invite_failures_per_hour,
             )?,
-            search_timeout: ms("MOIM_SEARCH_TIMEOUT_MS", d.search_timeout)?,
+            search_timeout: millis("MOIM_SEARCH_TIMEOUT_MS", d.search_timeout)?,
             ws_max_sockets_per_user: parsed(
                 "MOIM_WS_MAX_SOCKETS_PER_USER",
                 d.ws_max_sockets_per_user,
@@ -465,6 +451,17 @@ pub enum ConfigError {
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A duration set in milliseconds.
+fn millis(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    Ok(Duration::from_millis(parsed(name, default)?))
+}
+
+/// A duration set in seconds.
+fn seconds(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(parsed(name, default.as_secs())?))
 }
 
 fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>

@@ -242,7 +242,7 @@ impl Relay {
             let body = serde_json::to_vec(&envelope)
                 .map_err(|e| RelayError::Encode(envelope.event_id, e))?;
             let mut headers = envelope.headers();
-            if let Some(parent) = envelope.traceparent() {
+            if let Some(parent) = envelope.traceparent().filter(|_| crate::trace::is_on()) {
                 let span = tracing::info_span!("relay.publish", event_type = %envelope.event_type);
                 crate::trace::follow(&span, &parent);
                 if let Some(traceparent) = crate::trace::traceparent_of(&span) {

@@ -18,9 +18,14 @@ pub fn turn_on() {
     ON.store(true, Ordering::Relaxed);
 }
 
+/// Whether this process exports traces: when it does not, nothing is propagated.
+pub fn is_on() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
 /// The `traceparent` of `span`, when traces are on and it is part of one.
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
-    if !ON.load(Ordering::Relaxed) {
+    if !is_on() {
         return None;
     }
     let mut carrier = HashMap::new();

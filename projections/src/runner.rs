@@ -214,19 +214,22 @@ impl Runner {
         let next = next_in_order(batch, at.stream_seq)?;
         // A span per traced event, continuing its trace from the relay's, open until the batch
         // is committed and its pushes sent.
-        let spans: Vec<tracing::Span> = next
-            .apply
-            .iter()
-            .filter_map(|(_, message)| {
-                let parent = message
-                    .headers
-                    .as_ref()?
-                    .get(moim_nats::envelope::headers::TRACEPARENT)?;
-                let span = tracing::info_span!("view.apply", view = self.view.name());
-                moim_nats::trace::follow(&span, parent.as_str());
-                Some(span)
-            })
-            .collect();
+        let spans: Vec<tracing::Span> = if moim_nats::trace::is_on() {
+            next.apply
+                .iter()
+                .filter_map(|(_, message)| {
+                    let parent = message
+                        .headers
+                        .as_ref()?
+                        .get(moim_nats::envelope::headers::TRACEPARENT)?;
+                    let span = tracing::info_span!("view.apply", view = self.view.name());
+                    moim_nats::trace::follow(&span, parent.as_str());
+                    Some(span)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut pushes = Vec::new();
         if careful {
             for (seq, message) in &next.apply {

@@ -2,7 +2,6 @@
 //! again, and read anyone's (served from the connector's cache; see `connectors::characters`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use commands::rates::Counted;
 use connectors::characters::CharacterCard;
 use serde::{Deserialize, Serialize};
@@ -104,11 +103,7 @@ pub async fn list(
         .await?
         .is_none()
     {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "no such user",
-        ));
+        return Err(ApiError::not_found("user_not_found", "no such user"));
     }
     let items = state.connectors.characters.of_user(user_id).await?;
     Ok(Json(Cards { items }))

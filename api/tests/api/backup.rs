@@ -74,11 +74,17 @@ async fn shell(program: &str, args: &[&str]) {
     );
 }
 
-/// `moim restore-check` against `database` and the stream of `prefix`.
-async fn restore_check(sandbox: &Sandbox, prefix: &str, extra: &[&str]) -> (bool, String) {
+/// The environment of a `moim` on `sandbox`'s database and the subjects of `prefix`.
+fn on_stream(sandbox: &Sandbox, prefix: &str) -> Vec<(&'static str, String)> {
     let mut env = sandbox.env();
     env.retain(|(k, _)| *k != "MOIM_SUBJECT_PREFIX");
     env.push(("MOIM_SUBJECT_PREFIX", prefix.to_owned()));
+    env
+}
+
+/// `moim restore-check` against `database` and the stream of `prefix`.
+async fn restore_check(sandbox: &Sandbox, prefix: &str, extra: &[&str]) -> (bool, String) {
+    let env = on_stream(sandbox, prefix);
     let mut args = vec!["restore-check"];
     args.extend_from_slice(extra);
     let done = moim_output(env, &args).await;
@@ -200,10 +206,7 @@ async fn a_dump_restored_into_a_fresh_database_and_stream_comes_back_equal() {
         "the stream was re-filled with the same events in the same order"
     );
     assert_eq!(settled(&again).await, views_before);
-    let mut env = restored.env();
-    env.retain(|(k, _)| *k != "MOIM_SUBJECT_PREFIX");
-    env.push(("MOIM_SUBJECT_PREFIX", prefix.clone()));
-    let replayed = moim_output(env, &["replay", "--all"]).await;
+    let replayed = moim_output(on_stream(&restored, &prefix), &["replay", "--all"]).await;
     assert!(
         replayed.status.success(),
         "{}",

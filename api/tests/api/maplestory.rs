@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::fakes::{Fake, Trouble};
-use crate::helpers::{eventually, ok, spawn_app_custom, MoimChild, Sandbox, TestApp};
+use crate::helpers::{eventually, ok, spawn_app_custom, Answer, MoimChild, Sandbox, TestApp, User};
 
 const KEY: &str = "test_nexon_key_5f1c0e";
 
@@ -175,6 +175,18 @@ async fn with_nexon(tweak: impl FnOnce(&mut moim_api::config::Settings)) -> (Tes
 
 const LINK: &str = "/users/me/game-characters/maplestory";
 
+/// `user` links the MapleStory character named `name`.
+async fn link(app: &TestApp, user: &User, name: &str) -> Answer {
+    app.request(
+        Method::PUT,
+        LINK,
+        Some(&user.token),
+        Some(json!({ "character_name": name })),
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_character_is_linked_with_its_card_and_stats_fetched_at_once_then_read_from_cache() {
     let (app, nexon) = with_nexon(|s| s.rates.character_lookups_per_user.max = 3).await;
@@ -194,15 +206,7 @@ async fn a_character_is_linked_with_its_card_and_stats_fetched_at_once_then_read
     let kim = app.register("Kim").await;
     let lee = app.register("Lee").await;
 
-    let linked = app
-        .request(
-            Method::PUT,
-            LINK,
-            Some(&kim.token),
-            Some(json!({ "character_name": "단풍잎" })),
-            None,
-        )
-        .await;
+    let linked = link(&app, &kim, "단풍잎").await;
     ok(&linked, StatusCode::OK);
     let card = &linked.body;
     assert_eq!(card["game"], "maplestory");
@@ -256,26 +260,10 @@ async fn a_character_is_linked_with_its_card_and_stats_fetched_at_once_then_read
     assert_eq!(third.body["code"], "rate_limited");
 
     // Clear 4xx answers for what cannot be.
-    let unknown = app
-        .request(
-            Method::PUT,
-            LINK,
-            Some(&lee.token),
-            Some(json!({ "character_name": "없는캐릭" })),
-            None,
-        )
-        .await;
+    let unknown = link(&app, &lee, "없는캐릭").await;
     ok(&unknown, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["code"], "character_not_found");
-    let blank = app
-        .request(
-            Method::PUT,
-            LINK,
-            Some(&lee.token),
-            Some(json!({ "character_name": " " })),
-            None,
-        )
-        .await;
+    let blank = link(&app, &lee, " ").await;
     ok(&blank, StatusCode::UNPROCESSABLE_ENTITY);
     let other_game = app
         .request(
@@ -319,15 +307,7 @@ async fn when_the_api_is_down_or_slow_the_stale_copy_is_served_and_without_one_a
     let (app, nexon) = with_nexon(|s| s.connectors.maplestory.cache_ttl = Duration::ZERO).await;
     let kim = app.register("Kim").await;
     let lee = app.register("Lee").await;
-    let linked = app
-        .request(
-            Method::PUT,
-            LINK,
-            Some(&kim.token),
-            Some(json!({ "character_name": "단풍잎" })),
-            None,
-        )
-        .await;
+    let linked = link(&app, &kim, "단풍잎").await;
     ok(&linked, StatusCode::OK);
     let token = linked.body["consistency_token"]
         .as_str()
@@ -353,15 +333,7 @@ async fn when_the_api_is_down_or_slow_the_stale_copy_is_served_and_without_one_a
     // No copy to fall back on: linking while it is down is a clear 503.
     tokio::time::sleep(Duration::from_secs(1)).await;
     nexon.fake.trouble("/id", None, Trouble::Fail, 1);
-    let refused = app
-        .request(
-            Method::PUT,
-            LINK,
-            Some(&lee.token),
-            Some(json!({ "character_name": "단풍잎" })),
-            None,
-        )
-        .await;
+    let refused = link(&app, &lee, "단풍잎").await;
     ok(&refused, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.body["code"], "upstream_unavailable");
     assert_eq!(refused.content_type, "application/problem+json");
@@ -391,17 +363,7 @@ async fn when_the_api_is_down_or_slow_the_stale_copy_is_served_and_without_one_a
 async fn a_429_is_waited_out_as_its_retry_after_says() {
     let (app, nexon) = with_nexon(|s| s.rates.character_lookups_per_user.max = 1000).await;
     let kim = app.register("Kim").await;
-    ok(
-        &app.request(
-            Method::PUT,
-            LINK,
-            Some(&kim.token),
-            Some(json!({ "character_name": "단풍잎" })),
-            None,
-        )
-        .await,
-        StatusCode::OK,
-    );
+    ok(&link(&app, &kim, "단풍잎").await, StatusCode::OK);
     nexon
         .fake
         .trouble("/character/", None, Trouble::RateLimit(2), 2);
@@ -447,15 +409,7 @@ async fn linked_characters_are_refreshed_in_the_background() {
     })
     .await;
     let kim = app.register("Kim").await;
-    let linked = app
-        .request(
-            Method::PUT,
-            LINK,
-            Some(&kim.token),
-            Some(json!({ "character_name": "단풍잎" })),
-            None,
-        )
-        .await;
+    let linked = link(&app, &kim, "단풍잎").await;
     ok(&linked, StatusCode::OK);
     nexon.level_up("단풍잎", 290);
     // Nobody reads; the scheduler asks the API once the copy is a second old.
