@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::startup::Roles;
 
 /// The relay's progress.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RelayHealth {
     /// The JetStream sequence of the last event published (as last saved; it is saved every few
     /// hundred milliseconds while publishing).
@@ -23,7 +23,7 @@ pub struct RelayHealth {
 }
 
 /// One read model's progress.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ViewHealth {
     /// The view.
     pub name: &'static str,
@@ -38,7 +38,7 @@ pub struct ViewHealth {
 }
 
 /// Due work not yet fired.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SchedulerHealth {
     /// Rows due now or earlier (a healthy scheduler keeps this near 0).
     pub due: i64,
@@ -47,16 +47,20 @@ pub struct SchedulerHealth {
 }
 
 /// Which roles this process runs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RolesHealth {
+    /// Serves HTTP and sockets.
     api: bool,
+    /// Publishes the event store to NATS.
     relay: bool,
+    /// Keeps the read models.
     projections: bool,
+    /// Fires due work.
     scheduler: bool,
 }
 
 /// The whole answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Details {
     /// The build.
     pub version: &'static str,

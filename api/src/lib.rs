@@ -3,6 +3,7 @@
 //! `startup` builds an [`Application`](startup::Application) that runs any mix of the roles
 //! (api, relay, projections) in one process; `main.rs` parses the command line and runs the chosen subcommand.
 
+pub mod asyncapi;
 pub mod auth;
 pub mod client_frames;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod presence;
 pub mod request_id;
 pub mod restore_check;

@@ -53,6 +53,17 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics (text exposition format 0.0.4)",
+    responses(
+        (status = 200, description = "The metrics, as `text/plain; version=0.0.4`",
+            content((String = "text/plain"))),
+    ),
+)]
 pub async fn render(State(state): State<AppState>) -> Response {
     // The pool is sampled when scraped: it has no events of its own to count.
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(state.pool.size()));

@@ -43,7 +43,7 @@ const CATEGORY: &str = "Band";
 const TITLE_CHARS: usize = 60;
 
 /// What a club is connected to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BandLink {
     /// Band's id for it.
     pub band_key: String,
@@ -52,7 +52,7 @@ pub struct BandLink {
 }
 
 /// An import job as its club's managers see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ImportJob {
     /// The job.
     pub job_id: Uuid,

@@ -21,7 +21,7 @@ use crate::ConnectorError;
 const REFRESH_BATCH: i64 = 20;
 
 /// A linked character as a profile shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CharacterCard {
     /// e.g. `maplestory`.
     pub game: String,

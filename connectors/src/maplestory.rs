@@ -46,7 +46,7 @@ impl Default for MapleStorySettings {
 }
 
 /// A character as a profile shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CharacterSheet {
     /// Its name.
     pub name: String,

@@ -39,7 +39,7 @@ pub enum InboxCommand {
 }
 
 /// Events of an [`Inbox`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum InboxEvent {
     /// One entry was read.
     NotificationRead(NotificationRead),
@@ -48,7 +48,7 @@ pub enum InboxEvent {
 }
 
 /// Payload of [`InboxEvent::NotificationRead`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationRead {
     /// Whose.
     pub user_id: Uuid,
@@ -61,7 +61,7 @@ pub struct NotificationRead {
 }
 
 /// Payload of [`InboxEvent::NotificationsReadThrough`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationsReadThrough {
     /// Whose.
     pub user_id: Uuid,
@@ -98,7 +98,7 @@ impl DomainEvent for InboxEvent {
 }
 
 /// What a user has read.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Inbox {
     /// Whose it is (once it has read anything).
     owner: Option<Uuid>,

@@ -8,7 +8,18 @@ use serde::{Deserialize, Serialize};
 /// The global position of an event: the id of the transaction that wrote it, then its position
 /// within that transaction. Ordered lexicographically, which is the order the relay publishes in.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub struct Position {
     /// PostgreSQL's 64-bit transaction id (`xid8`) of the writing transaction.

@@ -16,7 +16,7 @@ use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
 
 /// How a session began.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignIn {
     /// Registration with e-mail and password.
@@ -28,7 +28,7 @@ pub enum SignIn {
 }
 
 /// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The user logged out on this device, or ended it from their list of sessions.
@@ -74,7 +74,7 @@ pub enum SessionCommand {
 }
 
 /// Events of a [`Session`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum SessionEvent {
     /// A session began.
     SessionStarted(SessionStarted),
@@ -85,7 +85,7 @@ pub enum SessionEvent {
 }
 
 /// Payload of [`SessionEvent::SessionStarted`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionStarted {
     /// The session.
     pub session_id: Uuid,
@@ -106,7 +106,7 @@ pub struct SessionStarted {
 }
 
 /// Payload of [`SessionEvent::SessionRefreshed`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionRefreshed {
     /// The session.
     pub session_id: Uuid,
@@ -119,7 +119,7 @@ pub struct SessionRefreshed {
 }
 
 /// Payload of [`SessionEvent::SessionEnded`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionEnded {
     /// The session.
     pub session_id: Uuid,
@@ -146,7 +146,7 @@ impl DomainEvent for SessionEvent {
 }
 
 /// A session's state.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Session {
     session_id: Uuid,
     user_id: Option<Uuid>,

@@ -34,7 +34,7 @@ pub mod headers {
 }
 
 /// One stored event as it travels through NATS.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventEnvelope {
     /// Stable id; also the `Nats-Msg-Id`.
     pub event_id: Uuid,
@@ -52,9 +52,11 @@ pub struct EventEnvelope {
     pub position: Position,
     /// When the event store recorded it.
     pub recorded_at: DateTime<Utc>,
-    /// The event itself, as the domain serialised it.
+    /// The event itself, as the domain serialised it: `{"<event_type>": {…}}`.
+    #[schema(value_type = Object)]
     pub payload: Value,
     /// Metadata stored with it.
+    #[schema(value_type = domain::Metadata)]
     pub metadata: Value,
 }
 

@@ -26,7 +26,7 @@ pub const VIEW: View = View::of(&Simple {
 });
 
 /// A post as listed and shown.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PostView {
     /// The post.
     pub post_id: Uuid,
@@ -57,7 +57,7 @@ pub struct PostView {
 }
 
 /// A comment in a post's thread list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CommentView {
     /// The comment.
     pub comment_id: Uuid,

@@ -49,13 +49,14 @@ impl ReadModel for Chat {
 }
 
 /// A room as listed for a member.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Room {
     /// The room.
     pub room_id: Uuid,
     /// Its name.
     pub name: String,
-    /// `direct`, `group`, `public` or `couple`.
+    /// `direct`, `group`, `public`, `couple` or `club`.
+    #[schema(value_type = domain::chat::RoomKind)]
     pub kind: String,
     /// Whether it is archived: read, never written (a dissolved couple's room).
     pub read_only: bool,
@@ -145,7 +146,7 @@ impl std::fmt::Display for Cursor {
 }
 
 /// A page of a member's rooms, most recently active first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoomPage {
     /// The rooms.
     pub rooms: Vec<Room>,
@@ -165,7 +166,8 @@ pub(crate) const MESSAGE_COLUMNS: &str =
             AND r.last_read_seq < m.seq) END AS unread_count";
 
 /// A page of history, in the order asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MessagePage)]
 pub struct Page {
     /// The messages.
     pub messages: Vec<ChatMessage>,
@@ -405,13 +407,14 @@ pub async fn rooms_of(
 }
 
 /// A room as its members see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RoomDetails {
     /// The room.
     pub room_id: Uuid,
     /// Its name.
     pub name: String,
-    /// `direct`, `group`, `public` or `couple`.
+    /// `direct`, `group`, `public`, `couple` or `club`.
+    #[schema(value_type = domain::chat::RoomKind)]
     pub kind: String,
     /// Whether it is archived: read, never written (a dissolved couple's room).
     pub read_only: bool,
@@ -427,13 +430,14 @@ pub struct RoomDetails {
 }
 
 /// A member as a room's details list them.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RoomMemberView {
     /// The member.
     pub user_id: Uuid,
     /// Their display name (null until the users view has them).
     pub display_name: Option<String>,
     /// `owner`, `admin` or `member`.
+    #[schema(value_type = domain::chat::MemberRole)]
     pub role: String,
     /// Every message up to this seq is read by them.
     pub last_read_seq: i64,
@@ -469,7 +473,7 @@ pub async fn room(pool: &PgPool, room_id: Uuid) -> Result<Option<RoomDetails>, P
 }
 
 /// A public room as the directory lists it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PublicRoom {
     /// The room.
     pub room_id: Uuid,
@@ -484,7 +488,7 @@ pub struct PublicRoom {
 }
 
 /// A page of public rooms, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublicRoomPage {
     /// The rooms.
     pub rooms: Vec<PublicRoom>,

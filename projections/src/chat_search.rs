@@ -55,7 +55,8 @@ pub fn check_query(q: &str) -> Result<&str, BadQuery> {
 }
 
 /// A page of hits, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MessageHits)]
 pub struct Hits {
     /// The messages found.
     pub messages: Vec<ChatMessage>,

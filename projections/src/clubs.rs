@@ -19,7 +19,7 @@ pub const VIEW: View = View::of(&Simple {
 });
 
 /// A club's card, which anyone signed in may read.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ClubCard {
     /// The club.
     pub club_id: Uuid,
@@ -28,6 +28,7 @@ pub struct ClubCard {
     /// What it is about.
     pub description: String,
     /// `open` or `approval`.
+    #[schema(value_type = domain::club::JoinPolicy)]
     pub join_policy: String,
     /// Its owner.
     pub owner_id: Uuid,
@@ -38,13 +39,14 @@ pub struct ClubCard {
 }
 
 /// A club member as listed.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ClubMember {
     /// The member.
     pub user_id: Uuid,
     /// Their name.
     pub display_name: String,
     /// `owner`, `manager` or `member`.
+    #[schema(value_type = domain::club::ClubRole)]
     pub role: String,
     /// Since when.
     pub joined_at: DateTime<Utc>,

@@ -52,7 +52,7 @@ pub struct Couple {
 }
 
 /// An invite not yet used.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct OpenInvite {
     /// The code.
     pub code: String,

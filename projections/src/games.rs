@@ -35,7 +35,7 @@ pub const JOBS: &str = "game_jobs";
 pub const GAME_REMINDER: &str = "game.starting";
 
 /// A game with who plays and who waits.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GameView {
     /// The game.
     pub game_id: Uuid,
@@ -50,6 +50,7 @@ pub struct GameView {
     /// How many courts.
     pub courts: i32,
     /// `scheduled`, `in_progress`, `completed` or `cancelled`.
+    #[schema(value_type = GameStatus)]
     pub status: String,
     /// Who announced it.
     pub host_id: Uuid,
@@ -68,7 +69,7 @@ pub struct GameView {
 }
 
 /// One court of a started game.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CourtView {
     /// The court.
     pub court: i32,
@@ -79,11 +80,12 @@ pub struct CourtView {
     /// Its sets' latest scores, by set.
     pub sets: Vec<SetView>,
     /// `team_a`, `team_b` or `draw`, once completed.
+    #[schema(value_type = Option<Winner>)]
     pub winner: Option<String>,
 }
 
 /// A set's latest score.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SetView {
     /// The set.
     pub set_no: i32,
@@ -96,7 +98,7 @@ pub struct SetView {
 }
 
 /// A club member's record.
-#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct MemberStats {
     /// Completed games played on a court.
     pub played: i32,
@@ -107,7 +109,7 @@ pub struct MemberStats {
 }
 
 /// A game as a club lists it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct GameSummary {
     /// The game.
     pub game_id: Uuid,
@@ -116,6 +118,7 @@ pub struct GameSummary {
     /// When it starts.
     pub starts_at: DateTime<Utc>,
     /// Its state.
+    #[schema(value_type = GameStatus)]
     pub status: String,
     /// How many may play.
     pub max_participants: i32,

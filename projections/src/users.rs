@@ -335,22 +335,50 @@ pub async fn live_sessions(
 }
 
 /// A user as an admin sees them.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Account {
     /// The user.
     pub user_id: Uuid,
-    /// Their e-mail.
+    /// Their e-mail (none for an account made through a social login, or deleted).
     pub email: Option<String>,
     /// How others see them.
     pub display_name: String,
     /// `user` or `admin`.
+    #[schema(value_type = PlatformRole)]
     pub role: String,
     /// `active`, `suspended` or `deleted`.
+    #[schema(value_type = AccountStatus)]
     pub status: String,
     /// When a suspension ends by itself.
     pub suspended_until: Option<DateTime<Utc>>,
     /// When they signed up.
     pub registered_at: DateTime<Utc>,
+}
+
+/// Where an account stands, as an admin sees it (the `status` of an [`Account`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// May sign in.
+    Active,
+    /// Suspended, until an admin reinstates them or the suspension ends by itself.
+    Suspended,
+    /// Deleted by its user.
+    Deleted,
+}
+
+/// What an admin did (the `action` of an [`AuditEntry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    /// Suspended a user.
+    Suspend,
+    /// Lifted a suspension.
+    Reinstate,
+    /// Made a user a platform admin.
+    GrantAdmin,
+    /// Made an admin a plain user again.
+    RevokeAdmin,
 }
 
 /// Which accounts an admin lists.
@@ -397,7 +425,7 @@ pub async fn accounts(
 }
 
 /// One admin action.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// The event that recorded it (also the list's cursor).
     pub event_id: Uuid,
@@ -406,6 +434,7 @@ pub struct AuditEntry {
     /// The admin (none: the operator's `moim admin` command).
     pub admin_id: Option<Uuid>,
     /// `suspend`, `reinstate`, `grant_admin`, `revoke_admin`.
+    #[schema(value_type = AdminAction)]
     pub action: String,
     /// Whom it was done to.
     pub user_id: Uuid,
@@ -434,7 +463,7 @@ pub async fn audit(
 }
 
 /// Someone a user blocks.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Blocked {
     /// Whom.
     pub user_id: Uuid,

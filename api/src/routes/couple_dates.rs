@@ -7,8 +7,9 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use domain::couple::calendar::{self, AnniversaryKind, Dates, Occurrence, Repeats};
 use domain::values::{TimeZoneName, Title};
 use projections::couples::{CoupleDates, VIEW};
-use projections::frames::PlanEntry;
+use projections::frames::{PlanEntry, Problem};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::couples::our_couple;
@@ -23,12 +24,18 @@ const MAX_SPAN_DAYS: i64 = 3660;
 const DEFAULT_SPAN_DAYS: i64 = 365;
 
 /// One anniversary on one day, as listed.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AnniversaryOut {
+    /// A custom date's id (what `PATCH` and `DELETE` take), a birthday's partner; null on the
+    /// automatic ones.
     id: Option<Uuid>,
+    /// `100일`, `1주년`, a birthday or the couple's own title.
     title: String,
+    /// The day.
     date: NaiveDate,
+    /// Where it comes from.
     kind: AnniversaryKind,
+    /// Whether it comes back every year.
     repeats: Repeats,
     /// `D-12`, `D-Day` or `D+3` from today in the couple's zone.
     d_day_label: String,
@@ -47,15 +54,21 @@ impl AnniversaryOut {
     }
 }
 
-#[derive(Deserialize)]
+/// The days to list anniversaries in: at most 3660 days.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
+    /// The first day (default: today in the couple's zone).
     from: Option<NaiveDate>,
+    /// The last day, not before `from` (default: 365 days after `from`).
     to: Option<NaiveDate>,
 }
 
-#[derive(Serialize)]
+/// Anniversaries, soonest first.
+#[derive(Serialize, ToSchema)]
 pub struct Anniversaries {
+    /// Each on its day.
     anniversaries: Vec<AnniversaryOut>,
 }
 
@@ -89,6 +102,22 @@ fn occurrences(dates: &CoupleDates, from: NaiveDate, to: NaiveDate) -> Vec<Occur
 
 /// `GET /couples/me/anniversaries?from=&to=`: every anniversary falling in the window
 /// (default: today and the year after it).
+#[utoipa::path(
+    get,
+    path = "/couples/me/anniversaries",
+    operation_id = "list_anniversaries",
+    tag = "couples",
+    summary = "Every anniversary in a window of days (default: today and the year after)",
+    description = "The automatic ones (every 100 days to 1000, then every 1000; every year), the \
+        partners' birthdays and the couple's own dates, with a D-day label from today.",
+    params(Window, Consistency),
+    responses(
+        (status = 200, description = "Soonest first", body = Anniversaries),
+        (status = 404, description = "`couple_not_found`: the caller is in none", body = Problem),
+        (status = 422, description = "`bad_range`: `to` before `from`, or over 3660 days", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
@@ -97,9 +126,10 @@ pub async fn list(
 ) -> Result<Json<Anniversaries>, ApiError> {
     let (_, dates, today, _) = our_dates(&state, user_id, consistency).await?;
     let from = window.from.unwrap_or(today);
-    let to = window
-        .to
-        .unwrap_or_else(|| from + Duration::days(DEFAULT_SPAN_DAYS));
+    let to = window.to.unwrap_or_else(|| {
+        from.checked_add_signed(Duration::days(DEFAULT_SPAN_DAYS))
+            .unwrap_or(NaiveDate::MAX)
+    });
     if to < from || (to - from).num_days() > MAX_SPAN_DAYS {
         return Err(ApiError::invalid(
             "bad_range",
@@ -113,12 +143,18 @@ pub async fn list(
     Ok(Json(Anniversaries { anniversaries }))
 }
 
-#[derive(Deserialize)]
+/// A date of the couple's own.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAnniversary {
+    /// 1 to 100 characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     title: String,
+    /// The day (of its first year, when it repeats).
     date: NaiveDate,
+    /// Whether it comes back every year (default `none`).
     #[serde(default = "no_repeat")]
+    #[schema(default = "none")]
     repeats: Repeats,
 }
 
@@ -126,11 +162,16 @@ fn no_repeat() -> Repeats {
     Repeats::None
 }
 
-#[derive(Deserialize)]
+/// What to change on a date of the couple's own; what is absent (or null) stays.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnniversaryChange {
+    /// 1 to 100 characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     title: Option<String>,
+    /// The day.
     date: Option<NaiveDate>,
+    /// Whether it comes back every year.
     repeats: Option<Repeats>,
 }
 
@@ -156,6 +197,21 @@ fn custom_out(
 }
 
 /// `POST /couples/me/anniversaries`.
+#[utoipa::path(
+    post,
+    path = "/couples/me/anniversaries",
+    operation_id = "add_anniversary",
+    tag = "couples",
+    summary = "Add a date of the couple's own",
+    request_body = NewAnniversary,
+    responses(
+        (status = 201, description = "Added", body = Written<AnniversaryOut>),
+        (status = 404, description = "`couple_not_found`: the caller is in none", body = Problem),
+        (status = 422, description = "`invalid_value`: a bad title; `too_many_anniversaries`: 200 already", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add(
     actor: Actor,
     Json(body): Json<NewAnniversary>,
@@ -169,6 +225,22 @@ pub async fn add(
 }
 
 /// `PATCH /couples/me/anniversaries/{id}`: the couple's own dates only.
+#[utoipa::path(
+    patch,
+    path = "/couples/me/anniversaries/{anniversary_id}",
+    operation_id = "change_anniversary",
+    tag = "couples",
+    summary = "Change a date of the couple's own",
+    params(("anniversary_id" = Uuid, Path, description = ANNIVERSARY_ID)),
+    request_body = AnniversaryChange,
+    responses(
+        (status = 200, description = "Changed", body = Written<AnniversaryOut>),
+        (status = 404, description = "`couple_not_found`: the caller is in none; `anniversary_not_found`: not one of the couple's own dates", body = Problem),
+        (status = 422, description = "`invalid_value`: a bad title", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn change(
     actor: Actor,
     Path(anniversary_id): Path<Uuid>,
@@ -188,47 +260,78 @@ pub async fn change(
     Ok(Written::ok(custom_out(&couple, anniversary_id)?, position))
 }
 
-#[derive(Serialize)]
-pub struct Removed {
+/// The `anniversary_id` path parameter.
+const ANNIVERSARY_ID: &str = "One of the couple's own dates";
+
+/// The date removed.
+#[derive(Serialize, ToSchema)]
+pub struct RemovedAnniversary {
+    /// The date.
     anniversary_id: Uuid,
+    /// Always true.
     deleted: bool,
 }
 
 /// `DELETE /couples/me/anniversaries/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/couples/me/anniversaries/{anniversary_id}",
+    operation_id = "remove_anniversary",
+    tag = "couples",
+    summary = "Remove a date of the couple's own",
+    params(("anniversary_id" = Uuid, Path, description = ANNIVERSARY_ID)),
+    responses(
+        (status = 200, description = "Removed", body = Written<RemovedAnniversary>),
+        (status = 404, description = "`couple_not_found`: the caller is in none; `anniversary_not_found`: not one of the couple's own dates", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove(
     actor: Actor,
     Path(anniversary_id): Path<Uuid>,
-) -> Result<Written<Removed>, ApiError> {
+) -> Result<Written<RemovedAnniversary>, ApiError> {
     let position = actor
         .commands
         .remove_anniversary(actor.user_id, anniversary_id)
         .await?;
-    let out = Removed {
+    let out = RemovedAnniversary {
         anniversary_id,
         deleted: true,
     };
     Ok(Written::ok(out, position))
 }
 
-#[derive(Deserialize)]
+/// The month to show.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Month {
-    /// `2026-12`.
+    /// `2026-12` (years 1 to 9999).
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-12")]
     month: String,
 }
 
-#[derive(Serialize)]
-pub struct Day {
+/// A day of the calendar that has something on it.
+#[derive(Serialize, ToSchema)]
+pub struct CalendarDay {
+    /// The day, in the couple's zone.
     date: NaiveDate,
+    /// Plans starting that day, soonest first.
     plans: Vec<PlanEntry>,
+    /// Anniversaries and birthdays falling on it.
     anniversaries: Vec<AnniversaryOut>,
 }
 
-#[derive(Serialize)]
+/// A month of the couple's calendar.
+#[derive(Serialize, ToSchema)]
 pub struct Calendar {
+    /// The month, as asked.
     month: String,
+    /// The IANA zone the days are in.
     time_zone: String,
-    days: Vec<Day>,
+    /// Each day with a plan, an anniversary or a birthday, in order.
+    days: Vec<CalendarDay>,
 }
 
 /// The first day of `2026-12`, or a 422.
@@ -241,6 +344,20 @@ fn first_of(month: &str) -> Result<NaiveDate, ApiError> {
 
 /// `GET /couples/me/calendar?month=2026-12`: each day of the month that has a plan, an
 /// anniversary or a birthday, in the couple's zone.
+#[utoipa::path(
+    get,
+    path = "/couples/me/calendar",
+    operation_id = "get_couple_calendar",
+    tag = "couples",
+    summary = "A month of the couple's calendar: plans, anniversaries and birthdays by day",
+    params(Month, Consistency),
+    responses(
+        (status = 200, description = "The month's days that have something on them", body = Calendar),
+        (status = 404, description = "`couple_not_found`: the caller is in none", body = Problem),
+        (status = 422, description = "`bad_month`: not like `2026-12`", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn month(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
@@ -268,8 +385,8 @@ pub async fn month(
         super::MAX_PAGE,
     )
     .await?;
-    let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
-    let day = |date| Day {
+    let mut days: BTreeMap<NaiveDate, CalendarDay> = BTreeMap::new();
+    let day = |date| CalendarDay {
         date,
         plans: Vec::new(),
         anniversaries: Vec::new(),

@@ -2,7 +2,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{json, Value};
+use projections::frames::Problem;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{Actor, Json};
@@ -10,13 +12,54 @@ use crate::health_details::{self, Details};
 use crate::state::AppState;
 
 /// The process is up.
-pub async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// What this process needs to serve, and whether it has it.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// PostgreSQL answers.
+    database: bool,
+    /// Every migration this build knows is applied.
+    migrations: bool,
+    /// NATS is connected.
+    nats: bool,
+    /// WebSocket and Socket.IO connections open on this process.
+    sockets_open: usize,
+}
+
+/// The process is up.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    operation_id = "health_live",
+    tag = "operations",
+    summary = "Liveness: the process is up",
+    responses((status = 200, description = "Up", body = Liveness)),
+)]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { status: "ok" })
 }
 
 /// Whether this process can serve: PostgreSQL answers with every migration this build knows
 /// applied, and NATS is connected; otherwise 503, and a load balancer stops sending.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    operation_id = "health_ready",
+    tag = "operations",
+    summary = "Readiness: PostgreSQL answers, migrations are applied, NATS is connected",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: what is missing is `false`",
+            content((Readiness = "application/json"), (Problem = "application/problem+json"))),
+    ),
+)]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let known = sqlx::migrate!("../migrations").iter().count();
     let applied: Option<i64> =
         sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
@@ -33,16 +76,28 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({
-            "database": database,
-            "migrations": migrations,
-            "nats": nats,
-            "sockets_open": state.hub.sockets_open(),
-        })),
+        Json(Readiness {
+            database,
+            migrations,
+            nats,
+            sockets_open: state.hub.sockets_open(),
+        }),
     )
 }
 
 /// `GET /health/details`: platform admins only (`403 not_admin`).
+#[utoipa::path(
+    get,
+    path = "/health/details",
+    operation_id = "health_details",
+    tag = "operations",
+    summary = "The deployment's state: relay and read-model lag, dead letters, scheduler backlog (platform admins)",
+    responses(
+        (status = 200, description = "The details", body = Details),
+        (status = 403, description = "`not_admin`", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn details(
     State(state): State<AppState>,
     actor: Actor,

@@ -11,9 +11,11 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use commands::rates::Counted;
 use domain::media::MediaUploaded;
+use projections::frames::Problem;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Written;
@@ -24,21 +26,30 @@ use crate::security::ClientIp;
 use crate::state::AppState;
 
 /// An upload as its owner sees it, with signed addresses an `<img src>` can use.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MediaOut {
+    /// The upload (the same bytes uploaded again by the same user are the same upload).
     media_id: Uuid,
+    /// What it is, from its bytes: `image/jpeg`, `image/png`, `image/webp`, `image/gif` or
+    /// `image/heic`.
     content_type: String,
+    /// Its size as served.
     bytes: u64,
+    /// Its width upright (none for HEIC, which is kept as uploaded).
     width: Option<u32>,
+    /// Its height upright (none for HEIC).
     height: Option<u32>,
+    /// A signed address of the original.
     url: String,
+    /// A signed address of its JPEG thumbnail, when it has one.
     thumbnail_url: Option<String>,
+    /// When both addresses stop working (`GET /media/{media_id}/urls` gives fresh ones).
     urls_expire_at: DateTime<Utc>,
 }
 
 /// Signed addresses of an upload.
-#[derive(Debug, Serialize)]
-pub struct Links {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaLinks {
     /// The original's.
     pub url: String,
     /// The thumbnail's, when it has one.
@@ -56,7 +67,7 @@ fn too_large(max: usize) -> ApiError {
 }
 
 /// Signed addresses for `media`, valid for the configured time.
-pub fn links(state: &AppState, media: &MediaUploaded) -> Result<Links, ApiError> {
+pub fn links(state: &AppState, media: &MediaUploaded) -> Result<MediaLinks, ApiError> {
     let ttl = state.media.settings.url_ttl;
     let id = media.media_id;
     let (token, expires_at) = state.keys.media_link(id, "original", ttl)?;
@@ -67,15 +78,47 @@ pub fn links(state: &AppState, media: &MediaUploaded) -> Result<Links, ApiError>
         }
         None => None,
     };
-    Ok(Links {
+    Ok(MediaLinks {
         url: format!("/api/v1/media/{id}?token={token}"),
         thumbnail_url,
         expires_at,
     })
 }
 
+/// A photo upload: one file field (the first field with a file name, or the one named `file`).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "the document's picture of the form, which the handler streams"
+)]
+pub struct UploadForm {
+    /// The photo: JPEG, PNG, WebP, GIF or HEIC, decided from its bytes.
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
 /// `POST /media`, multipart with one file field. `201` for new bytes, `200` with the earlier
 /// upload for bytes this user uploaded before.
+#[utoipa::path(
+    post,
+    path = "/media",
+    operation_id = "upload_media",
+    tag = "media",
+    summary = "Upload a photo",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "These bytes were uploaded by the caller before: that upload", body = Written<MediaOut>),
+        (status = 201, description = "Uploaded", body = Written<MediaOut>),
+        (status = 400, description = "`bad_multipart`: not a readable `multipart/form-data` body", body = Problem),
+        (status = 408, description = "`request_timeout`: the upload did not arrive in time", body = Problem),
+        (status = 413, description = "`file_too_large`", body = Problem),
+        (status = 415, description = "`unsupported_media_type`: not a JPEG, PNG, WebP, GIF or HEIC image", body = Problem),
+        (status = 422, description = "`no_file`: the form holds no file field; `empty_file`; `image_too_large`: too many pixels; `corrupt_image`", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's uploads per hour, or commands per minute, used up", body = Problem),
+        (status = 503, description = "`overloaded`: too many uploads at once", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     actor: Actor,
@@ -161,13 +204,46 @@ async fn read_file(multipart: &mut Multipart, max: usize) -> Result<Vec<u8>, Api
     Err(ApiError::invalid("no_file", "the form holds no file field"))
 }
 
-#[derive(Deserialize)]
+/// A signed address's token.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LinkQuery {
+    /// The `token` of a signed address (`url`, `thumbnail_url`); without it, send a bearer
+    /// token of someone who may see the media.
     token: Option<String>,
 }
 
 /// `GET /media/{media_id}`: the original, `Range` honoured.
+#[utoipa::path(
+    get,
+    path = "/media/{media_id}",
+    operation_id = "get_media",
+    tag = "media",
+    summary = "An upload's bytes (a signed address, or a bearer token of someone who may see it)",
+    params(
+        ("media_id" = Uuid, Path, description = "The upload"),
+        LinkQuery,
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023` (of several, the first is served)"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` the client holds"),
+    ),
+    responses(
+        (status = 200, description = "The bytes",
+            headers(
+                ("ETag" = String, description = "The object's digest"),
+                ("Cache-Control" = String, description = "`private, max-age=86400, immutable`"),
+            ),
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/heic"))),
+        (status = 206, description = "The range asked for",
+            headers(("Content-Range" = String, description = "`bytes <start>-<end>/<size>`")),
+            content(("image/jpeg"), ("image/png"), ("image/webp"), ("image/gif"), ("image/heic"))),
+        (status = 304, description = "Not modified: the client's `ETag` is the object's"),
+        (status = 403, description = "`bad_link`: the signed address is not valid for this upload; `link_expired`", body = Problem),
+        (status = 404, description = "`media_not_found`: no such upload, removed, or not one the caller may see", body = Problem),
+        (status = 416, description = "`range_not_satisfiable`", body = Problem),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn original(
     State(state): State<AppState>,
     Path(media_id): Path<Uuid>,
@@ -178,6 +254,30 @@ pub async fn original(
 }
 
 /// `GET /media/{media_id}/thumbnail`.
+#[utoipa::path(
+    get,
+    path = "/media/{media_id}/thumbnail",
+    operation_id = "get_media_thumbnail",
+    tag = "media",
+    summary = "An upload's JPEG thumbnail (a signed address, or a bearer token of someone who may see it)",
+    params(
+        ("media_id" = Uuid, Path, description = "The upload"),
+        LinkQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` the client holds"),
+    ),
+    responses(
+        (status = 200, description = "The thumbnail",
+            headers(
+                ("ETag" = String, description = "The object's digest"),
+                ("Cache-Control" = String, description = "`private, max-age=86400, immutable`"),
+            ),
+            content(("image/jpeg"))),
+        (status = 304, description = "Not modified: the client's `ETag` is the object's"),
+        (status = 403, description = "`bad_link`: the signed address is not valid for this thumbnail; `link_expired`", body = Problem),
+        (status = 404, description = "`media_not_found`: no such upload, removed, without a thumbnail, or not one the caller may see", body = Problem),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn thumbnail(
     State(state): State<AppState>,
     Path(media_id): Path<Uuid>,
@@ -188,11 +288,24 @@ pub async fn thumbnail(
 }
 
 /// `GET /media/{media_id}/urls`: fresh signed addresses, for someone who may see it.
+#[utoipa::path(
+    get,
+    path = "/media/{media_id}/urls",
+    operation_id = "get_media_urls",
+    tag = "media",
+    summary = "Fresh signed addresses of an upload",
+    params(("media_id" = Uuid, Path, description = "The upload")),
+    responses(
+        (status = 200, description = "The addresses", body = MediaLinks),
+        (status = 404, description = "`media_not_found`: no such upload, removed, or not one the caller may see", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn urls(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
     Path(media_id): Path<Uuid>,
-) -> Result<axum::Json<Links>, ApiError> {
+) -> Result<axum::Json<MediaLinks>, ApiError> {
     let media = state.commands.media(media_id).await?;
     match media.current() {
         Some(upload) if may_see(&state.commands, user_id, &media).await? => {

@@ -27,201 +27,121 @@ pub(crate) mod ws;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use domain::Position;
 use projections::Window;
 use serde::Serialize;
+use std::borrow::Cow;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use utoipa::__dev::ComposeSchema;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::ToSchema;
 use uuid::Uuid;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::edge::Edge;
 use crate::error::ApiError;
 use crate::extract::CONSISTENCY_HEADER;
 use crate::limits::{self, RequestLimits};
+use crate::openapi;
 use crate::request_id;
 use crate::state::AppState;
 
 /// The whole router.
 pub fn router(state: AppState, limits: RequestLimits, edge: &Edge) -> Router {
-    let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/logout-all", post(auth::logout_all))
-        .route("/auth/sessions", get(auth::sessions))
-        .route("/auth/sessions/{session_id}", delete(auth::end_session))
-        .route("/auth/oauth/{provider}/start", get(oauth::start))
-        .route("/auth/oauth/{provider}/callback", get(oauth::callback))
-        .route("/auth/oauth/{provider}/token", post(oauth::token))
-        .route(
-            "/users/me/identities/{provider}",
-            post(oauth::link).delete(oauth::unlink),
-        )
-        .route(
-            "/users/me",
-            get(users::me).patch(users::update).delete(users::delete),
-        )
-        .route("/users/me/password", post(users::change_password))
-        .route("/users/{user_id}", get(users::show))
-        .route(
-            "/users/{user_id}/game-characters",
-            get(game_characters::list),
-        )
-        .route(
-            "/users/me/game-characters/{game}",
-            put(game_characters::link).delete(game_characters::unlink),
-        )
-        .route(
-            "/users/me/game-characters/{game}/refresh",
-            post(game_characters::refresh),
-        )
-        .route("/admin/users", get(admin::accounts))
-        .route("/admin/users/{user_id}/suspend", post(admin::suspend))
-        .route("/admin/users/{user_id}/reinstate", post(admin::reinstate))
-        .route("/admin/audit", get(admin::audit))
-        .route("/users/me/blocks", get(users::blocks))
-        .route(
-            "/users/me/blocks/{user_id}",
-            post(users::block).delete(users::unblock),
-        )
-        .route("/chat/rooms", post(chat::create_room).get(chat::my_rooms))
-        .route("/chat/rooms/public", get(chat_members::public))
-        .route(
-            "/chat/rooms/{room_id}",
-            get(chat::room).patch(chat_members::rename),
-        )
-        .route("/chat/rooms/{room_id}/members", post(chat_members::add))
-        .route(
-            "/chat/rooms/{room_id}/members/{user_id}",
-            delete(chat_members::remove).patch(chat_members::set_role),
-        )
-        .route("/chat/rooms/{room_id}/join", post(chat_members::join))
-        .route(
-            "/chat/rooms/{room_id}/messages",
-            post(chat::send_message).get(chat::history),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages/search",
-            get(chat::search_room),
-        )
-        .route(
-            "/chat/rooms/{room_id}/messages/{seq}",
-            patch(chat::edit_message).delete(chat::delete_message),
-        )
-        .route("/chat/rooms/{room_id}/read", post(chat::mark_read))
-        .route("/chat/search", get(chat::search_all))
-        .route(
-            "/couples/invites",
-            post(couples::create_invite).get(couples::invites),
-        )
-        .route("/couples/invites/{code}", delete(couples::withdraw_invite))
-        .route("/couples/match", post(couples::match_couple))
-        .route(
-            "/couples/me",
-            get(couples::mine)
-                .patch(couples::update)
-                .delete(couples::dissolve),
-        )
-        .route(
-            "/couples/me/anniversaries",
-            get(couple_dates::list).post(couple_dates::add),
-        )
-        .route(
-            "/couples/me/anniversaries/{anniversary_id}",
-            patch(couple_dates::change).delete(couple_dates::remove),
-        )
-        .route("/couples/me/calendar", get(couple_dates::month))
-        .route("/couples/me/plans", get(plans::list).post(plans::create))
-        .route(
-            "/couples/me/plans/{plan_id}",
-            get(plans::show).patch(plans::update).delete(plans::delete),
-        )
-        .route("/games", post(games::create))
-        .route("/games/{game_id}", get(games::show))
-        .route(
-            "/games/{game_id}/join",
-            post(games::join).delete(games::leave),
-        )
-        .route("/games/{game_id}/start", post(games::start))
-        .route("/games/{game_id}/courts/{court}/sets", post(games::score))
-        .route("/games/{game_id}/complete", post(games::complete))
-        .route("/games/{game_id}/cancel", post(games::cancel))
-        .route("/games/{game_id}/watch", post(games::watch))
-        .route("/clubs", post(clubs::create).get(clubs::search))
-        .route("/clubs/{club_id}", get(clubs::show).patch(clubs::update))
-        .route("/clubs/{club_id}/join", post(clubs::join))
-        .route("/clubs/{club_id}/requests", get(clubs::requests))
-        .route(
-            "/clubs/{club_id}/requests/{user_id}/approve",
-            post(clubs::approve),
-        )
-        .route(
-            "/clubs/{club_id}/requests/{user_id}/reject",
-            post(clubs::reject),
-        )
-        .route("/clubs/{club_id}/members", get(clubs::members))
-        .route(
-            "/clubs/{club_id}/members/{user_id}",
-            patch(clubs::set_role).delete(clubs::remove),
-        )
-        .route(
-            "/clubs/{club_id}/members/{user_id}/stats",
-            get(clubs::stats),
-        )
-        .route("/clubs/{club_id}/band", post(band::connect))
-        .route("/clubs/{club_id}/band/import", post(band::start))
-        .route("/clubs/{club_id}/band/import/{job_id}", get(band::job))
-        .route(
-            "/clubs/{club_id}/games",
-            post(games::create_in_club).get(games::club_games),
-        )
-        .route(
-            "/boards/{board}/posts",
-            post(board::create).get(board::list),
-        )
-        .route(
-            "/posts/{post_id}",
-            get(board::show).patch(board::update).delete(board::delete),
-        )
-        .route(
-            "/posts/{post_id}/pin",
-            post(board::pin).delete(board::unpin),
-        )
-        .route(
-            "/posts/{post_id}/like",
-            put(board::like).delete(board::unlike),
-        )
-        .route(
-            "/posts/{post_id}/comments",
-            post(board::comment).get(board::comments),
-        )
-        .route(
-            "/comments/{comment_id}",
-            patch(board::edit_comment).delete(board::delete_comment),
-        )
-        .route("/notifications", get(notifications::feed))
-        .route(
-            "/notifications/unread-count",
-            get(notifications::unread_count),
-        )
-        .route("/notifications/read-all", post(notifications::read_all))
-        .route(
-            "/notifications/{notification_id}/read",
-            post(notifications::read),
-        )
-        .route("/media", post(media::upload))
-        .route("/media/{media_id}", get(media::original))
-        .route("/media/{media_id}/thumbnail", get(media::thumbnail))
-        .route("/media/{media_id}/urls", get(media::urls))
-        .route("/ws", get(ws::upgrade));
-    let router: Router<AppState> = Router::new()
+    let api = OpenApiRouter::new()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::sessions))
+        .routes(routes!(auth::end_session))
+        .routes(routes!(oauth::start))
+        .routes(routes!(oauth::callback))
+        .routes(routes!(oauth::token))
+        .routes(routes!(oauth::link, oauth::unlink))
+        .routes(routes!(users::me, users::update, users::delete))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::show))
+        .routes(routes!(game_characters::list))
+        .routes(routes!(game_characters::link, game_characters::unlink))
+        .routes(routes!(game_characters::refresh))
+        .routes(routes!(admin::accounts))
+        .routes(routes!(admin::suspend))
+        .routes(routes!(admin::reinstate))
+        .routes(routes!(admin::audit))
+        .routes(routes!(users::blocks))
+        .routes(routes!(users::block, users::unblock))
+        .routes(routes!(chat::create_room, chat::my_rooms))
+        .routes(routes!(chat_members::public))
+        .routes(routes!(chat::room, chat_members::rename))
+        .routes(routes!(chat_members::add))
+        .routes(routes!(chat_members::remove, chat_members::set_role))
+        .routes(routes!(chat_members::join))
+        .routes(routes!(chat::send_message, chat::history))
+        .routes(routes!(chat::search_room))
+        .routes(routes!(chat::edit_message, chat::delete_message))
+        .routes(routes!(chat::mark_read))
+        .routes(routes!(chat::search_all))
+        .routes(routes!(couples::create_invite, couples::invites))
+        .routes(routes!(couples::withdraw_invite))
+        .routes(routes!(couples::match_couple))
+        .routes(routes!(couples::mine, couples::update, couples::dissolve))
+        .routes(routes!(couple_dates::list, couple_dates::add))
+        .routes(routes!(couple_dates::change, couple_dates::remove))
+        .routes(routes!(couple_dates::month))
+        .routes(routes!(plans::list, plans::create))
+        .routes(routes!(plans::show, plans::update, plans::delete))
+        .routes(routes!(games::create))
+        .routes(routes!(games::show))
+        .routes(routes!(games::join, games::leave))
+        .routes(routes!(games::start))
+        .routes(routes!(games::score))
+        .routes(routes!(games::complete))
+        .routes(routes!(games::cancel))
+        .routes(routes!(games::watch))
+        .routes(routes!(clubs::create, clubs::search))
+        .routes(routes!(clubs::show, clubs::update))
+        .routes(routes!(clubs::join))
+        .routes(routes!(clubs::requests))
+        .routes(routes!(clubs::approve))
+        .routes(routes!(clubs::reject))
+        .routes(routes!(clubs::members))
+        .routes(routes!(clubs::set_role, clubs::remove))
+        .routes(routes!(clubs::stats))
+        .routes(routes!(band::connect))
+        .routes(routes!(band::start))
+        .routes(routes!(band::job))
+        .routes(routes!(games::create_in_club, games::club_games))
+        .routes(routes!(board::create, board::list))
+        .routes(routes!(board::show, board::update, board::delete))
+        .routes(routes!(board::pin, board::unpin))
+        .routes(routes!(board::like, board::unlike))
+        .routes(routes!(board::comment, board::comments))
+        .routes(routes!(board::edit_comment, board::delete_comment))
+        .routes(routes!(notifications::feed))
+        .routes(routes!(notifications::unread_count))
+        .routes(routes!(notifications::read_all))
+        .routes(routes!(notifications::read))
+        .routes(routes!(media::upload))
+        .routes(routes!(media::original))
+        .routes(routes!(media::thumbnail))
+        .routes(routes!(media::urls))
+        .routes(routes!(ws::upgrade));
+    let (router, mut document) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api)
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/health/details", get(health::details))
-        .route("/metrics", get(crate::metrics::render))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::details))
+        .routes(routes!(crate::metrics::render))
+        .split_for_parts();
+    openapi::finish(&mut document);
+    let router: Router<AppState> = router
+        .merge(openapi::documents(document))
         .fallback(|| async { ApiError::not_found("no_route", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -347,6 +267,42 @@ impl<T> Written<T> {
             body,
             token,
         }
+    }
+}
+
+/// A command's answer is its body with `consistency_token` beside its fields.
+impl<T: ToSchema> ComposeSchema for Written<T> {
+    fn compose(generics: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+        let body = generics
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Ref::from_schema_name(T::name()).into());
+        AllOfBuilder::new()
+            .item(body)
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "consistency_token",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some(r"^[0-9]+\.[0-9]+$"))
+                            .description(Some("Send it back as `X-Moim-Consistency` on a query.")),
+                    )
+                    .required("consistency_token"),
+            )
+            .into()
+    }
+}
+
+impl<T: ToSchema> ToSchema for Written<T> {
+    fn name() -> Cow<'static, str> {
+        // utoipa names each use `Written_<T>`.
+        Cow::Borrowed("Written")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
     }
 }
 

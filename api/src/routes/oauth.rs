@@ -9,7 +9,9 @@ use commands::rates::Counted;
 use domain::session::SignIn;
 use domain::values::DisplayName;
 use domain::Metadata;
+use projections::frames::Problem;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{client, tokens, Tokens};
 use super::Written;
@@ -20,14 +22,35 @@ use crate::request_id::RequestId;
 use crate::security::ClientIp;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// Where the provider sends the user back.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StartQuery {
+    /// One of the deployment's allowed addresses (`MOIM_OAUTH_REDIRECT_URIS`), exactly.
     redirect_uri: String,
 }
 
 /// `GET /auth/oauth/{provider}/start?redirect_uri=`: 302 to the provider, with `state` and a
 /// PKCE challenge; `redirect_uri` must be allowed (`MOIM_OAUTH_REDIRECT_URIS`).
+#[utoipa::path(
+    get,
+    path = "/auth/oauth/{provider}/start",
+    operation_id = "start_oauth",
+    tag = "oauth",
+    summary = "Begin a web sign-in: redirects to the provider",
+    params(
+        ("provider" = String, Path, description = "A provider set up on this deployment, e.g. `kakao`, `naver`"),
+        StartQuery,
+    ),
+    responses(
+        (status = 302, description = "To the provider's authorization page, with `state` and a PKCE challenge; it returns to `redirect_uri` with `code` and `state`",
+            headers(("Location" = String, description = "The provider's authorization address"))),
+        (status = 400, description = "`bad_redirect_uri`: not one this deployment allows", body = Problem),
+        (status = 404, description = "`unknown_provider`", body = Problem),
+        (status = 429, description = "`rate_limited`: sign-in starts from this address used up", body = Problem),
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -54,10 +77,14 @@ pub async fn start(
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// What the provider sent back to `redirect_uri`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Callback {
+    /// The provider's authorization code.
     code: String,
+    /// The `state` the sign-in began with (used once, for 10 minutes).
     state: String,
 }
 
@@ -92,6 +119,27 @@ async fn finish_web_flow(
 
 /// `GET /auth/oauth/{provider}/callback?code=&state=`: the token pair of the user the provider
 /// vouches for, made on their first sign-in (201) or found again (200).
+#[utoipa::path(
+    get,
+    path = "/auth/oauth/{provider}/callback",
+    operation_id = "finish_oauth",
+    tag = "oauth",
+    summary = "Finish a web sign-in: the token pair of the user the provider vouches for",
+    params(
+        ("provider" = String, Path, description = "The provider the sign-in began with"),
+        Callback,
+    ),
+    responses(
+        (status = 200, description = "Signed in: a new session of a known user", body = Written<Tokens>),
+        (status = 201, description = "Signed up: the provider's user is new to Moim", body = Written<Tokens>),
+        (status = 400, description = "`bad_state`: unknown, used, too old or another provider's; `bad_code`: the provider refused the code", body = Problem),
+        (status = 401, description = "`bad_provider_token`: the provider did not say who the user is", body = Problem),
+        (status = 403, description = "`account_suspended` (`until`)", body = Problem),
+        (status = 404, description = "`unknown_provider`", body = Problem),
+        (status = 409, description = "`identity_taken`", body = Problem),
+        (status = 503, description = "`upstream_unavailable`: the provider did not answer", body = Problem),
+    ),
+)]
 pub async fn callback(
     State(state): State<AppState>,
     request_id: RequestId,
@@ -104,14 +152,35 @@ pub async fn callback(
     sign_in(&state, &request_id, ip, &headers, &provider, &access_token).await
 }
 
-#[derive(Deserialize)]
+/// An access token the provider's SDK gave the app.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderToken {
+    /// The provider's access token.
     access_token: String,
 }
 
 /// `POST /auth/oauth/{provider}/token` `{access_token}`: the mobile flow — the provider's SDK
 /// signed the user in, and Moim asks the provider whose token it is.
+#[utoipa::path(
+    post,
+    path = "/auth/oauth/{provider}/token",
+    operation_id = "sign_in_with_provider_token",
+    tag = "oauth",
+    summary = "Sign in with a provider's access token (mobile)",
+    params(("provider" = String, Path, description = "A provider set up on this deployment, e.g. `kakao`, `naver`")),
+    request_body = ProviderToken,
+    responses(
+        (status = 200, description = "Signed in: a new session of a known user", body = Written<Tokens>),
+        (status = 201, description = "Signed up: the provider's user is new to Moim", body = Written<Tokens>),
+        (status = 401, description = "`bad_provider_token`: the provider refused the token, or did not say whose it is", body = Problem),
+        (status = 403, description = "`account_suspended` (`until`)", body = Problem),
+        (status = 404, description = "`unknown_provider`", body = Problem),
+        (status = 409, description = "`identity_taken`", body = Problem),
+        (status = 429, description = "`rate_limited`: social sign-ins from this address used up", body = Problem),
+        (status = 503, description = "`upstream_unavailable`: the provider did not answer", body = Problem),
+    ),
+)]
 pub async fn token(
     State(state): State<AppState>,
     request_id: RequestId,
@@ -178,29 +247,61 @@ fn display_name(provider: &str, user: &ProviderUser) -> Result<DisplayName, ApiE
     }
 }
 
-#[derive(Deserialize)]
+/// Proof that the caller is a user of the provider: an SDK's access token, or a web flow's
+/// callback parameters.
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum Proof {
     /// The mobile flow's access token.
-    Token { access_token: String },
+    Token {
+        /// The provider's access token.
+        access_token: String,
+    },
     /// The web flow's callback parameters.
-    Code { code: String, state: String },
+    Code {
+        /// The provider's authorization code.
+        code: String,
+        /// The `state` of a flow begun at `/auth/oauth/{provider}/start`.
+        state: String,
+    },
 }
 
-#[derive(Serialize)]
-pub struct Linked {
+/// A provider linked to the caller's account.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityLink {
+    /// The provider.
     provider: String,
+    /// Always `true`.
     linked: bool,
 }
 
 /// `POST /users/me/identities/{provider}` `{access_token}` or `{code, state}`: the caller may
 /// sign in through `provider` too.
+#[utoipa::path(
+    post,
+    path = "/users/me/identities/{provider}",
+    operation_id = "link_identity",
+    tag = "oauth",
+    summary = "Let the caller sign in through a provider too",
+    params(("provider" = String, Path, description = "A provider set up on this deployment, e.g. `kakao`, `naver`")),
+    request_body = Proof,
+    responses(
+        (status = 200, description = "Linked (or already so)", body = Written<IdentityLink>),
+        (status = 400, description = "`bad_state`, `bad_code` (the web flow's proof)", body = Problem),
+        (status = 401, description = "`bad_provider_token`: the provider refused the token, or did not say whose it is", body = Problem),
+        (status = 404, description = "`unknown_provider`, `user_not_found`", body = Problem),
+        (status = 409, description = "`identity_linked`: another login of this provider is linked; `identity_taken`: this one is another account's", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+        (status = 503, description = "`upstream_unavailable`: the provider did not answer", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn link(
     State(state): State<AppState>,
     actor: Actor,
     Path(provider): Path<String>,
     Json(proof): Json<Proof>,
-) -> Result<Written<Linked>, ApiError> {
+) -> Result<Written<IdentityLink>, ApiError> {
     let access_token = match proof {
         Proof::Token { access_token } => access_token,
         Proof::Code { code, state: flow } => {
@@ -213,7 +314,7 @@ pub async fn link(
         .commands
         .link_identity(actor.user_id, &provider, &user.subject)
         .await?;
-    let linked = Linked {
+    let linked = IdentityLink {
         provider,
         linked: true,
     };
@@ -221,6 +322,21 @@ pub async fn link(
 }
 
 /// `DELETE /users/me/identities/{provider}`: never the caller's last way to sign in.
+#[utoipa::path(
+    delete,
+    path = "/users/me/identities/{provider}",
+    operation_id = "unlink_identity",
+    tag = "oauth",
+    summary = "Stop the caller signing in through a provider",
+    params(("provider" = String, Path, description = "The provider")),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 404, description = "`identity_not_found`: no login of this provider is linked; `user_not_found`", body = Problem),
+        (status = 409, description = "`last_sign_in_method`: the caller would have no way left to sign in", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn unlink(actor: Actor, Path(provider): Path<String>) -> Result<StatusCode, ApiError> {
     actor
         .commands

@@ -5,9 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::values::{Bio, DisplayName, Password};
+use projections::frames::Problem;
 use projections::users::Blocked;
 use projections::users::VIEW;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Written;
@@ -15,17 +17,37 @@ use crate::error::ApiError;
 use crate::extract::{Actor, AuthUser, Caller, Consistency, Json, Path, Query};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// The caller's own profile (the profile's fields are null until the users view has it).
+#[derive(Serialize, ToSchema)]
 pub struct Me {
+    /// The caller.
     user_id: Uuid,
+    /// Their login e-mail (none for an account made through a social login).
     email: Option<String>,
+    /// How others see them.
     display_name: Option<String>,
+    /// Their birthday, if they told it.
     birthday: Option<NaiveDate>,
+    /// What they say about themself.
     bio: Option<String>,
+    /// When they signed up.
     registered_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /users/me`.
+#[utoipa::path(
+    get,
+    path = "/users/me",
+    operation_id = "get_my_profile",
+    tag = "users",
+    summary = "The caller's own profile, e-mail included",
+    params(Consistency),
+    responses(
+        (status = 200, description = "The caller's profile", body = Me),
+        (status = 503, description = "`not_caught_up`: the users view has not reached the consistency token yet", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn me(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,
@@ -44,27 +66,55 @@ pub async fn me(
     }))
 }
 
-#[derive(Deserialize)]
+/// What to change on the caller's profile; what is absent stays.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
+    /// A new display name (1 to 50 characters, trimmed; null: unchanged).
+    #[schema(min_length = 1, max_length = 50)]
     display_name: Option<String>,
+    /// A new birthday; `null` forgets it.
     #[serde(default, deserialize_with = "crate::extract::nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
     birthday: Option<Option<NaiveDate>>,
+    /// A new bio (1 to 500 characters, trimmed, newlines allowed); `null` forgets it.
     #[serde(default, deserialize_with = "crate::extract::nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
     bio: Option<Option<String>>,
+    /// One of the caller's uploads, as their profile picture (null: unchanged).
     avatar_media_id: Option<Uuid>,
 }
 
-#[derive(Serialize)]
+/// The caller's profile after a change.
+#[derive(Serialize, ToSchema)]
 pub struct ProfileOut {
+    /// The caller.
     user_id: Uuid,
+    /// How others see them.
     display_name: String,
+    /// Their birthday, if they told it.
     birthday: Option<NaiveDate>,
+    /// What they say about themself.
     bio: Option<String>,
 }
 
 /// `PATCH /users/me` `{display_name?, birthday?, bio?, avatar_media_id?}` (`null` forgets a
 /// birthday or a bio).
+#[utoipa::path(
+    patch,
+    path = "/users/me",
+    operation_id = "update_my_profile",
+    tag = "users",
+    summary = "Change the caller's profile",
+    request_body = ProfileChange,
+    responses(
+        (status = 200, description = "Changed (or already so)", body = Written<ProfileOut>),
+        (status = 404, description = "`user_not_found`: the account was just deleted", body = Problem),
+        (status = 422, description = "`invalid_value`: a display name or bio that breaks its rules; `media_not_found`: `avatar_media_id` is not one of the caller's uploads (the rest of the change is made)", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update(
     actor: Actor,
     Json(body): Json<ProfileChange>,
@@ -96,16 +146,36 @@ pub async fn update(
     Ok(Written::ok(out, position))
 }
 
-#[derive(Serialize)]
+/// What anyone signed in may see of a user.
+#[derive(Serialize, ToSchema)]
 pub struct PublicProfile {
+    /// The user.
     user_id: Uuid,
+    /// How others see them.
     display_name: String,
+    /// What they say about themself.
     bio: Option<String>,
+    /// A signed address of their profile picture (its thumbnail when it has one); absent when
+    /// they have none.
     #[serde(skip_serializing_if = "Option::is_none")]
     avatar_url: Option<String>,
 }
 
 /// `GET /users/{user_id}`: what anyone signed in may see of a user (never the e-mail).
+#[utoipa::path(
+    get,
+    path = "/users/{user_id}",
+    operation_id = "get_user_profile",
+    tag = "users",
+    summary = "A user's public profile",
+    params(("user_id" = Uuid, Path, description = "The user"), Consistency),
+    responses(
+        (status = 200, description = "The profile", body = PublicProfile),
+        (status = 404, description = "`user_not_found`", body = Problem),
+        (status = 503, description = "`not_caught_up`: the users or media view has not reached the consistency token yet", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn show(
     State(state): State<AppState>,
     AuthUser(_): AuthUser,
@@ -137,14 +207,34 @@ pub async fn show(
     }))
 }
 
-#[derive(Deserialize)]
+/// A new password, and the current one that allows it.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The password now.
     current_password: String,
+    /// The new one: 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
 /// `POST /users/me/password`: every other session of the caller ends.
+#[utoipa::path(
+    post,
+    path = "/users/me/password",
+    operation_id = "change_password",
+    tag = "users",
+    summary = "Change the caller's password (every other session ends)",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; every other session of the caller has ended"),
+        (status = 403, description = "`wrong_password`: the current password is not right", body = Problem),
+        (status = 404, description = "`user_not_found`: also for an account made through a social login, which has no password", body = Problem),
+        (status = 422, description = "`invalid_value`: the new password is not 8 to 128 characters", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn change_password(
     Caller(access): Caller,
     actor: Actor,
@@ -163,15 +253,32 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// The password that allows deleting the account.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deletion {
+    /// The caller's password (none for an account made through a social login).
     password: Option<String>,
 }
 
 /// `DELETE /users/me` `{password}`: the account is deleted — sessions ended, the e-mail free
 /// again, and the user's name, bio and birthday erased from every read model and unreadable in
 /// the event store (an account made through a social login has no password to give).
+#[utoipa::path(
+    delete,
+    path = "/users/me",
+    operation_id = "delete_my_account",
+    tag = "users",
+    summary = "Delete the caller's account",
+    request_body = Deletion,
+    responses(
+        (status = 204, description = "Deleted: every session has ended, the e-mail is free again, and the name, bio and birthday are erased"),
+        (status = 403, description = "`wrong_password`", body = Problem),
+        (status = 404, description = "`user_not_found`: deleted already", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete(actor: Actor, Json(body): Json<Deletion>) -> Result<StatusCode, ApiError> {
     actor
         .commands
@@ -180,24 +287,48 @@ pub async fn delete(actor: Actor, Json(body): Json<Deletion>) -> Result<StatusCo
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+/// Whether the caller blocks a user, after a change.
+#[derive(Serialize, ToSchema)]
 pub struct BlockState {
+    /// The user.
     user_id: Uuid,
+    /// Whether the caller blocks them now.
     blocked: bool,
 }
 
-#[derive(Deserialize)]
+/// How many blocks to list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BlocksQuery {
+    /// At most this many, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// Whom the caller blocks.
+#[derive(Serialize, ToSchema)]
 pub struct Blocks {
+    /// Most recent first.
     blocks: Vec<Blocked>,
 }
 
 /// `POST /users/me/blocks/{user_id}`: idempotent.
+#[utoipa::path(
+    post,
+    path = "/users/me/blocks/{user_id}",
+    operation_id = "block_user",
+    tag = "users",
+    summary = "Block a user (idempotent)",
+    params(("user_id" = Uuid, Path, description = "Whom to block")),
+    responses(
+        (status = 200, description = "Blocked (or already so)", body = Written<BlockState>),
+        (status = 404, description = "`user_not_found`: no such user (or the caller's account was just deleted)", body = Problem),
+        (status = 422, description = "`self_block`", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn block(actor: Actor, Path(other): Path<Uuid>) -> Result<Written<BlockState>, ApiError> {
     let position = actor.commands.block_user(actor.user_id, other).await?;
     let state = BlockState {
@@ -208,6 +339,20 @@ pub async fn block(actor: Actor, Path(other): Path<Uuid>) -> Result<Written<Bloc
 }
 
 /// `DELETE /users/me/blocks/{user_id}`: idempotent.
+#[utoipa::path(
+    delete,
+    path = "/users/me/blocks/{user_id}",
+    operation_id = "unblock_user",
+    tag = "users",
+    summary = "Lift a block (idempotent)",
+    params(("user_id" = Uuid, Path, description = "Whom to unblock")),
+    responses(
+        (status = 200, description = "Not blocked (any more)", body = Written<BlockState>),
+        (status = 404, description = "`user_not_found`: the caller's account was just deleted", body = Problem),
+        (status = 429, description = "`rate_limited`: the caller's commands per minute used up", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn unblock(
     actor: Actor,
     Path(other): Path<Uuid>,
@@ -221,6 +366,20 @@ pub async fn unblock(
 }
 
 /// `GET /users/me/blocks`: whom the caller blocks, most recent first.
+#[utoipa::path(
+    get,
+    path = "/users/me/blocks",
+    operation_id = "list_my_blocks",
+    tag = "users",
+    summary = "Whom the caller blocks, most recent first",
+    params(BlocksQuery, Consistency),
+    responses(
+        (status = 200, description = "The blocks", body = Blocks),
+        (status = 422, description = "`bad_limit`", body = Problem),
+        (status = 503, description = "`not_caught_up`: the users view has not reached the consistency token yet", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn blocks(
     State(state): State<AppState>,
     AuthUser(user_id): AuthUser,

@@ -55,6 +55,27 @@ mod close {
 
 /// Upgrades after checking the access token from `Authorization` or `?access_token=`
 /// (browsers cannot set headers on a WebSocket).
+#[utoipa::path(
+    get,
+    path = "/ws",
+    operation_id = "open_websocket",
+    tag = "live",
+    summary = "Open the live channel (WebSocket; frames in the AsyncAPI document)",
+    description = "A WebSocket upgrade (`Connection: Upgrade`, `Upgrade: websocket`). The access \
+        token comes from `Authorization: Bearer <token>` or, for browsers, which cannot set \
+        headers on a WebSocket, from `?access_token=`. The first frame is `ready`; the socket \
+        lives no longer than its token (unless an `auth` frame renews it) or its session.",
+    params(
+        ("access_token" = Option<String>, Query, description = "The access token, instead of the `Authorization` header"),
+    ),
+    responses(
+        (status = 101, description = "Switching protocols: the socket is open"),
+        (status = 400, description = "`websocket_expected`: not a WebSocket upgrade request", body = Problem),
+        (status = 401, description = "`missing_token`: neither a bearer header nor `access_token`", body = Problem),
+        (status = 429, description = "`too_many_sockets`: the user has as many sockets open as allowed", body = Problem),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,6 +1,6 @@
 //! The authorisation matrix: every route, asked by every kind of caller, answers as this one
-//! table says. The routes are read from `api/src/routes/mod.rs`, so a route added without a row
-//! here fails the test.
+//! table says. The routes are read from the router's OpenAPI document, so a route added without
+//! a row here fails the test.
 //!
 //! Per row, the legitimate caller asks first (the table names who that is: a member, the owner,
 //! an admin), then an unrelated user, then callers who must never get past authentication: a
@@ -632,33 +632,18 @@ fn rows(w: &World) -> Vec<Row> {
     ]
 }
 
-/// Every route of the router, as `(method, route)`, read from its source.
-fn routes_in_router() -> BTreeSet<(String, String)> {
-    let source = include_str!("../../src/routes/mod.rs");
+/// Every (method, route template) of the router, read from its OpenAPI document (which the
+/// router is built from: see `openapi.rs`), with the `/api/v1` prefix that the table leaves off.
+async fn routes_in_router(app: &TestApp) -> BTreeSet<(String, String)> {
+    let doc = app.json_at("/api/v1/openapi.json").await;
     let mut routes = BTreeSet::new();
-    let mut rest = source;
-    while let Some(start) = rest.find(".route(") {
-        let after = &rest[start + ".route(".len()..];
-        let mut depth = 1;
-        let end = after
-            .char_indices()
-            .find(|&(_, c)| {
-                depth += match c {
-                    '(' => 1,
-                    ')' => -1,
-                    _ => 0,
-                };
-                depth == 0
-            })
-            .map_or(after.len(), |(i, _)| i);
-        let call = &after[..end];
-        let path = call.split('"').nth(1).unwrap_or_default().to_owned();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let route = path.strip_prefix("/api/v1").unwrap_or(path);
         for method in ["get", "post", "patch", "put", "delete"] {
-            if call.contains(&format!("{method}(")) {
-                routes.insert((method.to_uppercase(), path.clone()));
+            if item.get(method).is_some() {
+                routes.insert((method.to_uppercase(), route.to_owned()));
             }
         }
-        rest = &after[end..];
     }
     routes
 }
@@ -673,7 +658,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
         .iter()
         .map(|r| (r.method.to_string(), r.route.to_owned()))
         .collect();
-    let router = routes_in_router();
+    let router = routes_in_router(&app).await;
     let missing: Vec<_> = router.difference(&table).collect();
     let stale: Vec<_> = table.difference(&router).collect();
     assert!(missing.is_empty(), "routes without a row: {missing:?}");

@@ -336,6 +336,18 @@ impl TestApp {
         start(self.sandbox.clone(), roles, tweak).await
     }
 
+    /// The JSON at `path` (from the root, not under `/api/v1`), asserting a 200.
+    pub async fn json_at(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.json().await.expect("JSON")
+    }
+
     pub async fn request(
         &self,
         method: Method,
@@ -749,4 +761,23 @@ impl MoimChild {
             answer["access_token"].as_str().unwrap().to_owned(),
         )
     }
+}
+
+/// Every `$ref` in a JSON document, wherever it is.
+pub fn refs_in(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    found.push(r.clone());
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
 }

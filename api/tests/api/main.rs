@@ -8,6 +8,7 @@
 
 mod abuse;
 mod account_deletion;
+mod asyncapi;
 mod auth;
 mod authorization;
 mod backup;
@@ -29,6 +30,7 @@ mod metadata;
 mod metrics;
 mod notifications;
 mod oauth;
+mod openapi;
 mod rate_limits;
 mod realtime;
 mod registry;

@@ -62,6 +62,23 @@ impl From<BoardId> for String {
     }
 }
 
+/// On the wire a board is its name.
+impl utoipa::PartialSchema for BoardId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some("^(community|club-[0-9a-fA-F-]{32,36})$"))
+            .description(Some("`community`, or `club-<club id>`"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BoardId {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("BoardId")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use crate::aggregate::DomainEvent;
 use crate::board::BoardId;
 
 /// Events of a [`Comment`](crate::board::Comment).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CommentEvent {
     /// Someone commented on a post, or replied to a comment.
     CommentCreated(CommentCreated),
@@ -20,7 +20,7 @@ pub enum CommentEvent {
 
 /// Payload of [`CommentEvent::CommentCreated`]. It names the post's and the parent's authors,
 /// as the write side knew them, so whoever is told need not look them up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommentCreated {
     /// The comment.
     pub comment_id: Uuid,
@@ -46,7 +46,7 @@ pub struct CommentCreated {
 }
 
 /// Payload of [`CommentEvent::CommentEdited`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommentEdited {
     /// The comment.
     pub comment_id: Uuid,
@@ -59,7 +59,7 @@ pub struct CommentEdited {
 }
 
 /// Payload of [`CommentEvent::CommentDeleted`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommentDeleted {
     /// The comment.
     pub comment_id: Uuid,

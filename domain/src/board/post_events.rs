@@ -8,7 +8,7 @@ use crate::aggregate::DomainEvent;
 use crate::board::BoardId;
 
 /// Events of a [`Post`](crate::board::Post).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum PostEvent {
     /// Someone posted.
     PostCreated(PostCreated),
@@ -25,7 +25,7 @@ pub enum PostEvent {
 }
 
 /// Payload of [`PostEvent::PostCreated`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostCreated {
     /// The post.
     pub post_id: Uuid,
@@ -46,7 +46,7 @@ pub struct PostCreated {
 }
 
 /// Payload of [`PostEvent::PostEdited`]: the post's text as it now is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostEdited {
     /// The post.
     pub post_id: Uuid,
@@ -61,7 +61,7 @@ pub struct PostEdited {
 }
 
 /// Payload of [`PostEvent::PostDeleted`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostDeleted {
     /// The post.
     pub post_id: Uuid,
@@ -72,7 +72,7 @@ pub struct PostDeleted {
 }
 
 /// Payload of [`PostEvent::PostPinned`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostPinned {
     /// The post.
     pub post_id: Uuid,
@@ -83,7 +83,7 @@ pub struct PostPinned {
 }
 
 /// Payload of [`PostEvent::PostLiked`] and [`PostEvent::PostUnliked`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PostLike {
     /// The post.
     pub post_id: Uuid,

@@ -19,7 +19,7 @@ use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
 
 /// What kind of room, which decides who may join it and whether it can be managed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomKind {
     /// Two people, one room per pair; it never grows and has no one to run it.
@@ -55,7 +55,9 @@ impl RoomKind {
 }
 
 /// What a member may do in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     /// Runs the room: renames it, adds, kicks, gives roles. Exactly one per group room.

@@ -13,7 +13,7 @@ use crate::Aggregate;
 /// Events of a [`ChatRoom`](crate::chat::ChatRoom). The ones that carry a `seq` are messages in
 /// the room's history (sent, or the `system` messages that tell every member who joined, left
 /// or renamed the room); the others change a message or a member's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ChatEvent {
     /// The room was opened.
     RoomCreated(RoomCreated),
@@ -38,7 +38,7 @@ pub enum ChatEvent {
 }
 
 /// Payload of [`ChatEvent::RoomArchived`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomArchived {
     /// The room.
     pub room_id: Uuid,
@@ -49,7 +49,7 @@ pub struct RoomArchived {
 }
 
 /// Payload of [`ChatEvent::RoomCreated`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomCreated {
     /// The room.
     pub room_id: Uuid,
@@ -66,7 +66,7 @@ pub struct RoomCreated {
 }
 
 /// A member of a room and what they may do there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomMember {
     /// The member.
     pub user_id: Uuid,
@@ -75,7 +75,7 @@ pub struct RoomMember {
 }
 
 /// Payload of [`ChatEvent::MessageSent`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageSent {
     /// Derived from room, sender and `client_msg_id`, see [`message_id_for`].
     pub message_id: Uuid,
@@ -102,7 +102,7 @@ pub struct MessageSent {
 }
 
 /// Payload of [`ChatEvent::MembersJoined`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MembersJoined {
     /// The room.
     pub room_id: Uuid,
@@ -117,7 +117,7 @@ pub struct MembersJoined {
 }
 
 /// Payload of [`ChatEvent::MemberLeft`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberLeft {
     /// The room.
     pub room_id: Uuid,
@@ -141,7 +141,7 @@ impl MemberLeft {
 }
 
 /// Payload of [`ChatEvent::RoomRenamed`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomRenamed {
     /// The room.
     pub room_id: Uuid,
@@ -156,7 +156,7 @@ pub struct RoomRenamed {
 }
 
 /// Payload of [`ChatEvent::MemberRoleChanged`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberRoleChanged {
     /// The room.
     pub room_id: Uuid,
@@ -171,7 +171,7 @@ pub struct MemberRoleChanged {
 }
 
 /// Payload of [`ChatEvent::MessageEdited`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageEdited {
     /// The room.
     pub room_id: Uuid,
@@ -184,7 +184,7 @@ pub struct MessageEdited {
 }
 
 /// Payload of [`ChatEvent::MessageDeleted`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageDeleted {
     /// The room.
     pub room_id: Uuid,
@@ -197,7 +197,7 @@ pub struct MessageDeleted {
 }
 
 /// Payload of [`ChatEvent::MessagesRead`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagesRead {
     /// The room.
     pub room_id: Uuid,

@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, Rejection};
 use crate::services::Services;
 
 /// Who may join a club.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JoinPolicy {
     /// Anyone, at once.
@@ -25,7 +25,7 @@ pub enum JoinPolicy {
 }
 
 /// What a member may do in a club.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClubRole {
     /// Runs the club; exactly one.

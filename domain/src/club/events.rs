@@ -8,7 +8,7 @@ use crate::aggregate::DomainEvent;
 use crate::club::{ClubRole, JoinPolicy};
 
 /// Events of a [`Club`](crate::club::Club).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ClubEvent {
     /// The club was founded.
     ClubCreated(ClubCreated),
@@ -27,7 +27,7 @@ pub enum ClubEvent {
 }
 
 /// Payload of [`ClubEvent::ClubCreated`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClubCreated {
     /// The club.
     pub club_id: Uuid,
@@ -46,7 +46,7 @@ pub struct ClubCreated {
 }
 
 /// Payload of [`ClubEvent::ClubUpdated`]: the card as it now is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClubUpdated {
     /// The club.
     pub club_id: Uuid,
@@ -61,7 +61,7 @@ pub struct ClubUpdated {
 }
 
 /// Payload of [`ClubEvent::JoinRequested`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinRequested {
     /// The club.
     pub club_id: Uuid,
@@ -72,7 +72,7 @@ pub struct JoinRequested {
 }
 
 /// Payload of [`ClubEvent::JoinRejected`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinRejected {
     /// The club.
     pub club_id: Uuid,
@@ -83,7 +83,7 @@ pub struct JoinRejected {
 }
 
 /// Payload of [`ClubEvent::ClubMemberJoined`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClubMemberJoined {
     /// The club.
     pub club_id: Uuid,
@@ -98,7 +98,7 @@ pub struct ClubMemberJoined {
 }
 
 /// Payload of [`ClubEvent::ClubRoleChanged`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClubRoleChanged {
     /// The club.
     pub club_id: Uuid,
@@ -111,7 +111,7 @@ pub struct ClubRoleChanged {
 }
 
 /// Payload of [`ClubEvent::ClubMemberLeft`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClubMemberLeft {
     /// The club.
     pub club_id: Uuid,

@@ -8,7 +8,7 @@ use crate::aggregate::DomainEvent;
 use crate::couple::calendar::{AnniversaryKind, Repeats};
 
 /// Events of a [`Couple`](crate::couple::Couple).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CoupleEvent {
     /// Two people matched; their room was opened with it.
     CoupleFormed(CoupleFormed),
@@ -27,7 +27,7 @@ pub enum CoupleEvent {
 }
 
 /// Payload of [`CoupleEvent::CoupleFormed`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoupleFormed {
     /// The couple.
     pub couple_id: Uuid,
@@ -44,7 +44,7 @@ pub struct CoupleFormed {
 }
 
 /// Payload of [`CoupleEvent::CoupleUpdated`]: the settings as they now are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoupleUpdated {
     /// The couple.
     pub couple_id: Uuid,
@@ -62,7 +62,7 @@ pub struct CoupleUpdated {
 
 /// Payload of [`CoupleEvent::AnniversaryAdded`] and [`CoupleEvent::AnniversaryChanged`]: the
 /// date as it now is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnniversaryChanged {
     /// The couple.
     pub couple_id: Uuid,
@@ -83,7 +83,7 @@ pub struct AnniversaryChanged {
 }
 
 /// Payload of [`CoupleEvent::AnniversaryRemoved`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnniversaryRemoved {
     /// The couple.
     pub couple_id: Uuid,
@@ -98,7 +98,7 @@ pub struct AnniversaryRemoved {
 }
 
 /// Payload of [`CoupleEvent::AnniversaryReminded`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnniversaryReminded {
     /// The couple.
     pub couple_id: Uuid,
@@ -119,7 +119,7 @@ pub struct AnniversaryReminded {
 }
 
 /// Payload of [`CoupleEvent::CoupleDissolved`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoupleDissolved {
     /// The couple.
     pub couple_id: Uuid,

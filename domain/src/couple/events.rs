@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::aggregate::DomainEvent;
 
 /// Events of an [`Invite`](crate::couple::Invite).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum InviteEvent {
     /// A code was issued.
     InviteCreated(InviteCreated),
@@ -18,7 +18,7 @@ pub enum InviteEvent {
 }
 
 /// Payload of [`InviteEvent::InviteWithdrawn`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteWithdrawn {
     /// The code.
     pub code: String,
@@ -29,7 +29,7 @@ pub struct InviteWithdrawn {
 }
 
 /// Payload of [`InviteEvent::InviteCreated`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteCreated {
     /// The code.
     pub code: String,
@@ -42,7 +42,7 @@ pub struct InviteCreated {
 }
 
 /// Payload of [`InviteEvent::InviteRedeemed`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteRedeemed {
     /// The code.
     pub code: String,

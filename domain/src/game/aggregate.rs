@@ -42,7 +42,7 @@ pub struct Game {
 }
 
 /// Where a game is in its life.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GameStatus {
     /// Announced; players join and leave.

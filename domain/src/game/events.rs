@@ -10,7 +10,7 @@ use crate::aggregate::DomainEvent;
 ///
 /// The variants carry payload structs, as every aggregate's events do; the stored JSON is the same
 /// `{"PlayerJoined": {"game_id": …, "user_id": …}}` that the earlier struct variants wrote.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum GameEvent {
     /// The game was announced.
     GameCreated(GameCreated),
@@ -35,7 +35,7 @@ pub enum GameEvent {
 }
 
 /// Who plays on one court.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CourtLineup {
     /// The court's number, 1 to the game's courts.
     pub court: u32,
@@ -46,7 +46,7 @@ pub struct CourtLineup {
 }
 
 /// Which side won on a court.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Winner {
     /// `team_a`.
@@ -58,7 +58,7 @@ pub enum Winner {
 }
 
 /// One court's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CourtResult {
     /// The court.
     pub court: u32,
@@ -67,7 +67,7 @@ pub struct CourtResult {
 }
 
 /// Payload of [`GameEvent::GameStarted`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameStarted {
     /// The game.
     pub game_id: Uuid,
@@ -80,7 +80,7 @@ pub struct GameStarted {
 }
 
 /// Payload of [`GameEvent::SetScored`]: a fact with a version; a correction has the next one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SetScored {
     /// The game.
     pub game_id: Uuid,
@@ -101,7 +101,7 @@ pub struct SetScored {
 }
 
 /// Payload of [`GameEvent::GameCompleted`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameCompleted {
     /// The game.
     pub game_id: Uuid,
@@ -116,7 +116,7 @@ pub struct GameCompleted {
 }
 
 /// Payload of [`GameEvent::GameCancelled`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameCancelled {
     /// The game.
     pub game_id: Uuid,
@@ -131,7 +131,7 @@ pub struct GameCancelled {
 }
 
 /// Payload of [`GameEvent::GameReminded`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameReminded {
     /// The game.
     pub game_id: Uuid,
@@ -142,7 +142,7 @@ pub struct GameReminded {
 }
 
 /// Payload of [`GameEvent::PlayerJoined`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlayerJoined {
     /// The game.
     pub game_id: Uuid,
@@ -151,7 +151,7 @@ pub struct PlayerJoined {
 }
 
 /// Payload of [`GameEvent::PlayerWaitlisted`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlayerWaitlisted {
     /// The game.
     pub game_id: Uuid,
@@ -162,7 +162,7 @@ pub struct PlayerWaitlisted {
 }
 
 /// Payload of [`GameEvent::PlayerLeft`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlayerLeft {
     /// The game.
     pub game_id: Uuid,
@@ -171,7 +171,7 @@ pub struct PlayerLeft {
 }
 
 /// Payload of [`GameEvent::PlayerPromoted`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlayerPromoted {
     /// The game.
     pub game_id: Uuid,
@@ -180,7 +180,7 @@ pub struct PlayerPromoted {
 }
 
 /// Payload of [`GameEvent::GameCreated`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameCreated {
     /// The game.
     pub game_id: Uuid,

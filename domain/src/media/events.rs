@@ -8,7 +8,7 @@ use crate::aggregate::DomainEvent;
 use crate::board::BoardId;
 
 /// Events of a [`Media`](crate::media::Media).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum MediaEvent {
     /// A user uploaded a photo.
     MediaUploaded(MediaUploaded),
@@ -21,7 +21,7 @@ pub enum MediaEvent {
 }
 
 /// Where an upload is used; each use decides who else may see it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MediaUse {
     /// A chat message: the room's members see it.
@@ -46,7 +46,7 @@ pub enum MediaUse {
 }
 
 /// A smaller copy made for lists and previews.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Thumbnail {
     /// Its name in the object store.
     pub object: String,
@@ -61,7 +61,7 @@ pub struct Thumbnail {
 }
 
 /// Payload of [`MediaEvent::MediaUploaded`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaUploaded {
     /// The media (derived from owner and content, see [`media_id_for`](crate::media::media_id_for)).
     pub media_id: Uuid,
@@ -87,7 +87,7 @@ pub struct MediaUploaded {
 }
 
 /// Payload of [`MediaEvent::MediaAttached`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaAttached {
     /// The media.
     pub media_id: Uuid,
@@ -100,7 +100,7 @@ pub struct MediaAttached {
 }
 
 /// Payload of [`MediaEvent::MediaDetached`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaDetached {
     /// The media.
     pub media_id: Uuid,
@@ -111,7 +111,7 @@ pub struct MediaDetached {
 }
 
 /// Why an upload was removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Removal {
     /// Never used within a day of its upload.
@@ -121,7 +121,7 @@ pub enum Removal {
 }
 
 /// Payload of [`MediaEvent::MediaRemoved`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaRemoved {
     /// The media.
     pub media_id: Uuid,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::aggregate::DomainEvent;
 
 /// Events of a [`Plan`](crate::plan::Plan).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum PlanEvent {
     /// A partner made a plan.
     PlanCreated(PlanWritten),
@@ -20,7 +20,7 @@ pub enum PlanEvent {
 }
 
 /// Payload of [`PlanEvent::PlanCreated`] and [`PlanEvent::PlanUpdated`]: the plan as it now is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanWritten {
     /// The plan.
     pub plan_id: Uuid,
@@ -43,7 +43,7 @@ pub struct PlanWritten {
 }
 
 /// Payload of [`PlanEvent::PlanDeleted`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanDeleted {
     /// The plan.
     pub plan_id: Uuid,
@@ -58,7 +58,7 @@ pub struct PlanDeleted {
 }
 
 /// Payload of [`PlanEvent::PlanReminded`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanReminded {
     /// The plan.
     pub plan_id: Uuid,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::aggregate::DomainEvent;
 
 /// Events of a [`User`](crate::user::User).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum UserEvent {
     /// The user signed up.
     UserRegistered(UserRegistered),
@@ -43,7 +43,7 @@ pub enum UserEvent {
 }
 
 /// Payload of [`UserEvent::UserDeleted`]; it ends every session of an older generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserDeleted {
     /// The user.
     pub user_id: Uuid,
@@ -54,7 +54,7 @@ pub struct UserDeleted {
 }
 
 /// Why all of a user's sessions ended at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionsEndReason {
     /// The user logged out everywhere.
@@ -65,7 +65,7 @@ pub enum SessionsEndReason {
 
 /// Payload of [`UserEvent::SessionsEnded`]: sessions of an older generation than `generation`
 /// have ended, `except` excepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionsEnded {
     /// The user.
     pub user_id: Uuid,
@@ -80,7 +80,7 @@ pub struct SessionsEnded {
 }
 
 /// Payload of [`UserEvent::UserSuspended`]; it ends every session of an older generation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserSuspended {
     /// The user.
     pub user_id: Uuid,
@@ -97,7 +97,7 @@ pub struct UserSuspended {
 }
 
 /// Payload of [`UserEvent::UserReinstated`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserReinstated {
     /// The user.
     pub user_id: Uuid,
@@ -108,7 +108,7 @@ pub struct UserReinstated {
 }
 
 /// What a user may do across Moim, beyond what their clubs and rooms give them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlatformRole {
     /// Everyone.
@@ -119,7 +119,7 @@ pub enum PlatformRole {
 }
 
 /// Payload of [`UserEvent::PlatformRoleChanged`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlatformRoleChanged {
     /// The user.
     pub user_id: Uuid,
@@ -130,7 +130,7 @@ pub struct PlatformRoleChanged {
 }
 
 /// Payload of [`UserEvent::UserUncoupled`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserUncoupled {
     /// The user.
     pub user_id: Uuid,
@@ -141,7 +141,7 @@ pub struct UserUncoupled {
 }
 
 /// Payload of [`UserEvent::ProfileUpdated`]: the profile as it now is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProfileUpdated {
     /// The user.
     pub user_id: Uuid,
@@ -157,7 +157,7 @@ pub struct ProfileUpdated {
 }
 
 /// Payload of [`UserEvent::UserBlocked`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserBlocked {
     /// Who blocks.
     pub user_id: Uuid,
@@ -168,7 +168,7 @@ pub struct UserBlocked {
 }
 
 /// Payload of [`UserEvent::UserUnblocked`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserUnblocked {
     /// Who lifts the block.
     pub user_id: Uuid,
@@ -179,7 +179,7 @@ pub struct UserUnblocked {
 }
 
 /// Payload of [`UserEvent::UserRegistered`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserRegistered {
     /// The user.
     pub user_id: Uuid,
@@ -199,7 +199,7 @@ fn signed_up_with_password() -> bool {
 
 /// Payload of [`UserEvent::IdentityLinked`]: the user may sign in through `provider` as
 /// `subject` (the provider's id for them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdentityLinked {
     /// The user.
     pub user_id: Uuid,
@@ -212,7 +212,7 @@ pub struct IdentityLinked {
 }
 
 /// Payload of [`UserEvent::IdentityUnlinked`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdentityUnlinked {
     /// The user.
     pub user_id: Uuid,
@@ -224,7 +224,7 @@ pub struct IdentityUnlinked {
 
 /// Payload of [`UserEvent::GameCharacterLinked`]: what the game calls the character, found
 /// by the connector before the command (never inside its transaction).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameCharacterLinked {
     /// The user.
     pub user_id: Uuid,
@@ -239,7 +239,7 @@ pub struct GameCharacterLinked {
 }
 
 /// Payload of [`UserEvent::GameCharacterUnlinked`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameCharacterUnlinked {
     /// The user.
     pub user_id: Uuid,
@@ -250,7 +250,7 @@ pub struct GameCharacterUnlinked {
 }
 
 /// Payload of [`UserEvent::UserCoupled`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserCoupled {
     /// The user.
     pub user_id: Uuid,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A chat message. A deleted one is a tombstone: `deleted` is true and `body` is null.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ChatMessage {
     /// The message.
     pub message_id: Uuid,
@@ -43,7 +43,7 @@ pub struct ChatMessage {
 }
 
 /// What kind of message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// Written by a member.
@@ -79,7 +79,7 @@ impl TryFrom<String> for MessageKind {
 }
 
 /// What a system message tells, `{"action": …, …}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum SystemNote {
     /// People joined, or the sender added them.
@@ -216,7 +216,7 @@ impl From<domain::chat::MessageEdited> for EditedMessage {
 }
 
 /// Data of `message.edited`, and the answer to `PATCH …/messages/{seq}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EditedMessage {
     /// The room.
     pub room_id: Uuid,
@@ -229,7 +229,7 @@ pub struct EditedMessage {
 }
 
 /// Data of `message.deleted`, and the answer to `DELETE …/messages/{seq}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeletedMessage {
     /// The room.
     pub room_id: Uuid,
@@ -238,7 +238,7 @@ pub struct DeletedMessage {
 }
 
 /// Data of `room.role_changed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoleChange {
     /// The room.
     pub room_id: Uuid,
@@ -249,7 +249,7 @@ pub struct RoleChange {
 }
 
 /// Data of `room.read`, and the answer to `POST …/read`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadPointer {
     /// The room.
     pub room_id: Uuid,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 /// A plan: each entry of `GET /couples/me/plans`, the answer to a create or update, and the data
 /// of `plan.created` and `plan.updated`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PlanEntry {
     /// The plan.
     pub plan_id: Uuid,
@@ -41,7 +41,7 @@ impl From<&domain::plan::PlanWritten> for PlanEntry {
 }
 
 /// Data of `plan.created` and `plan.updated`: the plan, as a feed entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanNews {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -51,7 +51,7 @@ pub struct PlanNews {
 }
 
 /// Data of `plan.deleted`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanRemoved {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -62,7 +62,7 @@ pub struct PlanRemoved {
 }
 
 /// Data of `plan.reminder`: the plan starts in two hours (or sooner, when it was made late).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanReminder {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -77,7 +77,7 @@ pub struct PlanReminder {
 }
 
 /// Data of `anniversary.changed`: the partner added, changed or removed one of their dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnniversaryNews {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -96,7 +96,7 @@ pub struct AnniversaryNews {
 }
 
 /// Data of `anniversary.upcoming`, at 09:00 the couple's time, 7 days and 1 day ahead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnniversaryUpcoming {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -111,7 +111,7 @@ pub struct AnniversaryUpcoming {
 }
 
 /// Data of `couple.updated`: the partner moved day 1 or the time zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoupleSettings {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -126,7 +126,7 @@ pub struct CoupleSettings {
 }
 
 /// Data of `couple.dissolved`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoupleEnded {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -139,7 +139,7 @@ pub struct CoupleEnded {
 }
 
 /// Data of the client's `location.update`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, utoipa::ToSchema)]
 pub struct LocationIn {
     /// Latitude, -90..=90.
     pub lat: f64,
@@ -150,7 +150,7 @@ pub struct LocationIn {
 }
 
 /// Data of `location.updated` (never kept: a stream, not a fact).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Location {
     /// Whose position.
     pub user_id: Uuid,
@@ -165,14 +165,14 @@ pub struct Location {
 }
 
 /// Data of `location.stopped`: the partner stopped sharing or disconnected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LocationStopped {
     /// Whose sharing stopped.
     pub user_id: Uuid,
 }
 
 /// Data of `room.archived`: the room is read-only from now on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomArchivedNote {
     /// The room.
     pub room_id: Uuid,

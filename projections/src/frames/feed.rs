@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// One entry of a user's feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FeedEntry {
     /// Stable id (derived from the event and the user, so a redelivery cannot double it).
     pub notification_id: Uuid,
@@ -25,7 +25,7 @@ pub struct FeedEntry {
 
 /// Entries were read, on one of the user's devices: one (`notification_id`), or every one up
 /// to `through`; `unread` is how many are left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedRead {
     /// The entry read, when one was.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -28,7 +28,7 @@ pub use feed::{FeedEntry, FeedRead};
 pub use room::{RoomFrame, RoomOpened};
 
 /// A server-to-client frame's type and data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum Frame {
     /// The first frame on a socket: this process is subscribed, nothing after it is missed.
@@ -222,7 +222,7 @@ impl Frame {
 /// API process) drop a frame it has already seen, or the id of the client frame answered. A
 /// frame about a room also names it and carries the room's change number, which a client hands
 /// back in `resume`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutFrame {
     /// The push id or the answered client frame's id (absent on `ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,14 +242,14 @@ pub struct OutFrame {
 }
 
 /// Data of `ready`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ready {
     /// Whose socket this is.
     pub user_id: Uuid,
 }
 
 /// Data of `couple.matched`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoupleMatched {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -262,7 +262,7 @@ pub struct CoupleMatched {
 }
 
 /// Data of `game.joined`, `game.waitlisted` and `game.promoted`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GamePlace {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -274,7 +274,7 @@ pub struct GamePlace {
 }
 
 /// Data of `game.cancelled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameCalledOff {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -285,7 +285,7 @@ pub struct GameCalledOff {
 }
 
 /// Data of `game.starting`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GameSoon {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -296,7 +296,7 @@ pub struct GameSoon {
 }
 
 /// Data of `game.score`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScoreNews {
     /// The game.
     pub game_id: Uuid,
@@ -313,14 +313,14 @@ pub struct ScoreNews {
 }
 
 /// Data of `game.watching`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Watching {
     /// The game.
     pub game_id: Uuid,
 }
 
 /// Data of `comment.created` and `comment.replied`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommentNews {
     /// The feed entry.
     pub notification_id: Uuid,
@@ -337,28 +337,28 @@ pub struct CommentNews {
 }
 
 /// Data of `session.revoked`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionRevoked {
     /// The session that ended.
     pub session_id: Uuid,
 }
 
 /// Data of `account.suspended`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccountSuspended {
     /// When the suspension ends by itself (absent: when an admin lifts it).
     pub until: Option<DateTime<Utc>>,
 }
 
 /// Data of `session.expired`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionExpired {
     /// When the socket's token expired.
     pub expired_at: DateTime<Utc>,
 }
 
 /// Data of `ack`: what the client frame produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Ack {
     /// After `message.send`: the message, as the HTTP `201` has it.
@@ -375,7 +375,7 @@ pub enum Ack {
 }
 
 /// Data of `resumed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resumed {
     /// Per room named in `resume`: whether every missed frame was sent.
     pub rooms: std::collections::BTreeMap<Uuid, Recovery>,
@@ -385,14 +385,14 @@ pub struct Resumed {
 }
 
 /// Whether a room's missed frames were replayed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recovery {
     /// False when the client is too far behind (or not in the room): page history instead.
     pub recovered: bool,
 }
 
 /// An RFC 9457 problem: the body of every HTTP error and the data of an `error` frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// `https://moim.dev/problems/<code with dashes>`.
     #[serde(rename = "type")]
@@ -430,7 +430,7 @@ impl Problem {
 
 /// A client-to-server frame: `{"type", "id", "data"}`, answered with `ack` or `error` carrying
 /// the same `id`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 pub struct InFrame {
     /// The client's id for it, echoed in the answer.
     #[serde(default)]
@@ -441,7 +441,7 @@ pub struct InFrame {
 }
 
 /// What a client may send on the socket.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum ClientFrame {
     /// A fresh access token for this socket, before the current one expires.
@@ -471,7 +471,7 @@ pub enum ClientFrame {
 }
 
 /// Data of the client's `typing`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct TypingIn {
     /// The room.
     pub room_id: Uuid,
@@ -480,7 +480,7 @@ pub struct TypingIn {
 }
 
 /// Data of the server's `typing`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TypingChange {
     /// The room.
     pub room_id: Uuid,
@@ -491,7 +491,7 @@ pub struct TypingChange {
 }
 
 /// Data of `presence`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PresenceChange {
     /// Who.
     pub user_id: Uuid,
@@ -502,7 +502,7 @@ pub struct PresenceChange {
 }
 
 /// Data of `message.send`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct MessageSend {
     /// The room.
     pub room_id: Uuid,
@@ -520,7 +520,7 @@ pub struct MessageSend {
 }
 
 /// Data of `room.read`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct RoomReadUpTo {
     /// The room.
     pub room_id: Uuid,
@@ -529,7 +529,7 @@ pub struct RoomReadUpTo {
 }
 
 /// Data of `resume`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
 pub struct Resume {
     /// Per room, the last `rev` the client saw.
     #[serde(default)]
@@ -540,14 +540,14 @@ pub struct Resume {
 }
 
 /// Data of `auth`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct Auth {
     /// The new access token.
     pub access_token: String,
 }
 
 /// A frame for one user or one room, to send after the transaction that produced it commits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Push {
     /// Stable id, derived from the event (and the user): lets receivers drop a re-sent push.
     pub id: Uuid,
@@ -561,7 +561,7 @@ pub struct Push {
 }
 
 /// Who a push is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "to", rename_all = "snake_case")]
 pub enum Audience {
     /// One user's sockets.

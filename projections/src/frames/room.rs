@@ -12,7 +12,7 @@ use super::{
 };
 
 /// Data of `room.created`: the user is in a room they did not know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomOpened {
     /// The room.
     pub room_id: Uuid,
