@@ -1,9 +1,12 @@
 //! Extractors whose rejections speak problem+json, the caller's identity (and the commands that
 //! act on their behalf), and the consistency header.
 
+use std::ops::RangeInclusive;
+
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use commands::rates::Counted;
 use commands::Commands;
 use domain::{Metadata, Position};
@@ -141,4 +144,63 @@ where
     T: serde::Deserialize<'de>,
 {
     serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// The years a date or time a client sends may name. PostgreSQL keeps dates from 4713 BC and
+/// chrono reads years up to ±262,143, so a date between the two would pass a command and then
+/// break the read model that stores it (or the query that compares with it); no app of Moim's
+/// needs a date outside years 1 to 9999.
+pub const YEARS: RangeInclusive<i32> = 1..=9999;
+
+/// A date or time from a client, or its absence.
+pub trait Dated {
+    /// Absent, or in [`YEARS`].
+    fn in_calendar(&self) -> bool;
+}
+
+impl Dated for NaiveDate {
+    fn in_calendar(&self) -> bool {
+        YEARS.contains(&self.year())
+    }
+}
+
+impl Dated for DateTime<Utc> {
+    fn in_calendar(&self) -> bool {
+        YEARS.contains(&self.year())
+    }
+}
+
+impl<T: Dated> Dated for Option<T> {
+    fn in_calendar(&self) -> bool {
+        self.as_ref().is_none_or(Dated::in_calendar)
+    }
+}
+
+/// For a date or time field of a body or query (`#[serde(deserialize_with =
+/// "crate::extract::in_calendar")]`, with `default` on an `Option`): a year outside [`YEARS`]
+/// is refused as a mistyped field is.
+pub fn in_calendar<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Dated,
+{
+    let value = T::deserialize(deserializer)?;
+    if value.in_calendar() {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "dates must lie in the years {} to {}",
+            YEARS.start(),
+            YEARS.end()
+        )))
+    }
+}
+
+/// [`nullable`] for a date.
+pub fn nullable_in_calendar<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Dated,
+{
+    in_calendar::<D, Option<T>>(deserializer).map(Some)
 }

@@ -94,6 +94,7 @@ pub struct Suspend {
     #[schema(min_length = 1, max_length = 500)]
     reason: String,
     /// When it ends by itself, in the future (none: when an admin reinstates the user).
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     until: Option<DateTime<Utc>>,
 }
 

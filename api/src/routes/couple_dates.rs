@@ -60,8 +60,10 @@ impl AnniversaryOut {
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// The first day (default: today in the couple's zone).
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     from: Option<NaiveDate>,
     /// The last day, not before `from` (default: 365 days after `from`).
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     to: Option<NaiveDate>,
 }
 
@@ -151,6 +153,7 @@ pub struct NewAnniversary {
     #[schema(min_length = 1, max_length = 100)]
     title: String,
     /// The day (of its first year, when it repeats).
+    #[serde(deserialize_with = "crate::extract::in_calendar")]
     date: NaiveDate,
     /// Whether it comes back every year (default `none`).
     #[serde(default = "no_repeat")]
@@ -170,6 +173,7 @@ pub struct AnniversaryChange {
     #[schema(min_length = 1, max_length = 100)]
     title: Option<String>,
     /// The day.
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     date: Option<NaiveDate>,
     /// Whether it comes back every year.
     repeats: Option<Repeats>,

@@ -123,6 +123,7 @@ pub async fn our_couple(
 #[serde(deny_unknown_fields)]
 pub struct CoupleChange {
     /// Day 1: not after today in the couple's zone.
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     started_on: Option<NaiveDate>,
     /// An IANA time zone such as `Asia/Seoul`.
     #[schema(example = "Asia/Seoul")]

@@ -234,8 +234,10 @@ pub struct ClubGamesQuery {
     /// Only games in this state.
     status: Option<GameStatus>,
     /// Only games starting at or after this.
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     from: Option<DateTime<Utc>>,
     /// Only games starting before this.
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     to: Option<DateTime<Utc>>,
     /// At most this many, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -31,6 +31,7 @@ pub struct PlanBody {
     #[schema(min_length = 1, max_length = 100)]
     title: Option<String>,
     /// When it starts (kept to the microsecond).
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     starts_at: Option<DateTime<Utc>>,
     /// Where: 1 to 200 characters, trimmed; null clears it.
     #[serde(default, deserialize_with = "crate::extract::nullable")]
@@ -97,8 +98,10 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct PlansQuery {
     /// The earliest start (default: a day ago).
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     from: Option<DateTime<Utc>>,
     /// The latest start, not before `from` (default: a year ahead).
+    #[serde(default, deserialize_with = "crate::extract::in_calendar")]
     to: Option<DateTime<Utc>>,
     /// Plans per answer, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

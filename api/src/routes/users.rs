@@ -74,7 +74,7 @@ pub struct ProfileChange {
     #[schema(min_length = 1, max_length = 50)]
     display_name: Option<String>,
     /// A new birthday; `null` forgets it.
-    #[serde(default, deserialize_with = "crate::extract::nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable_in_calendar")]
     #[schema(value_type = Option<NaiveDate>)]
     birthday: Option<Option<NaiveDate>>,
     /// A new bio (1 to 500 characters, trimmed, newlines allowed); `null` forgets it.
@@ -129,14 +129,17 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
-    let (user, mut position) = actor
+    // The picture first: it is what may be refused (one of the caller's own uploads only,
+    // `422 media_not_found` otherwise), and then nothing of the request is written.
+    let avatar_position = match body.avatar_media_id {
+        Some(media_id) => Some(actor.commands.set_avatar(actor.user_id, media_id).await?),
+        None => None,
+    };
+    let (user, position) = actor
         .commands
         .update_profile(actor.user_id, display_name, body.birthday, bio)
         .await?;
-    if let Some(media_id) = body.avatar_media_id {
-        // One of the caller's own uploads only (`422 media_not_found` otherwise).
-        position = position.max(actor.commands.set_avatar(actor.user_id, media_id).await?);
-    }
+    let position = avatar_position.map_or(position, |p| p.max(position));
     let out = ProfileOut {
         user_id: actor.user_id,
         display_name: user.display_name().to_owned(),

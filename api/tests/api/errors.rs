@@ -56,6 +56,14 @@ async fn bad_requests_get_problem_json_and_write_nothing() {
             .json(&json!({ "title": "g", "starts_at": "2026-12-01T10:00:00Z", "max_participants": 0 })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
         ("start in the far past", app.http.post(url("/games")).header("authorization", &bearer)
             .json(&json!({ "title": "g", "starts_at": "-5000-01-01T00:00:00Z", "max_participants": 4 })), StatusCode::UNPROCESSABLE_ENTITY, "starts_at_out_of_range"),
+        ("birthday before year 1", app.http.patch(url("/users/me")).header("authorization", &bearer)
+            .json(&json!({ "birthday": "-5000-01-01" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        ("a new birthday with someone else's picture", app.http.patch(url("/users/me")).header("authorization", &bearer)
+            .json(&json!({ "birthday": "1990-01-01", "avatar_media_id": Uuid::now_v7() })), StatusCode::UNPROCESSABLE_ENTITY, "media_not_found"),
+        ("plans from before year 1", app.http.get(url("/couples/me/plans?from=-5000-01-01T00:00:00Z")).header("authorization", &bearer),
+            StatusCode::BAD_REQUEST, "bad_query"),
+        ("anniversaries after year 9999", app.http.get(url("/couples/me/anniversaries?to=%2B20000-01-01")).header("authorization", &bearer),
+            StatusCode::BAD_REQUEST, "bad_query"),
         ("login with a NUL byte", app.http.post(url("/auth/login"))
             .json(&json!({ "email": "a\u{0}b@example.com", "password": "whatever it is" })), StatusCode::UNAUTHORIZED, "bad_credentials"),
         ("bad date", app.http.post(url("/games")).header("authorization", &bearer)
