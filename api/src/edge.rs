@@ -70,7 +70,8 @@ pub fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>, edge: &Edge) -
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        // Only the API documents' browsable UI says otherwise (`openapi::documents`).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))

@@ -8,10 +8,11 @@
 //! and the request limits give on any route, the consistency header — is written once here,
 //! in [`Conventions`], after the routes have added their operations.
 
-use axum::http::header;
+use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use bytes::Bytes;
 use std::collections::BTreeMap;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use projections::frames::Problem;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
@@ -71,15 +72,24 @@ pub fn base() -> OpenApi {
 pub fn documents<S: Clone + Send + Sync + 'static>(document: OpenApi) -> axum::Router<S> {
     // Made once: it depends on nothing but the code.
     let asyncapi = Bytes::from(crate::asyncapi::document().to_string());
-    axum::Router::new()
+    // Swagger UI is a page: it loads its own scripts and styles (with inline styles) and
+    // fetches the document, which the API's `default-src 'none'` would all refuse.
+    let ui = axum::Router::new()
         .merge(SwaggerUi::new(UI_PATH).url(DOCUMENT_PATH, document))
-        .route(
-            crate::asyncapi::DOCUMENT_PATH,
-            get(move || {
-                let body = asyncapi.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                 frame-ancestors 'none'",
+            ),
+        ));
+    ui.route(
+        crate::asyncapi::DOCUMENT_PATH,
+        get(move || {
+            let body = asyncapi.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+        }),
+    )
 }
 
 /// Writes what every operation shares into `document`, once every route is in it.

@@ -172,6 +172,13 @@ async fn the_documents_can_be_browsed() {
         .await
         .expect("docs");
     assert_eq!(response.status(), StatusCode::OK);
+    // A browser may run the page's own scripts and styles and fetch the document; the API's
+    // answers keep refusing everything.
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
     let page = response.text().await.expect("page");
     assert!(page.contains("swagger"), "{page}");
     let config = app
@@ -181,4 +188,14 @@ async fn the_documents_can_be_browsed() {
         .await
         .expect("initializer");
     assert_eq!(config.status(), StatusCode::OK);
+    let api = app
+        .http
+        .get(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(
+        api.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
 }
