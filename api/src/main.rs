@@ -140,19 +140,26 @@ async fn main() -> anyhow::Result<()> {
                 (None, false) => anyhow::bail!("name a projection or pass --all"),
             };
             let pool = startup::database(&settings).await?;
-            for view in views {
-                let started = std::time::Instant::now();
-                let done = projections::replay::replay(&pool, view, true)
-                    .await
-                    .with_context(|| format!("replaying {}", view.name()))?;
-                let secs = started.elapsed().as_secs_f64();
+            let started = std::time::Instant::now();
+            let done = projections::replay::replay_all(&pool, &views, true)
+                .await
+                .context("replaying")?;
+            for view in &done {
                 eprintln!(
-                    "{}: {} events in {secs:.2}s ({:.0} events/s)",
-                    view.name(),
-                    done.events,
-                    done.events as f64 / secs.max(1e-9)
+                    "{}: {} events, rebuilt after {:.2}s",
+                    view.view.name(),
+                    view.events,
+                    view.took.as_secs_f64()
                 );
             }
+            let secs = started.elapsed().as_secs_f64();
+            let events = done.first().map_or(0, |v| v.events);
+            eprintln!(
+                "{} events into {} views in {secs:.2}s ({:.0} events/s)",
+                events,
+                done.len(),
+                events as f64 / secs.max(1e-9)
+            );
             Ok(())
         }
     }

@@ -1,5 +1,6 @@
 //! The machine's ceiling, measured in the same run: plain single-row inserts of an event-shaped
-//! row into PostgreSQL, and plain JetStream publishes of the same payload, closed loop.
+//! row into PostgreSQL, the same rows ten to a statement (what an append that shares its commit
+//! could reach), and plain JetStream publishes of the same payload, closed loop.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,18 @@ pub struct Ceiling {
     pub operations: u64,
     pub per_sec: f64,
     pub latency: Percentiles,
+}
+
+/// Rows per statement in the batched ceiling.
+pub const BATCH_ROWS: usize = 10;
+
+/// One level of the batched ceiling: statements timed as `statements`, rows counted apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchCeiling {
+    pub rows_per_statement: usize,
+    pub rows_per_sec: f64,
+    #[serde(flatten)]
+    pub statements: Ceiling,
 }
 
 /// A `MessageSent` payload of the size Moim stores.
@@ -128,4 +141,52 @@ pub async fn jetstream_publish(
         }
     })
     .await
+}
+
+/// Autocommitted inserts of `BATCH_ROWS` event-shaped rows each, in the event store's own
+/// `INSERT … SELECT * FROM UNNEST(…)` shape; into a table of their own, so the single-row
+/// ceiling is measured on the table it always was.
+pub async fn pg_insert_batch(
+    scratch: &Scratch,
+    concurrency: usize,
+    length: Duration,
+) -> anyhow::Result<BatchCeiling> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS ceiling_batch_events (LIKE events INCLUDING ALL)")
+        .execute(&scratch.pool)
+        .await?;
+    let pool = scratch.pool.clone();
+    let statements = closed_loop(concurrency, length, move |n| {
+        let pool = pool.clone();
+        async move {
+            let ids: Vec<String> = (0..BATCH_ROWS)
+                .map(|row| format!("room-{n}-{row}-{}", Uuid::now_v7()))
+                .collect();
+            let payloads: Vec<serde_json::Value> = (0..BATCH_ROWS).map(|_| payload()).collect();
+            let event_ids: Vec<Uuid> = (0..BATCH_ROWS).map(|_| Uuid::now_v7()).collect();
+            sqlx::query(
+                "INSERT INTO ceiling_batch_events (aggregate_type, aggregate_id, sequence,
+                                                   event_type, event_version, payload, metadata,
+                                                   event_id)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[],
+                                      $5::text[], $6::jsonb[], $7::jsonb[], $8::uuid[])",
+            )
+            .bind(vec!["chat_room"; BATCH_ROWS])
+            .bind(ids)
+            .bind(vec![1i64; BATCH_ROWS])
+            .bind(vec!["MessageSent"; BATCH_ROWS])
+            .bind(vec!["1"; BATCH_ROWS])
+            .bind(payloads)
+            .bind(vec![json!({}); BATCH_ROWS])
+            .bind(event_ids)
+            .execute(&pool)
+            .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(BatchCeiling {
+        rows_per_statement: BATCH_ROWS,
+        rows_per_sec: statements.per_sec * BATCH_ROWS as f64,
+        statements,
+    })
 }

@@ -1,7 +1,7 @@
 //! `moim-bench`: drives a Moim over its public API as clients would, measures the machine's own
-//! ceiling (plain PostgreSQL inserts, plain JetStream publishes) in the same run, and prints a
-//! table plus `bench-report.json`. `--quick` finishes in well under two minutes and only checks
-//! that every figure was produced.
+//! ceiling (plain PostgreSQL inserts, one and ten rows a statement; plain JetStream publishes) in
+//! the same run, and prints a table plus `bench-report.json`. `--quick` finishes in a few minutes
+//! and only checks that every figure was produced.
 
 mod abuse;
 mod ceiling;
@@ -11,6 +11,7 @@ mod e2e;
 mod fanout;
 mod idle;
 mod media;
+mod mixed;
 mod replay;
 mod report;
 mod stats;
@@ -59,6 +60,10 @@ pub struct Options {
     /// Runs only the photo uploads and thumbnails (their figures alone are checked).
     #[arg(long, conflicts_with_all = ["abuse_only", "chat_only", "realtime_only"])]
     media_only: bool,
+    /// Runs only the command path: throughput, end to end with projection lag, the mixed
+    /// workload, replay and the ceilings (for profiling and iterating on commands).
+    #[arg(long, conflicts_with_all = ["abuse_only", "chat_only", "realtime_only", "media_only"])]
+    commands_only: bool,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -129,7 +134,12 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let scale = Scale::of(options.quick);
     let mut report = Report::new(options.quick);
-    if options.chat_only {
+    if options.commands_only {
+        let target = target::Target::start(&options).await?;
+        command_path(&target, scale, &mut report).await?;
+        store_and_ceiling(&options, scale, &mut report).await?;
+        target.stop().await;
+    } else if options.chat_only {
         measure_chat_reads(&options, scale, &mut report).await?;
     } else if options.media_only {
         let target = target::Target::start(&options).await?;
@@ -170,15 +180,34 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Every section but abuse: throughput, end to end, fan-out, chat reads, replay and the ceiling.
+/// Every section but abuse: the command path, fan-out, chat reads, media, replay and the ceiling.
 async fn measure_throughput_to_replay(
     options: &Options,
     scale: Scale,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let target = target::Target::start(options).await?;
-    eprintln!("bench: driving {}", target.url);
+    command_path(&target, scale, report).await?;
 
+    report.fanout = Some(fan_out(&target, scale).await?);
+
+    chat_reads(options, &target, scale, report).await?;
+
+    report.media = Some(uploads(&target, options.quick).await?);
+
+    store_and_ceiling(options, scale, report).await?;
+    target.stop().await;
+    Ok(())
+}
+
+/// Command throughput at each concurrency, end to end with projection lag, and the mixed
+/// workload, against `target`.
+async fn command_path(
+    target: &target::Target,
+    scale: Scale,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    eprintln!("bench: driving {}", target.url);
     let setup = client::Setup::create(&target.url, 8, 32).await?;
     for concurrency in CONCURRENCY {
         eprintln!("bench: command throughput at concurrency {concurrency}");
@@ -192,16 +221,21 @@ async fn measure_throughput_to_replay(
         .map(|t| t.per_sec)
         .fold(0.0, f64::max);
     eprintln!("bench: end to end at {:.0} messages/s", best / 2.0);
-    let (e2e, lag) = e2e::run(&setup, &target, best / 2.0, scale.e2e).await?;
+    let (e2e, lag) = e2e::run(&setup, target, best / 2.0, scale.e2e).await?;
     report.e2e = Some(e2e);
     report.projection_lag = Some(lag);
 
-    report.fanout = Some(fan_out(&target, scale).await?);
+    eprintln!("bench: mixed workload, {} clients", mixed::CLIENTS);
+    report.mixed = Some(mixed::run(&target.url, scale.level).await?);
+    Ok(())
+}
 
-    chat_reads(options, &target, scale, report).await?;
-
-    report.media = Some(uploads(&target, options.quick).await?);
-
+/// Replay and the machine's ceiling, in a scratch database and stream.
+async fn store_and_ceiling(
+    options: &Options,
+    scale: Scale,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     eprintln!("bench: replay of {} events", scale.replay_events);
     let scratch = target::Scratch::create(options).await?;
     report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
@@ -212,11 +246,13 @@ async fn measure_throughput_to_replay(
             .pg_insert
             .push(ceiling::pg_insert(&scratch, concurrency, scale.ceiling_level).await?);
         report
+            .pg_insert_batch10
+            .push(ceiling::pg_insert_batch(&scratch, concurrency, scale.ceiling_level).await?);
+        report
             .jetstream_publish
             .push(ceiling::jetstream_publish(&scratch, concurrency, scale.ceiling_level).await?);
     }
     scratch.drop_all().await;
-    target.stop().await;
     Ok(())
 }
 

@@ -4,9 +4,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::ceiling::Ceiling;
+use crate::ceiling::{BatchCeiling, Ceiling};
 use crate::e2e::{EndToEnd, ProjectionLag};
 use crate::fanout::Fanout;
+use crate::mixed::Mixed;
 use crate::replay::Replay;
 use crate::throughput::Throughput;
 
@@ -15,6 +16,8 @@ use crate::throughput::Throughput;
 pub struct Ratio {
     pub concurrency: usize,
     pub of_pg_insert: f64,
+    /// Messages/s over rows/s of the ten-row INSERT: how far a shared commit could take sends.
+    pub of_pg_insert_batch10: f64,
     pub of_jetstream_publish: f64,
 }
 
@@ -57,11 +60,13 @@ pub struct Report {
     pub throughput: Vec<Throughput>,
     pub e2e: Option<EndToEnd>,
     pub projection_lag: Option<ProjectionLag>,
+    pub mixed: Option<Mixed>,
     pub fanout: Option<Fanout>,
     pub replay: Option<Replay>,
     pub room_list: Option<crate::chat::RoomList>,
     pub search: Option<crate::chat::Search>,
     pub pg_insert: Vec<Ceiling>,
+    pub pg_insert_batch10: Vec<BatchCeiling>,
     pub jetstream_publish: Vec<Ceiling>,
     pub ratios: Vec<Ratio>,
     pub abuse: Option<crate::abuse::Abuse>,
@@ -77,11 +82,13 @@ impl Report {
             throughput: vec![],
             e2e: None,
             projection_lag: None,
+            mixed: None,
             fanout: None,
             replay: None,
             room_list: None,
             search: None,
             pg_insert: vec![],
+            pg_insert_batch10: vec![],
             jetstream_publish: vec![],
             ratios: vec![],
             abuse: None,
@@ -100,6 +107,10 @@ impl Report {
                     .pg_insert
                     .iter()
                     .find(|c| c.concurrency == t.concurrency)?;
+                let batch = self
+                    .pg_insert_batch10
+                    .iter()
+                    .find(|c| c.statements.concurrency == t.concurrency)?;
                 let js = self
                     .jetstream_publish
                     .iter()
@@ -107,6 +118,7 @@ impl Report {
                 Some(Ratio {
                     concurrency: t.concurrency,
                     of_pg_insert: t.per_sec / pg.per_sec,
+                    of_pg_insert_batch10: t.per_sec / batch.rows_per_sec,
                     of_jetstream_publish: t.per_sec / js.per_sec,
                 })
             })
@@ -121,6 +133,12 @@ impl Report {
                 missing.push(name);
             }
         };
+        if options.commands_only {
+            for (name, value) in self.command_figures() {
+                need(name, value);
+            }
+            return missing;
+        }
         if options.realtime_only {
             for (name, value) in self.realtime_figures() {
                 need(name, value);
@@ -163,43 +181,9 @@ impl Report {
         if options.abuse_only {
             return missing;
         }
-        for c in crate::CONCURRENCY {
-            let t = self.throughput.iter().find(|t| t.concurrency == c);
-            need(format!("commands/s at {c}"), t.map(|t| t.per_sec));
-            need(format!("p99 at {c}"), t.map(|t| t.latency.p99_ms));
-            need(
-                format!("pg inserts/s at {c}"),
-                self.pg_insert
-                    .iter()
-                    .find(|x| x.concurrency == c)
-                    .map(|x| x.per_sec),
-            );
-            need(
-                format!("jetstream publishes/s at {c}"),
-                self.jetstream_publish
-                    .iter()
-                    .find(|x| x.concurrency == c)
-                    .map(|x| x.per_sec),
-            );
-            let r = self.ratios.iter().find(|r| r.concurrency == c);
-            need(format!("ratio to pg at {c}"), r.map(|r| r.of_pg_insert));
-            need(
-                format!("ratio to jetstream at {c}"),
-                r.map(|r| r.of_jetstream_publish),
-            );
+        for (name, value) in self.command_figures() {
+            need(name, value);
         }
-        need(
-            "end-to-end p99".into(),
-            self.e2e.as_ref().map(|e| e.latency.p99_ms),
-        );
-        need(
-            "projection lag samples".into(),
-            self.projection_lag.as_ref().map(|l| l.samples as f64),
-        );
-        need(
-            "replay events/s".into(),
-            self.replay.as_ref().map(|r| r.events_per_sec),
-        );
         for (name, value) in self.media_figures() {
             need(name, value);
         }
@@ -207,6 +191,76 @@ impl Report {
             need(name, value);
         }
         missing
+    }
+
+    /// The command path's figures, by name: throughput, end to end, the mixed workload, replay
+    /// and the ceilings with their ratios.
+    fn command_figures(&self) -> Vec<(String, Option<f64>)> {
+        let mut figures = Vec::new();
+        for c in crate::CONCURRENCY {
+            let t = self.throughput.iter().find(|t| t.concurrency == c);
+            figures.push((format!("commands/s at {c}"), t.map(|t| t.per_sec)));
+            figures.push((format!("p99 at {c}"), t.map(|t| t.latency.p99_ms)));
+            figures.push((
+                format!("pg inserts/s at {c}"),
+                self.pg_insert
+                    .iter()
+                    .find(|x| x.concurrency == c)
+                    .map(|x| x.per_sec),
+            ));
+            figures.push((
+                format!("pg rows/s in 10-row inserts at {c}"),
+                self.pg_insert_batch10
+                    .iter()
+                    .find(|x| x.statements.concurrency == c)
+                    .map(|x| x.rows_per_sec),
+            ));
+            figures.push((
+                format!("jetstream publishes/s at {c}"),
+                self.jetstream_publish
+                    .iter()
+                    .find(|x| x.concurrency == c)
+                    .map(|x| x.per_sec),
+            ));
+            let r = self.ratios.iter().find(|r| r.concurrency == c);
+            figures.push((format!("ratio to pg at {c}"), r.map(|r| r.of_pg_insert)));
+            figures.push((
+                format!("ratio to 10-row pg inserts at {c}"),
+                r.map(|r| r.of_pg_insert_batch10),
+            ));
+            figures.push((
+                format!("ratio to jetstream at {c}"),
+                r.map(|r| r.of_jetstream_publish),
+            ));
+        }
+        figures.push((
+            "end-to-end p99".into(),
+            self.e2e.as_ref().map(|e| e.latency.p99_ms),
+        ));
+        figures.push((
+            "projection lag samples".into(),
+            self.projection_lag.as_ref().map(|l| l.samples as f64),
+        ));
+        figures.push((
+            "replay events/s".into(),
+            self.replay.as_ref().map(|r| r.events_per_sec),
+        ));
+        figures.push(("mixed ops/s".into(), self.mixed.as_ref().map(|m| m.per_sec)));
+        for kind in crate::mixed::Kind::ALL {
+            let figures_of = self
+                .mixed
+                .as_ref()
+                .and_then(|m| m.kinds.iter().find(|k| k.kind == kind.name()));
+            figures.push((
+                format!("mixed ops/s, {}", kind.name()),
+                figures_of.map(|k| k.per_sec),
+            ));
+            figures.push((
+                format!("mixed p99, {}", kind.name()),
+                figures_of.map(|k| k.latency.p99_ms),
+            ));
+        }
+        figures
     }
 
     /// The photo figures, by name.
@@ -272,26 +326,28 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "{:>11} {:>11} {:>9} {:>9} {:>9} {:>10} {:>13}",
+                "{:>11} {:>11} {:>9} {:>9} {:>9} {:>10} {:>14} {:>13}",
                 "concurrency",
                 "commands/s",
                 "p50 ms",
                 "p95 ms",
                 "p99 ms",
                 "vs INSERT",
+                "vs 10-row rows",
                 "vs JS publish"
             );
             for t in &self.throughput {
                 let r = self.ratios.iter().find(|r| r.concurrency == t.concurrency);
                 let _ = writeln!(
                     out,
-                    "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1}% {:>12.1}%",
+                    "{:>11} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1}% {:>13.1}% {:>12.1}%",
                     t.concurrency,
                     t.per_sec,
                     t.latency.p50_ms,
                     t.latency.p95_ms,
                     t.latency.p99_ms,
                     r.map_or(0.0, |r| r.of_pg_insert * 100.0),
+                    r.map_or(0.0, |r| r.of_pg_insert_batch10 * 100.0),
                     r.map_or(0.0, |r| r.of_jetstream_publish * 100.0)
                 );
             }
@@ -314,6 +370,27 @@ impl Report {
                     js.latency.p99_ms
                 );
             }
+            let _ = writeln!(
+                out,
+                "\nCeiling: {}-row INSERT … SELECT * FROM UNNEST (the event store's shape), autocommitted",
+                crate::ceiling::BATCH_ROWS
+            );
+            let _ = writeln!(
+                out,
+                "{:>11} {:>11} {:>13} {:>9} {:>9}",
+                "concurrency", "rows/s", "statements/s", "p50 ms", "p99 ms"
+            );
+            for b in &self.pg_insert_batch10 {
+                let _ = writeln!(
+                    out,
+                    "{:>11} {:>11.0} {:>13.0} {:>9.2} {:>9.2}",
+                    b.statements.concurrency,
+                    b.rows_per_sec,
+                    b.statements.per_sec,
+                    b.statements.latency.p50_ms,
+                    b.statements.latency.p99_ms
+                );
+            }
         }
         if let Some(e) = &self.e2e {
             let _ = writeln!(out, "\nEnd to end (send → another member's WebSocket), offered {:.0}/s: {} sent, {} delivered, {} missing", e.offered_per_sec, e.sent, e.delivered, e.missing);
@@ -325,6 +402,32 @@ impl Report {
         }
         if let Some(l) = &self.projection_lag {
             let _ = writeln!(out, "Projection lag (chat view behind the store, {} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, at most {} events behind", l.samples, l.lag.p50_ms, l.lag.p99_ms, l.lag.max_ms, l.max_events_behind);
+        }
+        if let Some(m) = &self.mixed {
+            let _ = writeln!(
+                out,
+                "\nMixed workload: {} clients, closed loop, {:.1} s: {:.0} ops/s in all, {} errors",
+                m.clients, m.seconds, m.per_sec, m.errors
+            );
+            let _ = writeln!(
+                out,
+                "  {:<18} {:>6} {:>7} {:>6} {:>8} {:>9} {:>9}  requests",
+                "kind", "share", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
+            );
+            for k in &m.kinds {
+                let _ = writeln!(
+                    out,
+                    "  {:<18} {:>5.2}% {:>7} {:>6} {:>8.0} {:>9.2} {:>9.2}  {}",
+                    k.kind,
+                    k.share,
+                    k.ops,
+                    k.errors,
+                    k.per_sec,
+                    k.latency.p50_ms,
+                    k.latency.p99_ms,
+                    k.route
+                );
+            }
         }
         if let Some(f) = &self.fanout {
             let _ = writeln!(out, "\nFan-out: one room, {} members on WebSockets, messages at a sustained rate (delivery to all members)", f.members);

@@ -39,7 +39,12 @@ pub async fn run(
                         latencies.record(sent.elapsed());
                         ok += 1;
                     }
-                    Err(_) => errors += 1,
+                    Err(error) => {
+                        if errors == 0 {
+                            eprintln!("bench: a send failed: {error:#}");
+                        }
+                        errors += 1;
+                    }
                 }
             }
             (latencies, ok, errors)

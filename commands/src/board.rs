@@ -175,7 +175,7 @@ impl Commands {
                 let media = self.store.load::<Media>(&media_id.to_string()).await?;
                 rows.push(media.decide(attach, services)?.rows(&self.meta)?);
             }
-            Ok(self.store.append_all(&rows).await?)
+            Ok(self.store.append_all(rows).await?)
         })
         .await;
         for key in keys {

@@ -169,7 +169,7 @@ impl Commands {
             let used = media.decide(MediaCommand::Attach { by: sender_id, to }, services)?;
             let position = self
                 .store
-                .append_all(&[sent.rows(&self.meta)?, used.rows(&self.meta)?])
+                .append_all(vec![sent.rows(&self.meta)?, used.rows(&self.meta)?])
                 .await?;
             Ok((sent.events, position))
         })

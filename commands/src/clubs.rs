@@ -73,7 +73,7 @@ impl Commands {
                 )?;
             Ok(self
                 .store
-                .append_all(&[club.rows(&self.meta)?, room.rows(&self.meta)?])
+                .append_all(vec![club.rows(&self.meta)?, room.rows(&self.meta)?])
                 .await?)
         })
         .await?;
@@ -198,7 +198,7 @@ impl Commands {
                 rows.push(moved.rows(&self.meta)?);
                 room = moved.into_loaded();
             }
-            let position = self.store.append_all(&rows).await?;
+            let position = self.store.append_all(rows).await?;
             Ok(ClubDone {
                 club: change.after.clone(),
                 events: change.events,

@@ -225,7 +225,7 @@ impl Commands {
                 room.decide(ChatCommand::Archive { by }, services)?
                     .rows(&self.meta)?,
             );
-            Ok(self.store.append_all(&rows).await?)
+            Ok(self.store.append_all(rows).await?)
         })
         .await?;
         for key in keys {

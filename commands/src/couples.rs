@@ -217,7 +217,7 @@ impl Commands {
                 couple.rows(&self.meta)?,
                 room.rows(&self.meta)?,
             ];
-            let position = self.store.append_all(&rows).await?;
+            let position = self.store.append_all(rows.into()).await?;
             for key in [
                 (Invite::TYPE, code.as_str().to_owned()),
                 (User::TYPE, inviter_id.to_string()),

@@ -35,6 +35,9 @@ pub enum CommandError {
     /// The event store or database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// An append could not be written with the group it was in (see `store::group`).
+    #[error("append failed")]
+    Append(#[source] crate::store::AppendError),
     /// postgres-es could not load an aggregate.
     #[error("could not load {aggregate} {id}")]
     Load {

@@ -169,7 +169,7 @@ impl Commands {
                 });
             }
             let change = decided?;
-            match self.store.append_all(&[change.rows(&self.meta)?]).await {
+            match self.store.append_all(vec![change.rows(&self.meta)?]).await {
                 Ok(position) => {
                     let events = change.events.clone();
                     let done = change.into_loaded();

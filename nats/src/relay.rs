@@ -305,10 +305,13 @@ impl Relay {
         Ok(rows.len())
     }
 
-    /// Whether committed-or-not rows wait beyond the horizon.
+    /// Whether committed rows wait beyond the horizon. Asked as "is the newest visible event at
+    /// or past it", one step down the global-order index: an `EXISTS` over the range was planned
+    /// as a scan of the whole table, the largest cost of the whole pipeline (docs/performance.md).
     async fn pending(&self) -> Result<bool, RelayError> {
         let (pending,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot()))",
+            "SELECT COALESCE((SELECT tx_id FROM events ORDER BY tx_id DESC LIMIT 1)
+                             >= pg_snapshot_xmin(pg_current_snapshot()), false)",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -1,23 +1,33 @@
 //! Rebuilds read models from the event store.
 //!
-//! A replay builds the view afresh in a shadow schema (empty copies of the view's tables),
+//! A replay builds each view afresh in a shadow schema (empty copies of the view's tables),
 //! applying every event below the horizon in global order in short transactions, then swaps the
 //! shadow tables in and sets the checkpoint in one short transaction. Readers keep the old rows
 //! until the swap; no transaction stays open long enough to hold back the relay's horizon. The
-//! view's advisory lock is held throughout, so its live consumer waits and then simply continues
-//! after the new checkpoint. The checkpoint's stream sequence is the number of events applied:
-//! the relay keeps the stream an exact copy of the global order.
+//! views' advisory locks are held throughout, so their live consumers wait and then simply
+//! continue after the new checkpoints. The checkpoint's stream sequence is the number of events
+//! applied: the relay keeps the stream an exact copy of the global order.
+//!
+//! Speed (docs/performance.md): the store is read once, however many views are rebuilt, and each
+//! view applies on a connection of its own, so views run side by side. A shadow table has only
+//! the unique indexes its view's SQL relies on while it fills; the others are built at the end,
+//! in one pass each, under the names the live tables give them.
 
-use futures::TryStreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use indicatif::{ProgressBar, ProgressStyle};
 use moim_nats::EventEnvelope;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use tokio::sync::mpsc;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::{ProjectionError, View};
 
 /// Events applied per transaction.
-const BATCH: usize = 2000;
+const BATCH: usize = 5000;
+/// Batches read ahead of the slowest view: what a replay holds in memory.
+const AHEAD: usize = 4;
 
 /// How a replay went.
 #[derive(Debug, Clone, Copy)]
@@ -26,36 +36,171 @@ pub struct Replayed {
     pub events: u64,
 }
 
+/// How one view's replay went, in a replay of several.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewReplayed {
+    /// The view.
+    pub view: View,
+    /// Events applied.
+    pub events: u64,
+    /// From the start of the replay until the view was filled and indexed.
+    pub took: Duration,
+}
+
 /// Rebuilds `view`; shows a progress bar when `progress` is set and stderr is a terminal.
 pub async fn replay(
     pool: &PgPool,
     view: View,
     progress: bool,
 ) -> Result<Replayed, ProjectionError> {
-    // A session lock on a connection of its own: released when it closes, whatever happens.
+    let done = replay_all(pool, &[view], progress).await?;
+    Ok(Replayed {
+        events: done.first().map_or(0, |d| d.events),
+    })
+}
+
+/// Rebuilds `views` from one reading of the store, side by side.
+pub async fn replay_all(
+    pool: &PgPool,
+    views: &[View],
+    progress: bool,
+) -> Result<Vec<ViewReplayed>, ProjectionError> {
+    // Session locks on a connection of its own: released when it closes, whatever happens.
     let mut guard = pool.connect_options().connect().await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(view.lock_key())
-        .execute(&mut guard)
-        .await?;
-    let result = rebuild(pool, view, progress).await;
+    for view in views {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(view.lock_key())
+            .execute(&mut guard)
+            .await?;
+    }
+    let result = rebuild(pool, views, progress).await;
     let _ = guard.close().await;
     result
 }
 
-async fn rebuild(pool: &PgPool, view: View, progress: bool) -> Result<Replayed, ProjectionError> {
-    let shadow = format!("moim_replay_{}", view.name());
-    let retired = format!("moim_retired_{}", view.name());
-    let mut ddl = String::new();
-    ddl.push_str(&format!(
-        "DROP SCHEMA IF EXISTS {shadow} CASCADE; CREATE SCHEMA {shadow};"
-    ));
-    for table in view.tables() {
-        ddl.push_str(&format!(
-            "CREATE TABLE {shadow}.{table} (LIKE public.{table} INCLUDING ALL);"
-        ));
+/// A view's shadow schema, and the indexes to build once it is filled.
+struct Shadow {
+    view: View,
+    schema: String,
+    later: Vec<String>,
+}
+
+impl Shadow {
+    /// Empty copies of the view's tables, with the constraints and unique indexes its SQL needs
+    /// (`ON CONFLICT`), under the live tables' names.
+    async fn create(pool: &PgPool, view: View) -> Result<Self, ProjectionError> {
+        let schema = format!("moim_replay_{}", view.name());
+        let mut ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
+        let mut later = Vec::new();
+        for table in view.tables() {
+            ddl.push_str(&format!(
+                "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
+            ));
+            let constraints: Vec<(String, String)> = sqlx::query_as(
+                "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
+                 WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
+            )
+            .bind(format!("public.{table}"))
+            .fetch_all(pool)
+            .await?;
+            for (name, definition) in constraints {
+                ddl.push_str(&format!(
+                    "ALTER TABLE {schema}.{table} ADD CONSTRAINT {name} {definition};"
+                ));
+            }
+            let indexes: Vec<(bool, String)> = sqlx::query_as(
+                "SELECT i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i
+                 WHERE i.indrelid = $1::regclass
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+                 ORDER BY i.indexrelid",
+            )
+            .bind(format!("public.{table}"))
+            .fetch_all(pool)
+            .await?;
+            for (unique, definition) in indexes {
+                let definition = definition.replacen(
+                    &format!(" ON public.{table} "),
+                    &format!(" ON {schema}.{table} "),
+                    1,
+                );
+                if unique {
+                    ddl.push_str(&definition);
+                    ddl.push(';');
+                } else {
+                    later.push(definition);
+                }
+            }
+        }
+        sqlx::raw_sql(&ddl).execute(pool).await?;
+        Ok(Self {
+            view,
+            schema,
+            later,
+        })
     }
-    sqlx::raw_sql(&ddl).execute(pool).await?;
+
+    /// Applies every batch it is sent, then builds the remaining indexes; answers how many
+    /// events it applied.
+    async fn fill(
+        &self,
+        pool: &PgPool,
+        mut batches: mpsc::Receiver<Arc<Vec<EventEnvelope>>>,
+    ) -> Result<Checkpoint, ProjectionError> {
+        let mut at = Checkpoint::default();
+        while let Some(batch) = batches.recv().await {
+            let mut tx = pool.begin().await?;
+            apply_into(&mut tx, &self.schema, self.view, &batch).await?;
+            tx.commit().await?;
+            at = Checkpoint {
+                position: batch.last().map_or(at.position, |e| e.position),
+                stream_seq: at.stream_seq + batch.len() as u64,
+            };
+        }
+        for index in &self.later {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET LOCAL maintenance_work_mem = '128MB'")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::raw_sql(index).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(at)
+    }
+
+    /// Puts the rebuilt tables in place of the live ones and sets the checkpoint.
+    async fn swap(&self, pool: &PgPool, at: Checkpoint) -> Result<(), ProjectionError> {
+        let retired = format!("moim_retired_{}", self.view.name());
+        let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
+        for table in self.view.tables() {
+            swap.push_str(&format!(
+                "ALTER TABLE public.{table} SET SCHEMA {retired}; ALTER TABLE {}.{table} SET SCHEMA public;",
+                self.schema
+            ));
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(&swap).execute(&mut *tx).await?;
+        checkpoint::save(&mut tx, self.view.name(), at).await?;
+        tx.commit().await?;
+        sqlx::raw_sql(&format!(
+            "DROP SCHEMA {retired} CASCADE; DROP SCHEMA {} CASCADE;",
+            self.schema
+        ))
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn rebuild(
+    pool: &PgPool,
+    views: &[View],
+    progress: bool,
+) -> Result<Vec<ViewReplayed>, ProjectionError> {
+    let started = Instant::now();
+    let mut shadows = Vec::with_capacity(views.len());
+    for &view in views {
+        shadows.push(Shadow::create(pool, view).await?);
+    }
 
     let (horizon,): (i64,) =
         sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
@@ -77,58 +222,70 @@ async fn rebuild(pool: &PgPool, view: View, progress: bool) -> Result<Replayed, 
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_message(view.name());
+    bar.set_message(match views {
+        [one] => one.name(),
+        _ => "all views",
+    });
 
-    // The events are read on a connection of their own, outside any transaction, so the long
-    // read holds no transaction id.
-    let mut reader = pool.acquire().await?;
-    let sql =
-        EventEnvelope::select("WHERE tx_id < $1::bigint::text::xid8 ORDER BY tx_id, position");
-    let mut rows = sqlx::query_as::<_, EventEnvelope>(&sql)
-        .bind(horizon)
-        .fetch(&mut *reader);
-    let mut at = Checkpoint::default();
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        let next = rows.try_next().await?;
-        let finished = next.is_none();
-        batch.extend(next);
-        if batch.len() == BATCH || (finished && !batch.is_empty()) {
-            let mut tx = pool.begin().await?;
-            apply_into(&mut tx, &shadow, view, &batch).await?;
-            tx.commit().await?;
-            at = Checkpoint {
-                position: batch.last().map_or(at.position, |e| e.position),
-                stream_seq: at.stream_seq + batch.len() as u64,
+    let mut senders = Vec::with_capacity(shadows.len());
+    let mut fills = Vec::with_capacity(shadows.len());
+    for shadow in &shadows {
+        let (send, receive) = mpsc::channel(AHEAD);
+        senders.push(send);
+        fills.push(async move {
+            let at = shadow.fill(pool, receive).await;
+            (at, started.elapsed())
+        });
+    }
+
+    // The events are read a batch per query, each its own short snapshot: one query over the
+    // whole store would hold back the horizon for its whole length, and every row the views
+    // update again and again (a room's latest message) would keep every old version alive for
+    // the next lookup to step through. Each batch goes to every view; the views fill side by
+    // side on connections of their own, so PostgreSQL does their work in parallel.
+    let read = async {
+        let senders = senders;
+        let sql = EventEnvelope::select(
+            "WHERE tx_id < $1::bigint::text::xid8
+               AND (tx_id, position) > ($2::bigint::text::xid8, $3)
+             ORDER BY tx_id, position LIMIT $4",
+        );
+        let mut after = domain::Position::START;
+        loop {
+            let batch: Vec<EventEnvelope> = sqlx::query_as(&sql)
+                .bind(horizon)
+                .bind(after.tx_id)
+                .bind(after.position)
+                .bind(BATCH as i64)
+                .fetch_all(pool)
+                .await?;
+            let Some(last) = batch.last() else {
+                return Ok::<_, ProjectionError>(());
             };
+            after = last.position;
             bar.inc(batch.len() as u64);
-            batch.clear();
+            let shared = Arc::new(batch);
+            for send in &senders {
+                // A view that stopped reports its error when its fill is awaited.
+                let _ = send.send(Arc::clone(&shared)).await;
+            }
         }
-        if finished {
-            break;
-        }
-    }
-    drop(rows);
+    };
+    let (read, filled) = tokio::join!(read, futures::future::join_all(fills));
+    read?;
 
-    let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
-    for table in view.tables() {
-        swap.push_str(&format!(
-            "ALTER TABLE public.{table} SET SCHEMA {retired}; ALTER TABLE {shadow}.{table} SET SCHEMA public;"
-        ));
+    let mut done = Vec::with_capacity(shadows.len());
+    for (shadow, (at, took)) in shadows.iter().zip(filled) {
+        let at = at?;
+        shadow.swap(pool, at).await?;
+        done.push(ViewReplayed {
+            view: shadow.view,
+            events: at.stream_seq,
+            took,
+        });
     }
-    let mut tx = pool.begin().await?;
-    sqlx::raw_sql(&swap).execute(&mut *tx).await?;
-    checkpoint::save(&mut tx, view.name(), at).await?;
-    tx.commit().await?;
-    sqlx::raw_sql(&format!(
-        "DROP SCHEMA {retired} CASCADE; DROP SCHEMA {shadow} CASCADE;"
-    ))
-    .execute(pool)
-    .await?;
     bar.finish();
-    Ok(Replayed {
-        events: at.stream_seq,
-    })
+    Ok(done)
 }
 
 /// Applies events to the shadow tables: the shadow schema comes first on the search path, so

@@ -22,6 +22,7 @@ mod couples;
 mod errors;
 mod fakes;
 mod games;
+mod group_commit;
 mod health;
 mod helpers;
 mod maplestory;

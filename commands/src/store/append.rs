@@ -1,11 +1,14 @@
 //! Appending: the events of one or more aggregates in one `INSERT … UNNEST` statement, with
-//! their metadata, answering the global position of the last one. Moim appends with its own SQL
+//! their metadata, answering the global position of the last one. Appends that need no
+//! transaction of the caller's go through group commit (`group`). Moim appends with its own SQL
 //! rather than postgres-es's `commit` because one transaction must be able to write several
 //! aggregates (a couple match writes an invite and two users) and hand back the position that
 //! becomes the read-your-writes token; postgres-es commits one aggregate and returns nothing.
 
+use std::sync::Arc;
+
 use domain::Position;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::{EventStore, Rows};
 use crate::error::CommandError;
@@ -22,6 +25,13 @@ pub enum AppendError {
     /// Anything else.
     #[error("append failed")]
     Database(#[from] sqlx::Error),
+    /// The connection failed while writing the group the append was in: whether it was written
+    /// is unknown, as for a lone append whose connection fails.
+    #[error("the append's group could not be written")]
+    Group(#[source] Arc<sqlx::Error>),
+    /// The group's writer stopped before answering (the runtime is shutting down).
+    #[error("the append's group was abandoned")]
+    Abandoned,
 }
 
 impl AppendError {
@@ -52,6 +62,7 @@ impl From<AppendError> for CommandError {
             AppendError::Conflict => CommandError::Conflict,
             AppendError::Duplicate => CommandError::Duplicate,
             AppendError::Database(e) => CommandError::Database(e),
+            other @ (AppendError::Group(_) | AppendError::Abandoned) => CommandError::Append(other),
         }
     }
 }
@@ -75,24 +86,10 @@ impl EventStore {
         for (change, sealed) in changes.iter().zip(&sealed) {
             columns.push(change, sealed);
         }
-        let rows = sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                                 payload, metadata, event_id)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-                                  $6::jsonb[], $7::jsonb[], $8::uuid[])
-             RETURNING tx_id::text::bigint AS tx_id, position",
-        )
-        .bind(&columns.types)
-        .bind(&columns.ids)
-        .bind(&columns.seqs)
-        .bind(&columns.kinds)
-        .bind(&columns.versions)
-        .bind(&columns.payloads)
-        .bind(&columns.metadata)
-        .bind(&columns.event_ids)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(AppendError::from_insert)?;
+        let rows = columns
+            .insert(conn, "RETURNING tx_id::text::bigint AS tx_id, position")
+            .await
+            .map_err(AppendError::from_insert)?;
         // Counted once written (a transaction that rolls back later is rare enough to ignore).
         for (aggregate_type, event_type) in columns.types.iter().zip(&columns.kinds) {
             metrics::counter!("events_appended_total", "aggregate" => *aggregate_type, "event" => *event_type)
@@ -111,13 +108,22 @@ impl EventStore {
         Ok(last)
     }
 
+    /// Appends atomically, sharing a statement and a commit with the appends made at the same
+    /// moment (group commit, see `group`).
+    pub async fn append_all(&self, changes: Vec<Rows>) -> Result<Position, AppendError> {
+        self.groups.append(changes).await
+    }
+
     /// Appends in a transaction of its own. Without a snapshot to write the append is a single
     /// statement, which PostgreSQL runs as its own transaction: one round trip.
-    pub async fn append_all(&self, changes: &[Rows]) -> Result<Position, AppendError> {
+    pub(super) async fn append_alone(
+        pool: &PgPool,
+        changes: &[Rows],
+    ) -> Result<Position, AppendError> {
         if changes.iter().all(|c| c.snapshot.is_none()) {
-            return Self::append(&mut *self.pool.acquire().await?, changes).await;
+            return Self::append(&mut *pool.acquire().await?, changes).await;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         let position = Self::append(&mut tx, changes).await?;
         tx.commit().await?;
         Ok(position)
@@ -126,19 +132,46 @@ impl EventStore {
 
 /// The append's columns, one array each, for `UNNEST`.
 #[derive(Default)]
-struct Columns<'a> {
-    types: Vec<&'static str>,
-    ids: Vec<&'a str>,
-    seqs: Vec<i64>,
-    kinds: Vec<&'static str>,
-    versions: Vec<&'static str>,
-    payloads: Vec<&'a serde_json::Value>,
-    metadata: Vec<&'a serde_json::Value>,
-    event_ids: Vec<uuid::Uuid>,
+pub(super) struct Columns<'a> {
+    pub(super) types: Vec<&'static str>,
+    pub(super) ids: Vec<&'a str>,
+    pub(super) seqs: Vec<i64>,
+    pub(super) kinds: Vec<&'static str>,
+    pub(super) versions: Vec<&'static str>,
+    pub(super) payloads: Vec<&'a serde_json::Value>,
+    pub(super) metadata: Vec<&'a serde_json::Value>,
+    pub(super) event_ids: Vec<uuid::Uuid>,
 }
 
 impl<'a> Columns<'a> {
-    fn push(&mut self, change: &'a Rows, sealed: &'a [Option<serde_json::Value>]) {
+    /// Inserts the rows with one `INSERT … SELECT * FROM UNNEST(…)`, ending with `tail` (its
+    /// `ON CONFLICT` and `RETURNING` clauses), and answers the rows it returns.
+    pub(super) async fn insert(
+        &self,
+        conn: &mut PgConnection,
+        tail: &str,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, metadata, event_id)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                                  $6::jsonb[], $7::jsonb[], $8::uuid[])
+             {tail}"
+        );
+        sqlx::query(&sql)
+            .bind(&self.types)
+            .bind(&self.ids)
+            .bind(&self.seqs)
+            .bind(&self.kinds)
+            .bind(&self.versions)
+            .bind(&self.payloads)
+            .bind(&self.metadata)
+            .bind(&self.event_ids)
+            .fetch_all(&mut *conn)
+            .await
+    }
+
+    pub(super) fn push(&mut self, change: &'a Rows, sealed: &'a [Option<serde_json::Value>]) {
         for (i, (row, sealed)) in change.events.iter().zip(sealed).enumerate() {
             self.types.push(change.aggregate_type);
             self.ids.push(change.aggregate_id.as_str());
@@ -152,7 +185,10 @@ impl<'a> Columns<'a> {
     }
 }
 
-async fn write_snapshot(conn: &mut PgConnection, change: &Rows) -> Result<(), AppendError> {
+pub(super) async fn write_snapshot(
+    conn: &mut PgConnection,
+    change: &Rows,
+) -> Result<(), sqlx::Error> {
     let Some((payload, count)) = &change.snapshot else {
         return Ok(());
     };

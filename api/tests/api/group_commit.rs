@@ -1,0 +1,134 @@
+//! Group commit: appends made at the same moment share a statement and a commit, and each one
+//! still gets its own outcome. The judges are a stale append and a repeated one in the middle of
+//! a crowd: only they fail, and nothing of theirs is left behind.
+
+use commands::store::{AppendError, EventStore, Loaded, Rows};
+use commands::SystemServices;
+use domain::chat::{ChatCommand, ChatRoom, MessageContent, RoomKind};
+use domain::values::{MessageBody, RoomName};
+use domain::{Metadata, Position};
+use uuid::Uuid;
+
+use crate::helpers::spawn_app;
+
+fn create(room: &Loaded<ChatRoom>, creator: Uuid) -> Rows {
+    let command = ChatCommand::CreateRoom {
+        room_id: room.id.parse().unwrap(),
+        name: RoomName::parse("crowd").unwrap(),
+        kind: RoomKind::Group,
+        creator_id: creator,
+        member_ids: vec![creator],
+    };
+    room.decide(command, &SystemServices)
+        .unwrap()
+        .rows(&Metadata::default())
+        .unwrap()
+}
+
+fn say(room: &Loaded<ChatRoom>, sender: Uuid, client_msg_id: Uuid) -> Rows {
+    let command = ChatCommand::SendMessage {
+        sender_id: sender,
+        client_msg_id,
+        content: MessageContent::Text(MessageBody::parse("hello").unwrap()),
+    };
+    room.decide(command, &SystemServices)
+        .unwrap()
+        .rows(&Metadata::default())
+        .unwrap()
+}
+
+async fn events_of(store: &EventStore, room: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
+        .bind(room)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
+    let app = spawn_app().await;
+    let store = EventStore::new(app.pool.clone());
+    let user = Uuid::now_v7();
+
+    // A room with one message, and that state as it was before the message (stale).
+    let busy = Uuid::now_v7().to_string();
+    let empty = store.load::<ChatRoom>(&busy).await.unwrap();
+    store.append_all(vec![create(&empty, user)]).await.unwrap();
+    let before = store.load::<ChatRoom>(&busy).await.unwrap();
+    let first_msg = Uuid::now_v7();
+    store
+        .append_all(vec![say(&before, user, first_msg)])
+        .await
+        .unwrap();
+    let now = store.load::<ChatRoom>(&busy).await.unwrap();
+
+    // A crowd of new rooms, each created by its own append, all at once; among them a message
+    // decided on the stale state (a conflict), the first message again (a duplicate), and an
+    // append of a new room together with a stale message (it must leave its new room unwritten).
+    for round in 0..5 {
+        let mut appends = Vec::new();
+        let mut fresh = Vec::new();
+        for _ in 0..40 {
+            let id = Uuid::now_v7().to_string();
+            let room = store.load::<ChatRoom>(&id).await.unwrap();
+            appends.push(vec![create(&room, user)]);
+            fresh.push(id);
+        }
+        let stale = appends.len();
+        appends.push(vec![say(&before, user, Uuid::now_v7())]);
+        let repeated = appends.len();
+        appends.push(vec![say(&now, user, first_msg)]);
+        let torn = appends.len();
+        let lonely = Uuid::now_v7().to_string();
+        let lonely_room = store.load::<ChatRoom>(&lonely).await.unwrap();
+        appends.push(vec![
+            create(&lonely_room, user),
+            say(&before, user, Uuid::now_v7()),
+        ]);
+
+        let outcomes: Vec<Result<Position, AppendError>> =
+            futures::future::join_all(appends.into_iter().map(|rows| {
+                let store = store.clone();
+                tokio::spawn(async move { store.append_all(rows).await })
+            }))
+            .await
+            .into_iter()
+            .map(|joined| joined.unwrap())
+            .collect();
+
+        for (n, outcome) in outcomes.iter().enumerate() {
+            match n {
+                n if n == stale || n == torn => assert!(
+                    matches!(outcome, Err(AppendError::Conflict)),
+                    "round {round}: append {n} should conflict, got {outcome:?}"
+                ),
+                n if n == repeated => assert!(
+                    matches!(outcome, Err(AppendError::Duplicate)),
+                    "round {round}: the repeated message should be a duplicate, got {outcome:?}"
+                ),
+                n => assert!(outcome.is_ok(), "round {round}: append {n}: {outcome:?}"),
+            }
+        }
+        for id in &fresh {
+            assert_eq!(events_of(&store, id).await, 1, "round {round}: room {id}");
+        }
+        assert_eq!(
+            events_of(&store, &lonely).await,
+            0,
+            "round {round}: the torn append left its new room behind"
+        );
+        assert_eq!(events_of(&store, &busy).await, 2, "round {round}");
+        // The crowd shared commits: fewer transactions than appends.
+        let transactions: std::collections::HashSet<i64> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok().map(|p| p.tx_id))
+            .collect();
+        assert!(
+            transactions.len() < fresh.len(),
+            "round {round}: {} appends in {} transactions",
+            fresh.len(),
+            transactions.len()
+        );
+    }
+}
