@@ -9,9 +9,9 @@
 //! applied: the relay keeps the stream an exact copy of the global order.
 //!
 //! Speed (docs/performance.md): the store is read once, however many views are rebuilt, and each
-//! view applies on a connection of its own, so views run side by side. A shadow table has only
-//! the unique indexes its view's SQL relies on while it fills; the others are built at the end,
-//! in one pass each, under the names the live tables give them.
+//! view applies on a connection of its own, so views run side by side. A shadow table fills
+//! with its constraints and btree indexes (the views' own SQL looks rows up through them); its
+//! search (GIN) indexes are built at the end, in one pass each. Every index keeps its live name.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,8 +86,8 @@ struct Shadow {
 }
 
 impl Shadow {
-    /// Empty copies of the view's tables, with the constraints and unique indexes its SQL needs
-    /// (`ON CONFLICT`), under the live tables' names.
+    /// Empty copies of the view's tables, with their constraints and btree indexes under the
+    /// live tables' names; the search indexes are kept for the end.
     async fn create(pool: &PgPool, view: View) -> Result<Self, ProjectionError> {
         let schema = format!("moim_replay_{}", view.name());
         let mut ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
@@ -97,7 +97,7 @@ impl Shadow {
                 "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
             ));
             let constraints: Vec<(String, String)> = sqlx::query_as(
-                "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
+                "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint
                  WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
             )
             .bind(format!("public.{table}"))
@@ -111,7 +111,9 @@ impl Shadow {
             let indexes: Vec<(bool, String)> = sqlx::query_as(
                 "SELECT i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i
                  WHERE i.indrelid = $1::regclass
-                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                                     AND c.contype IN ('p', 'u', 'x'))
                  ORDER BY i.indexrelid",
             )
             .bind(format!("public.{table}"))
@@ -123,7 +125,9 @@ impl Shadow {
                     &format!(" ON {schema}.{table} "),
                     1,
                 );
-                if unique {
+                // Search indexes are built at the end, in one pass; the views' own lookups use
+                // the others while the tables fill.
+                if unique || !definition.contains(" USING gin ") {
                     ddl.push_str(&definition);
                     ddl.push(';');
                 } else {

@@ -61,12 +61,12 @@ async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
         .append_all(vec![say(&before, user, first_msg)])
         .await
         .unwrap();
-    let now = store.load::<ChatRoom>(&busy).await.unwrap();
 
     // A crowd of new rooms, each created by its own append, all at once; among them a message
     // decided on the stale state (a conflict), the first message again (a duplicate), and an
     // append of a new room together with a stale message (it must leave its new room unwritten).
     for round in 0..5 {
+        let now = store.load::<ChatRoom>(&busy).await.unwrap();
         let mut appends = Vec::new();
         let mut fresh = Vec::new();
         for _ in 0..40 {
@@ -79,6 +79,11 @@ async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
         appends.push(vec![say(&before, user, Uuid::now_v7())]);
         let repeated = appends.len();
         appends.push(vec![say(&now, user, first_msg)]);
+        // The same new message twice (a send retried at once): one is written, one is a duplicate.
+        let twin = Uuid::now_v7();
+        let twins = [appends.len(), appends.len() + 1];
+        appends.push(vec![say(&now, user, twin)]);
+        appends.push(vec![say(&now, user, twin)]);
         let torn = appends.len();
         let lonely = Uuid::now_v7().to_string();
         let lonely_room = store.load::<ChatRoom>(&lonely).await.unwrap();
@@ -103,6 +108,7 @@ async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
                     matches!(outcome, Err(AppendError::Conflict)),
                     "round {round}: append {n} should conflict, got {outcome:?}"
                 ),
+                n if twins.contains(&n) => {}
                 n if n == repeated => assert!(
                     matches!(outcome, Err(AppendError::Duplicate)),
                     "round {round}: the repeated message should be a duplicate, got {outcome:?}"
@@ -110,15 +116,41 @@ async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
                 n => assert!(outcome.is_ok(), "round {round}: append {n}: {outcome:?}"),
             }
         }
-        for id in &fresh {
+        let twin_outcomes: Vec<_> = twins.iter().map(|&n| &outcomes[n]).collect();
+        assert!(
+            matches!(
+                twin_outcomes.as_slice(),
+                [Ok(_), Err(AppendError::Duplicate)] | [Err(AppendError::Duplicate), Ok(_)]
+            ),
+            "round {round}: the twins got {twin_outcomes:?}"
+        );
+        // Each append's answer is where its own row is.
+        for (n, id) in fresh.iter().enumerate() {
             assert_eq!(events_of(&store, id).await, 1, "round {round}: room {id}");
+            let (tx_id, position): (i64, i64) = sqlx::query_as(
+                "SELECT tx_id::text::bigint, position FROM events WHERE aggregate_id = $1",
+            )
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            let answered = outcomes[n].as_ref().unwrap();
+            assert_eq!(
+                (answered.tx_id, answered.position),
+                (tx_id, position),
+                "round {round}: room {id}"
+            );
         }
         assert_eq!(
             events_of(&store, &lonely).await,
             0,
             "round {round}: the torn append left its new room behind"
         );
-        assert_eq!(events_of(&store, &busy).await, 2, "round {round}");
+        assert_eq!(
+            events_of(&store, &busy).await,
+            3 + round,
+            "round {round}: the busy room has its messages and one twin per round"
+        );
         // The crowd shared commits: fewer transactions than appends.
         let transactions: std::collections::HashSet<i64> = outcomes
             .iter()

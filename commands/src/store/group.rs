@@ -61,17 +61,24 @@ impl Groups {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts writing the waiting appends if a writer is free. A busy writer looks again when it
-    /// is done, after giving back its permit, so no append is left waiting.
+    /// Starts writing the waiting appends if a writer is free. A writer that is done gives back
+    /// its permit and then looks again; one that finds nothing looks once more after giving its
+    /// permit back, so an append queued while every permit was held is never left waiting.
     fn write_next(self: Arc<Self>) {
-        let Ok(permit) = Arc::clone(&self.writers).try_acquire_owned() else {
-            return;
-        };
-        let group = self.take_group();
-        if group.is_empty() {
-            return;
+        loop {
+            let Ok(permit) = Arc::clone(&self.writers).try_acquire_owned() else {
+                return;
+            };
+            let group = self.take_group();
+            if !group.is_empty() {
+                tokio::spawn(self.write(group, permit));
+                return;
+            }
+            drop(permit);
+            if self.queue().is_empty() {
+                return;
+            }
         }
-        tokio::spawn(self.write(group, permit));
     }
 
     fn take_group(&self) -> Vec<Pending> {
@@ -104,18 +111,18 @@ impl Groups {
                         let _ = pending.answer.send(outcome);
                     }
                 }
-                // The server refused the statement, so nothing was written: each append is
-                // written alone, and only the one at fault fails.
-                Err(error) if error.as_database_error().is_some() => {
+                // Nothing was written (the server refused it, or its transaction rolled back):
+                // each append is written alone, and only the one at fault fails.
+                Err(Unwritten::Nothing(error)) => {
                     tracing::debug!(%error, "group refused, writing its appends one by one");
                     for pending in group {
                         let outcome = EventStore::append_alone(&self.pool, &pending.changes).await;
                         let _ = pending.answer.send(outcome);
                     }
                 }
-                // The connection failed: whether the group was committed is unknown, as a lone
-                // append's would be, so every append in it reports the failure.
-                Err(error) => {
+                // Whether the group was written is unknown, as a lone append's would be when its
+                // connection fails, so every append in it reports the failure.
+                Err(Unwritten::Unknown(error)) => {
                     let error = Arc::new(error);
                     for pending in group {
                         let _ = pending
@@ -130,13 +137,34 @@ impl Groups {
     }
 }
 
+/// Why a group was not (known to be) written.
+enum Unwritten {
+    /// Nothing of it was written.
+    Nothing(sqlx::Error),
+    /// It may have been: the connection failed at the commit, or a query after the autocommitted
+    /// statement failed.
+    Unknown(sqlx::Error),
+}
+
+impl Unwritten {
+    /// A failure before anything was committed: a refusal by the server wrote nothing, a lost
+    /// connection leaves it unknown.
+    fn before_commit(error: sqlx::Error) -> Self {
+        if error.as_database_error().is_some() {
+            Self::Nothing(error)
+        } else {
+            Self::Unknown(error)
+        }
+    }
+}
+
 /// Writes several appends in one statement; in one transaction when one of them has more than
 /// one event or a snapshot (so that it cannot be written in part). Answers each one's outcome.
 async fn write_group(
     pool: &PgPool,
     appends: &[&[Rows]],
-) -> Result<Vec<Result<Position, AppendError>>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
+) -> Result<Vec<Result<Position, AppendError>>, Unwritten> {
+    let mut conn = pool.acquire().await.map_err(Unwritten::Nothing)?;
     let whole_rows = appends
         .iter()
         .all(|changes| changes.iter().map(|c| c.events.len()).sum::<usize>() == 1);
@@ -147,16 +175,23 @@ async fn write_group(
     if whole_rows && no_snapshots {
         return insert_group(&mut conn, appends).await;
     }
-    let mut tx = Connection::begin(&mut *conn).await?;
-    let outcomes = insert_group(&mut tx, appends).await?;
-    tx.commit().await?;
+    let mut tx = Connection::begin(&mut *conn)
+        .await
+        .map_err(Unwritten::Nothing)?;
+    // Whatever failed inside the transaction, it rolls back.
+    let outcomes = insert_group(&mut tx, appends)
+        .await
+        .map_err(|(Unwritten::Nothing(e) | Unwritten::Unknown(e))| Unwritten::Nothing(e))?;
+    tx.commit().await.map_err(Unwritten::before_commit)?;
     Ok(outcomes)
 }
 
+/// Inserts the group's rows and sorts out each append's outcome. Without a transaction around
+/// it the insert commits at once, so a failure after it leaves the outcome unknown.
 async fn insert_group(
     conn: &mut PgConnection,
     appends: &[&[Rows]],
-) -> Result<Vec<Result<Position, AppendError>>, sqlx::Error> {
+) -> Result<Vec<Result<Position, AppendError>>, Unwritten> {
     // One global order of aggregates, as a lone append takes, so groups written at once by two
     // processes lock rows in the same order.
     let mut changes: Vec<(usize, &Rows)> = appends
@@ -172,7 +207,9 @@ async fn insert_group(
         ))
     });
     let rows: Vec<&Rows> = changes.iter().map(|(_, c)| *c).collect();
-    let sealed = super::seal::seal(conn, &rows).await?;
+    let sealed = super::seal::seal(conn, &rows)
+        .await
+        .map_err(Unwritten::before_commit)?;
     let mut columns = Columns::default();
     let mut owners = Vec::new();
     for ((owner, change), sealed) in changes.iter().zip(&sealed) {
@@ -183,13 +220,31 @@ async fn insert_group(
         .insert(
             conn,
             "ON CONFLICT DO NOTHING
-             RETURNING event_id, aggregate_id, sequence, tx_id::text::bigint AS tx_id, position",
+             RETURNING event_id, aggregate_type, aggregate_id, sequence,
+                       tx_id::text::bigint AS tx_id, position",
         )
-        .await?;
+        .await
+        .map_err(Unwritten::before_commit)?;
+    sort_out(conn, appends, &changes, &columns, &owners, &written)
+        .await
+        .map_err(Unwritten::Unknown)
+}
+
+/// Each append's outcome from the rows that came back; an append with a refused row has its
+/// other rows deleted again, and is told whether its event exists (a duplicate) or not.
+async fn sort_out(
+    conn: &mut PgConnection,
+    appends: &[&[Rows]],
+    changes: &[(usize, &Rows)],
+    columns: &Columns<'_>,
+    owners: &[usize],
+    written: &[sqlx::postgres::PgRow],
+) -> Result<Vec<Result<Position, AppendError>>, sqlx::Error> {
     let mut positions = HashMap::with_capacity(written.len());
-    for row in &written {
-        let key: (Uuid, String, i64) = (
+    for row in written {
+        let key: (Uuid, String, String, i64) = (
             row.try_get("event_id")?,
+            row.try_get("aggregate_type")?,
             row.try_get("aggregate_id")?,
             row.try_get("sequence")?,
         );
@@ -199,15 +254,17 @@ async fn insert_group(
         };
         positions.insert(key, at);
     }
-    // Where each row was written, if it was.
+    // Where each row was written, if it was. A row given twice in one group went in once, as
+    // the first of the two (the insert reads its rows in order): that one takes it.
     let inserted: Vec<Option<Position>> = (0..owners.len())
         .map(|i| {
             let key = (
                 columns.event_ids[i],
+                columns.types[i].to_owned(),
                 columns.ids[i].to_owned(),
                 columns.seqs[i],
             );
-            positions.get(&key).copied()
+            positions.remove(&key)
         })
         .collect();
     // Each append's last position, or none when one of its rows was refused.
@@ -249,7 +306,7 @@ async fn insert_group(
         .map(|&i| owners[i])
         .collect();
 
-    for (owner, change) in &changes {
+    for (owner, change) in changes {
         if outcomes[*owner].is_some() {
             write_snapshot(conn, change).await?;
         }
