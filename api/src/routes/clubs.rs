@@ -484,7 +484,12 @@ pub async fn members(
         query,
         role: q.role.map(|r| r.as_str().to_owned()),
     };
+    // The list joins the users view for names: both must have reached the token, or a member
+    // who registered just before joining is missing from it.
     state.caught_up(VIEW, consistency).await?;
+    state
+        .caught_up(projections::users::VIEW, consistency)
+        .await?;
     let (members, total) =
         projections::clubs::members(&state.pool, club_id, &filter, window, limit).await?;
     let next_cursor =
