@@ -98,11 +98,10 @@ impl Groups {
 
     async fn write(self: Arc<Self>, group: Vec<Pending>, permit: OwnedSemaphorePermit) {
         metrics::histogram!("append_group_size").record(group.len() as f64);
-        if let [_] = group.as_slice() {
-            let Some(Pending { changes, answer }) = group.into_iter().next() else {
-                return;
-            };
-            let _ = answer.send(EventStore::append_alone(&self.pool, &changes).await);
+        if group.len() == 1 {
+            for Pending { changes, answer } in group {
+                let _ = answer.send(EventStore::append_alone(&self.pool, &changes).await);
+            }
         } else {
             let changes: Vec<&[Rows]> = group.iter().map(|p| p.changes.as_slice()).collect();
             match write_group(&self.pool, &changes).await {
