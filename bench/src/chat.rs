@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use projections::chat_search;
+use projections::{bigrams, chat_search};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -55,6 +55,31 @@ pub struct RoomList {
 const WORDS: &str = "ARRAY['안녕하세요','오늘','저녁','배드민턴','모임','같이','먹자','hello',
                             'World','game','내일','회의','coffee','주말','운동','코트','경기','점수']";
 
+/// The search pairs of every body `body` (an SQL expression of `i`) makes for `i` below
+/// `messages`, computed as the chat view computes a message's, into a table `search_pairs`. The
+/// generated messages repeat a few thousand bodies, so each body's are computed once.
+async fn search_pairs(scratch: &Scratch, body: &str, messages: i64) -> anyhow::Result<()> {
+    let bodies: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT {body} FROM generate_series(0, $1 - 1) i"
+    ))
+    .bind(messages)
+    .fetch_all(&scratch.pool)
+    .await?;
+    let pairs: Vec<String> = bodies.iter().map(|b| bigrams::joined(b)).collect();
+    sqlx::query("CREATE TABLE search_pairs (body text PRIMARY KEY, grams text[] NOT NULL)")
+        .execute(&scratch.pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO search_pairs
+         SELECT body, string_to_array(pairs, ' ') FROM UNNEST($1::text[], $2::text[]) AS p(body, pairs)",
+    )
+    .bind(&bodies)
+    .bind(&pairs)
+    .execute(&scratch.pool)
+    .await?;
+    Ok(())
+}
+
 /// Loads `messages` generated messages into the scratch chat view, then times searches.
 pub async fn search(scratch: &Scratch, messages: i64, samples: usize) -> anyhow::Result<Search> {
     let searcher = Uuid::from_u128(7);
@@ -78,18 +103,22 @@ pub async fn search(scratch: &Scratch, messages: i64, samples: usize) -> anyhow:
         .collect();
     // Three words a message from eighteen (each in about one message of six: a worst case), and
     // words as frequent as real ones: in 1 of 100, 1 of 1,000 and 1 of 20,000 messages.
+    let body = format!(
+        "({WORDS})[1 + i * 7 % 18] || ' ' || ({WORDS})[1 + i * 13 % 17] || ' '
+             || ({WORDS})[1 + i * 31 % 16]
+             || CASE WHEN i % 101 = 7 THEN ' 체육관' ELSE '' END
+             || CASE WHEN i % 997 = 3 THEN ' 셔틀콕' ELSE '' END
+             || CASE WHEN i % 19997 = 5 THEN ' 희귀한단어' ELSE '' END"
+    );
+    search_pairs(scratch, &body, messages).await?;
     let insert = format!(
         "INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
-                                    sent_at, recipients, n)
+                                    sent_at, recipients, n, grams)
          SELECT md5('room' || (i % {ROOMS}))::uuid, i / {ROOMS} + 1, md5('m' || i)::uuid,
-                md5('user' || (i % 50))::uuid, md5('c' || i)::uuid,
-                ({WORDS})[1 + i * 7 % 18] || ' ' || ({WORDS})[1 + i * 13 % 17] || ' '
-                    || ({WORDS})[1 + i * 31 % 16]
-                    || CASE WHEN i % 101 = 7 THEN ' 체육관' ELSE '' END
-                    || CASE WHEN i % 997 = 3 THEN ' 셔틀콕' ELSE '' END
-                    || CASE WHEN i % 19997 = 5 THEN ' 희귀한단어' ELSE '' END,
-                now() - ($3 - i) * interval '1 second', 2, i / {ROOMS} + 1
-         FROM generate_series($1, $2 - 1) i"
+                md5('user' || (i % 50))::uuid, md5('c' || i)::uuid, body,
+                now() - ($3 - i) * interval '1 second', 2, i / {ROOMS} + 1, grams
+         FROM (SELECT i, {body} AS body FROM generate_series($1, $2 - 1) i) m
+         JOIN search_pairs USING (body)"
     );
     stream::iter(chunks)
         .map(|(from, to)| {

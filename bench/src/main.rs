@@ -64,6 +64,9 @@ pub struct Options {
     /// workload, replay and the ceilings (for profiling and iterating on commands).
     #[arg(long, conflicts_with_all = ["abuse_only", "chat_only", "realtime_only", "media_only"])]
     commands_only: bool,
+    /// Runs only the replay of a generated store (its figures alone are checked).
+    #[arg(long, conflicts_with_all = ["abuse_only", "chat_only", "realtime_only", "media_only", "commands_only"])]
+    replay_only: bool,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -139,6 +142,8 @@ async fn main() -> anyhow::Result<()> {
         command_path(&target, scale, &mut report).await?;
         store_and_ceiling(&options, scale, &mut report).await?;
         target.stop().await;
+    } else if options.replay_only {
+        replay(&options, scale, &mut report).await?;
     } else if options.chat_only {
         measure_chat_reads(&options, scale, &mut report).await?;
     } else if options.media_only {
@@ -236,10 +241,8 @@ async fn store_and_ceiling(
     scale: Scale,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    eprintln!("bench: replay of {} events", scale.replay_events);
+    replay(options, scale, report).await?;
     let scratch = target::Scratch::create(options).await?;
-    report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
-
     for concurrency in CONCURRENCY {
         eprintln!("bench: ceiling at concurrency {concurrency}");
         report
@@ -252,6 +255,15 @@ async fn store_and_ceiling(
             .jetstream_publish
             .push(ceiling::jetstream_publish(&scratch, concurrency, scale.ceiling_level).await?);
     }
+    scratch.drop_all().await;
+    Ok(())
+}
+
+/// `replay --all` of a generated store, in a scratch database of its own.
+async fn replay(options: &Options, scale: Scale, report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("bench: replay of {} events", scale.replay_events);
+    let scratch = target::Scratch::create(options).await?;
+    report.replay = Some(replay::run(&scratch, scale.replay_events).await?);
     scratch.drop_all().await;
     Ok(())
 }

@@ -139,6 +139,13 @@ impl Report {
             }
             return missing;
         }
+        if options.replay_only {
+            need(
+                "replay events/s".into(),
+                self.replay.as_ref().map(|r| r.events_per_sec),
+            );
+            return missing;
+        }
         if options.realtime_only {
             for (name, value) in self.realtime_figures() {
                 need(name, value);

@@ -58,6 +58,20 @@ pub fn decode<E: DeserializeOwned>(
     serde_json::from_value(payload)
 }
 
+/// [`decode`] from a borrowed payload, copied only when an upcaster must rewrite it: readers
+/// that read each event many times (every view of a replay) skip a copy of each.
+pub fn decode_ref<E: DeserializeOwned>(
+    aggregate_type: &str,
+    event_type: &str,
+    version: &str,
+    payload: &Value,
+) -> Result<E, serde_json::Error> {
+    if find(aggregate_type, event_type, version).is_none() {
+        return serde::Deserialize::deserialize(payload);
+    }
+    decode(aggregate_type, event_type, version, payload.clone())
+}
+
 /// The fields of a stored enum payload `{"<event_type>": {fields}}`, for an upcaster to edit.
 pub fn fields<'a>(payload: &'a mut Value, event_type: &str) -> Option<&'a mut Map<String, Value>> {
     payload.get_mut(event_type)?.as_object_mut()

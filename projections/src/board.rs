@@ -15,6 +15,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::bigrams;
 use crate::decode::decode;
 use crate::{ProjectionError, Simple, View, Window};
 
@@ -87,13 +88,18 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
     }
 }
 
+/// A post is found by its title and body alike.
+fn post_grams(title: &str, body: &str) -> Vec<String> {
+    bigrams::of(&format!("{title} {body}"))
+}
+
 async fn on_post(tx: &mut PgConnection, event: PostEvent) -> Result<(), ProjectionError> {
     match event {
         PostEvent::PostCreated(e) => {
             sqlx::query(
                 "INSERT INTO posts (post_id, board, category, title, body, media_ids, author_id,
-                                    created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (post_id) DO NOTHING",
+                                    created_at, grams)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (post_id) DO NOTHING",
             )
             .bind(e.post_id)
             .bind(e.board.to_string())
@@ -103,12 +109,13 @@ async fn on_post(tx: &mut PgConnection, event: PostEvent) -> Result<(), Projecti
             .bind(&e.media_ids)
             .bind(e.author_id)
             .bind(e.at)
+            .bind(post_grams(&e.title, &e.body))
             .execute(&mut *tx)
             .await?;
         }
         PostEvent::PostEdited(e) => {
             sqlx::query(
-                "UPDATE posts SET category = $2, title = $3, body = $4, edited_at = $5
+                "UPDATE posts SET category = $2, title = $3, body = $4, edited_at = $5, grams = $6
                  WHERE post_id = $1",
             )
             .bind(e.post_id)
@@ -116,6 +123,7 @@ async fn on_post(tx: &mut PgConnection, event: PostEvent) -> Result<(), Projecti
             .bind(&e.title)
             .bind(&e.body)
             .bind(e.at)
+            .bind(post_grams(&e.title, &e.body))
             .execute(&mut *tx)
             .await?;
         }
@@ -273,19 +281,21 @@ pub async fn posts(
 ) -> Result<(Vec<PostView>, i64), ProjectionError> {
     const WHERE: &str = "p.board = $2
         AND ($3::text IS NULL OR p.category = $3)
-        AND ($4::text IS NULL OR (p.grams @> moim_bigrams($4)
+        AND ($4::text IS NULL OR (p.grams @> $5::text[]
              AND strpos(lower(p.title || ' ' || p.body), lower($4)) > 0))";
+    let grams = filter.q.as_deref().map(bigrams::of);
     let (after, offset) = window.bounds();
     let rows = sqlx::query_as(&format!(
         "SELECT {POST_COLUMNS} FROM posts p WHERE {WHERE}
-           AND ($5::uuid IS NULL OR (p.pinned::int, p.created_at, p.post_id) <
-                (SELECT pinned::int, created_at, post_id FROM posts WHERE post_id = $5))
-         ORDER BY p.pinned DESC, p.created_at DESC, p.post_id DESC OFFSET $6 LIMIT $7"
+           AND ($6::uuid IS NULL OR (p.pinned::int, p.created_at, p.post_id) <
+                (SELECT pinned::int, created_at, post_id FROM posts WHERE post_id = $6))
+         ORDER BY p.pinned DESC, p.created_at DESC, p.post_id DESC OFFSET $7 LIMIT $8"
     ))
     .bind(viewer)
     .bind(board)
     .bind(&filter.category)
     .bind(&filter.q)
+    .bind(&grams)
     .bind(after)
     .bind(offset)
     .bind(limit)
@@ -298,6 +308,7 @@ pub async fn posts(
     .bind(board)
     .bind(&filter.category)
     .bind(&filter.q)
+    .bind(&grams)
     .fetch_one(pool)
     .await?;
     Ok((rows, total))

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::bigrams;
 use crate::decode::decode;
 use crate::frames::{seq_of, ChatMessage};
 use crate::{ProjectionError, Push, ReadModel, View};
@@ -259,20 +260,22 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
         }
         ChatEvent::MessageEdited(e) => {
             sqlx::query(
-                "UPDATE chat_messages SET body = $3, edited_at = $4
+                "UPDATE chat_messages SET body = $3, edited_at = $4, grams = $5
                  WHERE room_id = $1 AND seq = $2 AND NOT deleted",
             )
             .bind(e.room_id)
             .bind(seq_of(e.seq))
             .bind(&e.body)
             .bind(e.edited_at)
+            .bind(bigrams::of(&e.body))
             .execute(&mut *tx)
             .await?;
         }
         ChatEvent::MessageDeleted(e) => {
-            // The body goes; with it the search pairs (a generated column) go too.
+            // The body goes, and with it the search pairs.
             sqlx::query(
-                "UPDATE chat_messages SET body = NULL, deleted = true WHERE room_id = $1 AND seq = $2",
+                "UPDATE chat_messages SET body = NULL, grams = '{}', deleted = true
+                 WHERE room_id = $1 AND seq = $2",
             )
             .bind(e.room_id)
             .bind(seq_of(e.seq))
@@ -569,6 +572,8 @@ struct Pending {
     sender_ids: Vec<Uuid>,
     client_msg_ids: Vec<Uuid>,
     bodies: Vec<String>,
+    /// Each body's search pairs, space-separated ([`bigrams::joined`]).
+    grams: Vec<String>,
     sent_ats: Vec<DateTime<Utc>>,
     recipients: Vec<i32>,
     media_ids: Vec<Option<Uuid>>,
@@ -581,6 +586,7 @@ impl Pending {
         self.message_ids.push(e.message_id);
         self.sender_ids.push(e.sender_id);
         self.client_msg_ids.push(e.client_msg_id);
+        self.grams.push(bigrams::joined(&e.body));
         self.bodies.push(e.body);
         self.sent_ats.push(e.sent_at);
         self.recipients
@@ -599,19 +605,21 @@ impl Pending {
         sqlx::query(
             "WITH batch AS (
                  SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
-                                      $6::text[], $7::timestamptz[], $8::int[], $9::uuid[])
+                                      $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
+                                      $10::text[])
                      AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients,
-                          media_id)
+                          media_id, grams)
              ), base AS (
                  SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
                  FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
                  LEFT JOIN chat_messages p ON p.room_id = f.room_id AND p.seq = f.first_seq - 1
              ), message AS (
                  INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
-                                            sent_at, recipients, n, media_id, kind)
+                                            sent_at, recipients, n, media_id, kind, grams)
                  SELECT b.room_id, b.seq, b.message_id, b.sender_id, b.client_msg_id, b.body,
                         b.sent_at, b.recipients, base.n0 + b.seq - base.first_seq + 1, b.media_id,
-                        CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END
+                        CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END,
+                        string_to_array(b.grams, ' ')
                  FROM batch b JOIN base USING (room_id)
                  ON CONFLICT DO NOTHING
              ), readers AS (
@@ -637,6 +645,7 @@ impl Pending {
         .bind(&self.sent_ats)
         .bind(&self.recipients)
         .bind(&self.media_ids)
+        .bind(&self.grams)
         .execute(&mut *tx)
         .await?;
         *self = Self::default();

@@ -1,10 +1,9 @@
 //! Searching chat messages, in one room or in all of a caller's rooms, over the chat view.
 //!
-//! Korean has no spaces inside words and many two-syllable words, so the index is of character
-//! pairs within each word, lower-cased (`moim_bigrams`, a generated column with a GIN index; see
-//! the migration): `안녕` and `하세요` both find `안녕하세요`, `HELLO` finds `hello`. A query's
-//! pairs must all be among a message's, then the text itself is checked, so the index only
-//! narrows and never decides. Tombstones and system messages have no body and no pairs.
+//! Messages are looked up by their character pairs ([`bigrams`], a GIN index): `안녕` and `하세요`
+//! both find `안녕하세요`, `HELLO` finds `hello`. A query's pairs must all be among a message's,
+//! then the text itself is checked, so the index only narrows and never decides. Tombstones and
+//! system messages have no body and no pairs.
 
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use sqlx::query::QueryAs;
 use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
+use crate::bigrams;
 use crate::chat::{Cursor, MESSAGE_COLUMNS};
 use crate::frames::{seq_of, ChatMessage};
 use crate::ProjectionError;
@@ -48,7 +48,7 @@ pub fn check_text(q: &str) -> Result<&str, BadQuery> {
 /// A query that can be searched for: [`check_text`], with at least one word of two or more.
 pub fn check_query(q: &str) -> Result<&str, BadQuery> {
     let q = check_text(q)?;
-    if q.split_whitespace().all(|w| w.chars().nth(1).is_none()) {
+    if bigrams::of(q).is_empty() {
         return Err(BadQuery::TooShort);
     }
     Ok(q)
@@ -64,8 +64,9 @@ pub struct Hits {
     pub next_cursor: Option<String>,
 }
 
-const MATCHES: &str = "m.grams @> moim_bigrams($2) AND strpos(lower(m.body), lower($2)) > 0
-     AND ($3::timestamptz IS NULL OR (m.sent_at, m.message_id) < ($3, $4))";
+/// `$2` is the query, `$3` its pairs, `$4` and `$5` the cursor.
+const MATCHES: &str = "m.grams @> $3::text[] AND strpos(lower(m.body), lower($2)) > 0
+     AND ($4::timestamptz IS NULL OR (m.sent_at, m.message_id) < ($4, $5))";
 
 /// How a search runs: how many hits a page holds, and the longest it may take (a search for a
 /// word in most messages of many large rooms reads them all; past this it is cancelled).
@@ -88,12 +89,13 @@ pub async fn in_room(
 ) -> Result<Hits, ProjectionError> {
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM chat_messages m
-         WHERE m.room_id = $1 AND {MATCHES} AND m.seq >= $6 AND m.seq <= $7
-         ORDER BY m.sent_at DESC, m.message_id DESC LIMIT $5"
+         WHERE m.room_id = $1 AND {MATCHES} AND m.seq >= $7 AND m.seq <= $8
+         ORDER BY m.sent_at DESC, m.message_id DESC LIMIT $6"
     );
     let query = sqlx::query_as(&sql)
         .bind(room_id)
         .bind(q)
+        .bind(bigrams::of(q))
         .bind(cursor.map(|c| c.at()))
         .bind(cursor.map(|c| c.id()))
         .bind(bounds.limit + 1)
@@ -114,11 +116,12 @@ pub async fn everywhere(
         "SELECT {MESSAGE_COLUMNS} FROM chat_messages m
          JOIN chat_room_members me ON me.room_id = m.room_id AND me.user_id = $1
          WHERE {MATCHES} AND m.seq >= me.joined_seq AND (me.left_seq IS NULL OR m.seq <= me.left_seq)
-         ORDER BY m.sent_at DESC, m.message_id DESC LIMIT $5"
+         ORDER BY m.sent_at DESC, m.message_id DESC LIMIT $6"
     );
     let query = sqlx::query_as(&sql)
         .bind(user_id)
         .bind(q)
+        .bind(bigrams::of(q))
         .bind(cursor.map(|c| c.at()))
         .bind(cursor.map(|c| c.id()))
         .bind(bounds.limit + 1);

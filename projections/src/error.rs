@@ -60,6 +60,9 @@ pub enum ProjectionError {
         /// The registry's names, comma-separated.
         known: String,
     },
+    /// A view's replay task ended without an answer (it panicked).
+    #[error("a view's replay task failed")]
+    ReplayTask(#[source] tokio::task::JoinError),
     /// Two read models with one name in a registry.
     #[error("two read models are called {0:?}")]
     DuplicateView(&'static str),

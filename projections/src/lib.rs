@@ -6,6 +6,7 @@
 //! [`Registry::standard`]. It writes its rows and its checkpoint in one PostgreSQL transaction
 //! and acks the messages only after that commits, so a redelivered message changes nothing.
 
+pub mod bigrams;
 pub mod board;
 pub mod chat;
 pub mod chat_search;

@@ -24,10 +24,12 @@ use tokio::sync::mpsc;
 use crate::checkpoint::{self, Checkpoint};
 use crate::{ProjectionError, View};
 
-/// Events applied per transaction.
-const BATCH: usize = 5000;
-/// Batches read ahead of the slowest view: what a replay holds in memory.
-const AHEAD: usize = 4;
+/// Events applied per transaction. Large, because a view's batch statement touches each row it
+/// updates once however many events of the batch change it (a room's latest message).
+const BATCH: usize = 20_000;
+/// Batches read ahead of the slowest view: with the one being applied, what a replay holds in
+/// memory (about 1 KiB an event).
+const AHEAD: usize = 2;
 
 /// How a replay went.
 #[derive(Debug, Clone, Copy)]
@@ -161,12 +163,9 @@ impl Shadow {
             };
         }
         for index in &self.later {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SET LOCAL maintenance_work_mem = '128MB'")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::raw_sql(index).execute(&mut *tx).await?;
-            tx.commit().await?;
+            // One query string is one transaction, which the setting lasts for.
+            let build = format!("SET LOCAL maintenance_work_mem = '512MB'; {index}");
+            sqlx::raw_sql(&build).execute(pool).await?;
         }
         Ok(at)
     }
@@ -203,7 +202,7 @@ async fn rebuild(
     let started = Instant::now();
     let mut shadows = Vec::with_capacity(views.len());
     for &view in views {
-        shadows.push(Shadow::create(pool, view).await?);
+        shadows.push(Arc::new(Shadow::create(pool, view).await?));
     }
 
     let (horizon,): (i64,) =
@@ -231,15 +230,18 @@ async fn rebuild(
         _ => "all views",
     });
 
+    // Each view fills on a task of its own, so its decoding runs beside the others' and beside
+    // the reading of the next batch.
     let mut senders = Vec::with_capacity(shadows.len());
     let mut fills = Vec::with_capacity(shadows.len());
     for shadow in &shadows {
         let (send, receive) = mpsc::channel(AHEAD);
         senders.push(send);
-        fills.push(async move {
-            let at = shadow.fill(pool, receive).await;
+        let (shadow, pool) = (Arc::clone(shadow), pool.clone());
+        fills.push(tokio::spawn(async move {
+            let at = shadow.fill(&pool, receive).await;
             (at, started.elapsed())
-        });
+        }));
     }
 
     // The events are read a batch per query, each its own short snapshot: one query over the
@@ -279,7 +281,8 @@ async fn rebuild(
     read?;
 
     let mut done = Vec::with_capacity(shadows.len());
-    for (shadow, (at, took)) in shadows.iter().zip(filled) {
+    for (shadow, filled) in shadows.iter().zip(filled) {
+        let (at, took) = filled.map_err(ProjectionError::ReplayTask)?;
         let at = at?;
         shadow.swap(pool, at).await?;
         done.push(ViewReplayed {
@@ -302,9 +305,11 @@ async fn apply_into(
 ) -> Result<(), ProjectionError> {
     // Asynchronous commit: a crash mid-replay leaves only the shadow schema, which the next
     // replay drops and rebuilds.
-    sqlx::raw_sql(&format!(
-        "SET LOCAL search_path = {shadow}, public; SET LOCAL synchronous_commit = off"
-    ))
+    sqlx::query(
+        "SELECT set_config('search_path', $1 || ', public', true),
+                set_config('synchronous_commit', 'off', true)",
+    )
+    .bind(shadow)
     .execute(&mut *tx)
     .await?;
     // Replays re-create the feed, not the moment: nothing is pushed again.

@@ -350,4 +350,20 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_borrowed_payload_reads_as_the_owned_one_old_or_new() {
+        let kim = Uuid::from_u128(1);
+        let v1 = json!({"RoomCreated": {
+            "room_id": Uuid::from_u128(9), "name": "us", "kind": "direct", "created_by": kim,
+            "member_ids": [kim], "created_at": "2026-01-01T00:00:00Z"}});
+        let (_, v2) = upcast::upcast("chat_room", "RoomCreated", "1", v1.clone());
+        for (version, payload) in [("1", v1), ("2", v2)] {
+            let owned: ChatEvent =
+                upcast::decode("chat_room", "RoomCreated", version, payload.clone()).unwrap();
+            let borrowed: ChatEvent =
+                upcast::decode_ref("chat_room", "RoomCreated", version, &payload).unwrap();
+            assert_eq!(owned, borrowed);
+        }
+    }
 }
