@@ -15,14 +15,13 @@ pub fn of(text: &str) -> Vec<String> {
     let lower = text.to_lowercase();
     let mut pairs = BTreeSet::new();
     for word in lower.split_whitespace() {
-        let mut starts = word.char_indices().map(|(at, _)| at).peekable();
-        while let Some(start) = starts.next() {
-            let Some(&next) = starts.peek() else { break };
-            let end = word[next..]
-                .chars()
-                .next()
-                .map_or(word.len(), |c| next + c.len_utf8());
-            pairs.insert(&word[start..end]);
+        let bounds: Vec<usize> = word
+            .char_indices()
+            .map(|(at, _)| at)
+            .chain([word.len()])
+            .collect();
+        for pair in bounds.windows(3) {
+            pairs.insert(&word[pair[0]..pair[2]]);
         }
     }
     pairs.into_iter().map(str::to_owned).collect()

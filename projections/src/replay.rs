@@ -27,8 +27,8 @@ use crate::{ProjectionError, View};
 /// Events applied per transaction. Large, because a view's batch statement touches each row it
 /// updates once however many events of the batch change it (a room's latest message).
 const BATCH: usize = 20_000;
-/// Batches read ahead of the slowest view: with the one being applied, what a replay holds in
-/// memory (about 1 KiB an event).
+/// Batches queued ahead of the slowest view. A replay holds at most these, the one each view
+/// applies and the one being read: four batches, about 80 MiB (about 1 KiB an event).
 const AHEAD: usize = 2;
 
 /// How a replay went.
