@@ -61,7 +61,7 @@ impl Roles {
     };
 }
 
-/// Connects to PostgreSQL and runs the migrations.
+/// Connects to PostgreSQL, runs the migrations and any work on older rows they left to Rust.
 pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
@@ -72,6 +72,9 @@ pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
         .run(&pool)
         .await
         .context("running migrations")?;
+    projections::search_pairs::backfill(&pool)
+        .await
+        .context("computing older rows' search pairs again")?;
     Ok(pool)
 }
 

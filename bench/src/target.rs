@@ -168,6 +168,7 @@ impl Scratch {
             .connect(&database_url(&options.database_url, &name))
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
+        projections::search_pairs::backfill(&pool).await?;
         let js = async_nats::jetstream::new(async_nats::connect(&options.nats_url).await?);
         Ok(Self {
             pool,

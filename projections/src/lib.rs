@@ -30,6 +30,7 @@ mod registry;
 pub mod replay;
 pub mod room_feed;
 pub mod runner;
+pub mod search_pairs;
 pub mod users;
 mod window;
 

@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use moim_nats::EventEnvelope;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::{ProjectionError, View};
@@ -231,18 +232,28 @@ async fn rebuild(
     });
 
     // Each view fills on a task of its own, so its decoding runs beside the others' and beside
-    // the reading of the next batch.
+    // the reading of the next batch. The set aborts the tasks still running when it is dropped:
+    // a replay that fails or is cancelled leaves nothing writing its shadow schemas.
     let mut senders = Vec::with_capacity(shadows.len());
-    let mut fills = Vec::with_capacity(shadows.len());
-    for shadow in &shadows {
+    let mut fills = JoinSet::new();
+    for (index, shadow) in shadows.iter().enumerate() {
         let (send, receive) = mpsc::channel(AHEAD);
         senders.push(send);
         let (shadow, pool) = (Arc::clone(shadow), pool.clone());
-        fills.push(tokio::spawn(async move {
+        fills.spawn(async move {
             let at = shadow.fill(&pool, receive).await;
-            (at, started.elapsed())
-        }));
+            (index, at, started.elapsed())
+        });
     }
+    let filled = async move {
+        let mut filled = Vec::with_capacity(fills.len());
+        while let Some(joined) = fills.join_next().await {
+            let (index, at, took) = joined.map_err(ProjectionError::ReplayTask)?;
+            filled.push((index, at?, took));
+        }
+        filled.sort_unstable_by_key(|&(index, ..)| index);
+        Ok(filled)
+    };
 
     // The events are read a batch per query, each its own short snapshot: one query over the
     // whole store would hold back the horizon for its whole length, and every row the views
@@ -277,13 +288,12 @@ async fn rebuild(
             }
         }
     };
-    let (read, filled) = tokio::join!(read, futures::future::join_all(fills));
-    read?;
+    // The first error ends the reading and the fills alike.
+    let ((), filled) = tokio::try_join!(read, filled)?;
 
+    // Every view is filled before any is swapped in: a view that failed leaves all as they were.
     let mut done = Vec::with_capacity(shadows.len());
-    for (shadow, filled) in shadows.iter().zip(filled) {
-        let (at, took) = filled.map_err(ProjectionError::ReplayTask)?;
-        let at = at?;
+    for (shadow, (_, at, took)) in shadows.iter().zip(filled) {
         shadow.swap(pool, at).await?;
         done.push(ViewReplayed {
             view: shadow.view,

@@ -9,7 +9,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{say, spawn_app, spawn_app_custom, Answer, TestApp, User};
+use projections::bigrams::lower_case;
+use sqlx::{Connection, PgConnection};
+
+use crate::helpers::{say, spawn_app, spawn_app_custom, Answer, Sandbox, TestApp, User};
 
 const LIVE: Duration = Duration::from_secs(10);
 
@@ -676,6 +679,7 @@ async fn search_finds_korean_and_english_in_the_callers_rooms_only() {
     say(&app, room, &kim, "안녕하세요 여러분").await;
     say(&app, room, &lee, "Hello World").await;
     say(&app, room, &kim, "잘 지내요?").await;
+    say(&app, room, &lee, "ΟΣΑ").await;
     let last = say(&app, other, &park, "안녕 Kim").await;
 
     let bodies = |answer: &Answer| field(&messages(answer), "body");
@@ -699,6 +703,8 @@ async fn search_finds_korean_and_english_in_the_callers_rooms_only() {
     assert_eq!(bodies(&lee_search("WORLD").await), [json!("Hello World")]);
     assert_eq!(bodies(&lee_search("lo wo").await), [json!("Hello World")]);
     assert!(bodies(&lee_search("안녕히").await).is_empty());
+    // A sigma ending the query is lower-cased as the one inside the word, as PostgreSQL does.
+    assert_eq!(bodies(&lee_search("ΟΣ").await), [json!("ΟΣΑ")]);
 
     // Kim is in both rooms: newest first, one page at a time.
     let first = app.get("/chat/search?q=안녕&limit=1", &kim).await;
@@ -737,6 +743,83 @@ async fn search_finds_korean_and_english_in_the_callers_rooms_only() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_cursor",
     );
+}
+
+/// The pairs may narrow a search only where PostgreSQL's own check would fail too: two
+/// characters its `lower()` maps alike must be lower-cased alike by the pairs.
+#[tokio::test]
+async fn search_pairs_lower_case_every_character_as_postgresql_does() {
+    let sandbox = Sandbox::new().await;
+    let mut db = PgConnection::connect(&sandbox.database_url).await.unwrap();
+    let lowered: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT c, lower(chr(c)) FROM generate_series(1, 131071) c
+         WHERE c NOT BETWEEN 55296 AND 57343",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let disagree: Vec<String> = lowered
+        .into_iter()
+        .filter_map(|(code, by_postgres)| {
+            let c = char::from_u32(code as u32).expect("a scalar value");
+            let mut chars = by_postgres.chars();
+            match (chars.next(), chars.next()) {
+                (Some(l), None) if lower_case(l) == lower_case(c) => None,
+                _ => Some(format!("U+{code:04X} → {by_postgres:?}")),
+            }
+        })
+        .collect();
+    assert!(disagree.is_empty(), "{disagree:?}");
+}
+
+#[tokio::test]
+async fn rows_an_older_moim_wrote_are_found_again_once_moim_has_started() {
+    let app = spawn_app().await;
+    let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
+    let (room, _) = open(&app, &kim, "direct", "us", &[&lee]).await;
+    let said = say(&app, room, &kim, "ÄRGER über alles").await;
+    let found = app
+        .get_after("/chat/search?q=ärger", &lee, &said.token())
+        .await;
+    assert_eq!(messages(&found).len(), 1, "{:?}", found.body);
+    let posted = app
+        .post(
+            "/boards/community/posts",
+            &kim,
+            json!({ "category": "데이트 코스", "title": "ÄRGER", "body": "über alles" }),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{:?}", posted.body);
+    let board = app
+        .get_after("/boards/community/posts?q=ärger", &lee, &posted.token())
+        .await;
+    assert_eq!(board.body["total"], 1, "{:?}", board.body);
+
+    // As a Moim before the views computed pairs left them on a database of character type C,
+    // whose lower() keeps non-ASCII capitals: a search no longer finds them.
+    sqlx::raw_sql(
+        "UPDATE chat_messages SET grams = '{Är,rg,ge,er,üb,be,al,ll,le,es}';
+         UPDATE posts SET grams = '{Är,rg,ge,er,üb,be,al,ll,le,es}';
+         INSERT INTO search_pairs_backfill (target) VALUES ('chat_messages'), ('posts')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let search = || app.get("/chat/search?q=ärger", &lee);
+    assert!(messages(&search().await).is_empty());
+
+    app.run_moim(&["migrate"]).await;
+    assert_eq!(
+        field(&messages(&search().await), "body"),
+        [json!("ÄRGER über alles")]
+    );
+    let board = app.get("/boards/community/posts?q=ärger", &lee).await;
+    assert_eq!(board.body["total"], 1, "{:?}", board.body);
+    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM search_pairs_backfill")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "done once");
 }
 
 #[tokio::test]

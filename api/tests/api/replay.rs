@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{ok, spawn_app};
+use crate::helpers::{ok, say, spawn_app, spawn_app_with_registry};
 
 async fn dump(pool: &PgPool) -> Vec<projections::fingerprint::TableFingerprint> {
     projections::fingerprint::all(pool, &Registry::standard())
@@ -453,4 +453,126 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         )
         .await;
     assert_eq!(history.body["messages"][0]["body"], "after");
+}
+
+/// Throw-away views that misbehave: one fails on its first event, one is slow on each.
+mod faulty {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use futures::future::BoxFuture;
+    use moim_nats::EventEnvelope;
+    use projections::{ProjectionError, Push, ReadModel, View};
+    use sqlx::PgConnection;
+
+    pub const TABLES: &str = "CREATE TABLE broken_view (n int); CREATE TABLE slow_view (n int)";
+    pub const BROKEN: View = View::of(&Broken);
+    pub const SLOW: View = View::of(&Slow);
+    /// Events the slow view has started to apply.
+    pub static SLOW_APPLIED: AtomicUsize = AtomicUsize::new(0);
+
+    struct Broken;
+
+    impl ReadModel for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+
+        fn tables(&self) -> &'static [&'static str] {
+            &["broken_view"]
+        }
+
+        fn apply_one<'a>(
+            &'a self,
+            tx: &'a mut PgConnection,
+            _: &'a EventEnvelope,
+            _: Option<&'a mut Vec<Push>>,
+        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+            Box::pin(async move {
+                sqlx::query("SELECT 1 / 0").execute(&mut *tx).await?;
+                Ok(())
+            })
+        }
+    }
+
+    struct Slow;
+
+    impl ReadModel for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+
+        fn tables(&self) -> &'static [&'static str] {
+            &["slow_view"]
+        }
+
+        fn apply_one<'a>(
+            &'a self,
+            _: &'a mut PgConnection,
+            _: &'a EventEnvelope,
+            _: Option<&'a mut Vec<Push>>,
+        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+            Box::pin(async move {
+                SLOW_APPLIED.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(())
+            })
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_with_a_failing_view_swaps_in_none_of_its_views() {
+    let app = spawn_app_with_registry(Registry::standard(), faulty::TABLES).await;
+    let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
+    let room = app.create_room(&kim, &[&lee]).await;
+    say(&app, room, &kim, "hello").await;
+    let table = |pool: PgPool| async move {
+        let (oid,): (i64,) = sqlx::query_as("SELECT 'public.chat_messages'::regclass::oid::bigint")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        oid
+    };
+    let before = table(app.pool.clone()).await;
+
+    // The chat view fills without fault; the broken one fails on its first event.
+    let chat = Registry::standard().get("chat").unwrap();
+    let replayed = projections::replay::replay_all(&app.pool, &[chat, faulty::BROKEN], false).await;
+    assert!(replayed.is_err());
+    assert_eq!(
+        table(app.pool.clone()).await,
+        before,
+        "the chat view's tables were not swapped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_dropped_midway_leaves_nothing_running() {
+    use std::sync::atomic::Ordering;
+
+    let app = spawn_app_with_registry(Registry::standard(), faulty::TABLES).await;
+    let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
+    let room = app.create_room(&kim, &[&lee]).await;
+    for i in 0..5 {
+        say(&app, room, &kim, &format!("m{i}")).await;
+    }
+
+    // A caller gives up on the replay once the slow view has started (a timeout, say).
+    let replay = projections::replay::replay_all(&app.pool, &[faulty::SLOW], false);
+    tokio::select! {
+        _ = replay => panic!("the slow view takes longer than its first event"),
+        () = async {
+            while faulty::SLOW_APPLIED.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } => {}
+    }
+    let applied = faulty::SLOW_APPLIED.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        faulty::SLOW_APPLIED.load(Ordering::SeqCst),
+        applied,
+        "the fill stopped with the replay"
+    );
 }
