@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{ok, say, spawn_app, spawn_app_with_registry};
+use crate::helpers::{ok, say, spawn_app, spawn_app_with_registry, view_reached, Answer};
 
 async fn dump(pool: &PgPool) -> Vec<projections::fingerprint::TableFingerprint> {
     projections::fingerprint::all(pool, &Registry::standard())
@@ -455,6 +455,14 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     assert_eq!(history.body["messages"][0]["body"], "after");
 }
 
+/// Waits until the store's horizon has passed `said` (the live chat view has it), so that a
+/// replay reads it: the horizon is cluster-wide, and other tests' open transactions hold it back.
+async fn below_the_horizon(pool: &PgPool, said: &Answer) {
+    let chat = Registry::standard().get("chat").unwrap();
+    let token = said.token().parse().unwrap();
+    assert!(view_reached(pool, chat, token, Duration::from_secs(20)).await);
+}
+
 /// Throw-away views that misbehave: one fails on its first event, one is slow on each.
 mod faulty {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -526,7 +534,8 @@ async fn a_replay_with_a_failing_view_swaps_in_none_of_its_views() {
     let app = spawn_app_with_registry(Registry::standard(), faulty::TABLES).await;
     let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
     let room = app.create_room(&kim, &[&lee]).await;
-    say(&app, room, &kim, "hello").await;
+    let said = say(&app, room, &kim, "hello").await;
+    below_the_horizon(&app.pool, &said).await;
     let table = |pool: PgPool| async move {
         let (oid,): (i64,) = sqlx::query_as("SELECT 'public.chat_messages'::regclass::oid::bigint")
             .fetch_one(&pool)
@@ -554,14 +563,16 @@ async fn a_replay_dropped_midway_leaves_nothing_running() {
     let app = spawn_app_with_registry(Registry::standard(), faulty::TABLES).await;
     let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
     let room = app.create_room(&kim, &[&lee]).await;
+    let mut said = None;
     for i in 0..5 {
-        say(&app, room, &kim, &format!("m{i}")).await;
+        said = Some(say(&app, room, &kim, &format!("m{i}")).await);
     }
+    below_the_horizon(&app.pool, &said.unwrap()).await;
 
     // A caller gives up on the replay once the slow view has started (a timeout, say).
     let replay = projections::replay::replay_all(&app.pool, &[faulty::SLOW], false);
     tokio::select! {
-        _ = replay => panic!("the slow view takes longer than its first event"),
+        done = replay => panic!("the slow view takes longer than its first event: {done:?}"),
         () = async {
             while faulty::SLOW_APPLIED.load(Ordering::SeqCst) == 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
