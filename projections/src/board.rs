@@ -24,6 +24,7 @@ pub const VIEW: View = View::of(&Simple {
     name: "board",
     tables: &["posts", "post_likes", "comments"],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
+    reads: &[Post::TYPE, Comment::TYPE],
 });
 
 /// A post as listed and shown.

@@ -47,6 +47,10 @@ impl ReadModel for Chat {
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply_many(tx, events))
     }
+
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[ChatRoom::TYPE])
+    }
 }
 
 /// A room as listed for a member.

@@ -1,7 +1,7 @@
 //! Read models' checkpoints: how far each has applied the event stream.
 
 use domain::Position;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 /// Where a read model stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,4 +41,28 @@ pub async fn save(conn: &mut PgConnection, name: &str, at: Checkpoint) -> Result
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Moves a checkpoint that stands at stream sequence `from` on to `to`, in one statement of its
+/// own: answers whether it stood there. Committed asynchronously, as the runner's batches are
+/// (a checkpoint a crash forgets only means the events are passed over again).
+pub async fn advance(
+    pool: &PgPool,
+    name: &str,
+    from: u64,
+    to: Checkpoint,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true))
+         UPDATE projection_checkpoints SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()
+         FROM quick WHERE name = $1 AND stream_seq = $5",
+    )
+    .bind(name)
+    .bind(to.position.tx_id)
+    .bind(to.position.position)
+    .bind(to.stream_seq as i64)
+    .bind(from as i64)
+    .execute(pool)
+    .await?;
+    Ok(moved.rows_affected() == 1)
 }

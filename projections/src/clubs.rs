@@ -16,6 +16,7 @@ pub const VIEW: View = View::of(&Simple {
     name: "clubs",
     tables: &["clubs", "club_members", "club_requests"],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
+    reads: &[Club::TYPE],
 });
 
 /// A club's card, which anyone signed in may read.

@@ -30,6 +30,7 @@ pub const VIEW: View = View::of(&Simple {
         JOBS,
     ],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
+    reads: &[Invite::TYPE, User::TYPE, CoupleAggregate::TYPE, Plan::TYPE],
 });
 
 /// A user's couple as they see it.

@@ -27,6 +27,7 @@ pub const VIEW: View = View::of(&Simple {
         "game_jobs",
     ],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
+    reads: &[Game::TYPE],
 });
 
 /// The table of due game work.

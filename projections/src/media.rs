@@ -22,6 +22,7 @@ pub const VIEW: View = View::of(&Simple {
     name: "media",
     tables: &["media_uses", "media_jobs"],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
+    reads: &[Media::TYPE, ChatRoom::TYPE, Post::TYPE],
 });
 
 /// The table of due work.

@@ -58,6 +58,18 @@ impl ReadModel for Notifications {
     fn makes_pushes(&self) -> bool {
         true
     }
+
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[
+            ChatRoom::TYPE,
+            User::TYPE,
+            Couple::TYPE,
+            Plan::TYPE,
+            Comment::TYPE,
+            Inbox::TYPE,
+            Game::TYPE,
+        ])
+    }
 }
 
 async fn apply(

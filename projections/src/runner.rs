@@ -178,6 +178,9 @@ impl Runner {
     }
 
     async fn apply_batch(&self, batch: Vec<jetstream::Message>) -> Result<(), ProjectionError> {
+        if self.pass_over(&batch).await? {
+            return Ok(());
+        }
         match self.apply_messages(&batch, false).await {
             Err(error) if error.is_poison() => {
                 let reason = domain::error::chain(&error);
@@ -190,6 +193,62 @@ impl Runner {
             }
             other => other,
         }
+    }
+
+    /// Passes over a batch none of whose events the view reads ([`crate::ReadModel::reads`]):
+    /// only the checkpoint moves, in one statement with no transaction or lock around it, and
+    /// only if it stands right before the batch. Answers whether it did; anything else (a
+    /// redelivery, a gap, a replay that set the checkpoint elsewhere, an event it cannot read)
+    /// takes the full path, which sorts it out.
+    async fn pass_over(&self, batch: &[jetstream::Message]) -> Result<bool, ProjectionError> {
+        if self.view.reads().is_none() {
+            return Ok(false);
+        }
+        let mut span: Option<(u64, Checkpoint, Head)> = None;
+        for message in batch {
+            let (Ok(info), Ok(head)) = (
+                message.info(),
+                serde_json::from_slice::<Head>(&message.payload),
+            ) else {
+                return Ok(false);
+            };
+            let seq = info.stream_sequence;
+            if self.view.reads_type(&head.aggregate_type) {
+                return Ok(false);
+            }
+            let at = Checkpoint {
+                position: head.position,
+                stream_seq: seq,
+            };
+            span = match span {
+                None => Some((seq, at, head)),
+                Some((first, last, _)) if last.stream_seq + 1 == seq => Some((first, at, head)),
+                Some(_) => return Ok(false),
+            };
+        }
+        let Some((first, at, newest)) = span else {
+            return Ok(false);
+        };
+        if !checkpoint::advance(&self.pool, self.view.name(), first - 1, at).await? {
+            return Ok(false);
+        }
+        // Counted as the full path counts the events it moves past without handing them over.
+        let view = self.view.name();
+        metrics::counter!("projection_events_applied_total", "view" => view)
+            .increment(batch.len() as u64);
+        let behind = (chrono::Utc::now() - newest.recorded_at)
+            .num_milliseconds()
+            .max(0);
+        metrics::gauge!("projection_lag_seconds", "view" => view).set(behind as f64 / 1000.0);
+        if let Some(info) = batch.last().and_then(|m| m.info().ok()) {
+            metrics::gauge!("projection_lag_events", "view" => view).set(info.pending as f64);
+        }
+        for message in batch {
+            if let Err(error) = message.ack().await {
+                tracing::debug!(%error, "ack failed");
+            }
+        }
+        Ok(true)
     }
 
     /// Applies a batch in one transaction. With `careful`, each event runs under a savepoint and
@@ -238,18 +297,19 @@ impl Runner {
                     .await?;
             }
         } else {
-            let events = next
+            let mut events = next
                 .apply
                 .iter()
                 .map(|(seq, message)| envelope(*seq, message))
                 .collect::<Result<Vec<_>, _>>()?;
-            self.view.apply(&mut tx, &events, Some(&mut pushes)).await?;
             if let (Some((seq, _)), Some(last)) = (next.apply.last(), events.last()) {
                 at = Checkpoint {
                     position: last.position,
                     stream_seq: *seq,
                 };
             }
+            events.retain(|event| self.view.reads_type(&event.aggregate_type));
+            self.view.apply(&mut tx, &events, Some(&mut pushes)).await?;
         }
         let row = Outbox::keep(&mut tx, &pushes).await?;
         checkpoint::save(&mut tx, self.view.name(), at).await?;
@@ -296,6 +356,7 @@ impl Runner {
         sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
         let mut produced = Vec::new();
         let applied = match envelope(seq, message) {
+            Ok(event) if !self.view.reads_type(&event.aggregate_type) => Ok(event.position),
             Ok(event) => match self
                 .view
                 .apply(&mut *tx, std::slice::from_ref(&event), Some(&mut produced))
@@ -330,6 +391,14 @@ impl Runner {
             Err((error, _)) => Err(error),
         }
     }
+}
+
+/// What passing over an event needs of its envelope.
+#[derive(serde::Deserialize)]
+struct Head {
+    aggregate_type: String,
+    position: domain::Position,
+    recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A batch sorted against the checkpoint.

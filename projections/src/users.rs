@@ -24,6 +24,7 @@ pub const VIEW: View = View::of(&Simple {
         "user_game_characters",
     ],
     apply_one: |tx, event| Box::pin(apply(tx, event)),
+    reads: &[User::TYPE, Session::TYPE],
 });
 
 /// A user as others see them.

@@ -7,7 +7,7 @@ use projections::Registry;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app_with_registry, view_reached};
+use crate::helpers::{say, spawn_app_with_registry, view_reached};
 
 /// The whole throw-away read model: counts events by type.
 mod tally {
@@ -110,4 +110,91 @@ async fn a_view_added_with_one_registry_line_is_run_replayed_and_fingerprinted()
     );
     // And the registry knows it by name, as `moim replay <name>` asks.
     assert_eq!(registry.get("tally").unwrap(), tally::VIEW);
+}
+
+/// A throw-away view that reads chat rooms' events only: it counts what it is handed, and
+/// notes anything else it is handed.
+mod chat_only {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::future::BoxFuture;
+    use moim_nats::EventEnvelope;
+    use projections::{ProjectionError, Push, ReadModel, View};
+    use sqlx::PgConnection;
+
+    pub const VIEW: View = View::of(&ChatOnly);
+    pub const TABLE: &str = "CREATE TABLE chat_only (event_id uuid PRIMARY KEY)";
+    /// Events of other aggregates it was handed.
+    pub static OTHERS: AtomicUsize = AtomicUsize::new(0);
+
+    struct ChatOnly;
+
+    impl ReadModel for ChatOnly {
+        fn name(&self) -> &'static str {
+            "chat_only"
+        }
+
+        fn tables(&self) -> &'static [&'static str] {
+            &["chat_only"]
+        }
+
+        fn apply_one<'a>(
+            &'a self,
+            tx: &'a mut PgConnection,
+            event: &'a EventEnvelope,
+            _: Option<&'a mut Vec<Push>>,
+        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+            Box::pin(async move {
+                if event.aggregate_type != "chat_room" {
+                    OTHERS.fetch_add(1, Ordering::SeqCst);
+                    return Ok(());
+                }
+                sqlx::query("INSERT INTO chat_only VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(event.event_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        }
+
+        fn reads(&self) -> Option<&'static [&'static str]> {
+            Some(&["chat_room"])
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_is_handed_only_what_it_reads_and_its_checkpoint_passes_the_rest() {
+    use std::sync::atomic::Ordering;
+
+    let registry = Registry::standard().with(chat_only::VIEW).unwrap();
+    let app = spawn_app_with_registry(registry, chat_only::TABLE).await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    for i in 0..3 {
+        say(&app, room, &kim, &format!("m{i}")).await;
+    }
+    // The last events are ones it does not read: a new account's.
+    app.register("Park").await;
+    let (tx_id, position): (i64, i64) = sqlx::query_as(
+        "SELECT tx_id::text::bigint, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let last = domain::Position { tx_id, position };
+    assert!(
+        view_reached(&app.pool, chat_only::VIEW, last, Duration::from_secs(20)).await,
+        "the checkpoint passes what the view does not read"
+    );
+    let (handed, stored): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM chat_only),
+                (SELECT count(*) FROM events WHERE aggregate_type = 'chat_room')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(handed, stored);
+    assert_eq!(chat_only::OTHERS.load(Ordering::SeqCst), 0);
 }
