@@ -9,17 +9,17 @@
 //! replay's time (docs/performance.md); here it is about a microsecond.
 //!
 //! The pairs may narrow only where the text check would fail too: whenever PostgreSQL finds
-//! `lower(query)` in `lower(text)`, the query's pairs must be among the text's. PostgreSQL
-//! lower-cases one character at a time, so this does too: `str::to_lowercase` would make a
-//! final `Σ` depend on what follows it and turn `İ` into two characters. What remains is that
-//! two characters PostgreSQL lower-cases alike are lower-cased alike here, which a test checks
-//! against the server for every character of the first two planes.
+//! `lower(query)` in `lower(text)`, the query's pairs must be among the text's. So the pairs see
+//! two characters alike wherever any `lower()` may map them alike ([`fold`]): PostgreSQL with
+//! libc lower-cases one character at a time, with ICU a word at once (a final `Σ` becomes `ς`,
+//! `İ` becomes `i` and a combining dot). A test checks against the server, for every character
+//! of the first two planes, that two characters its `lower()` maps alike are folded alike.
 
 use std::collections::BTreeSet;
 
 /// The distinct pairs of `text`, sorted; none for a text without a word of two characters.
 pub fn of(text: &str) -> Vec<String> {
-    let lower: String = text.chars().map(lower_case).collect();
+    let lower: String = text.chars().filter_map(fold).collect();
     let mut pairs = BTreeSet::new();
     for word in lower.split_whitespace() {
         let bounds: Vec<usize> = word
@@ -34,10 +34,15 @@ pub fn of(text: &str) -> Vec<String> {
     pairs.into_iter().map(str::to_owned).collect()
 }
 
-/// `c` lower-cased by itself, as PostgreSQL's `lower()` does: the first character of its
-/// lower case, which is all of it but for `İ` (`i` and a combining dot).
-pub fn lower_case(c: char) -> char {
-    c.to_lowercase().next().unwrap_or(c)
+/// `c` as the pairs see it: lower-cased by itself (the first character of its lower case, all
+/// of it but for `İ`), a final `ς` as `σ`, and none for the combining dot above, which only
+/// `İ` lower-cased in full leaves behind.
+pub fn fold(c: char) -> Option<char> {
+    match c.to_lowercase().next().unwrap_or(c) {
+        'ς' => Some('σ'),
+        '\u{307}' => None,
+        lower => Some(lower),
+    }
 }
 
 /// [`of`], space-separated: how a batch hands each row's pairs to PostgreSQL in one array
@@ -62,12 +67,15 @@ mod tests {
 
     #[test]
     fn a_query_found_in_a_text_has_its_pairs_among_the_texts() {
-        // A final sigma inside a longer word, and a capital whose lower case is two characters.
+        // A final sigma inside a longer word, and a capital whose lower case is two characters;
+        // then both as ICU lower-cases them (`ς`, and `i` with a combining dot).
         for (query, text) in [
             ("ΟΣ", "ΟΣΑ"),
             ("οσ", "ΟΣ"),
             ("SİT", "sit"),
             ("İstanbul", "istanbul"),
+            ("λόγος", "ΛΌΓΟΣ"),
+            ("i\u{307}st", "İSTANBUL"),
         ] {
             let within = of(text);
             assert!(

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use projections::bigrams::lower_case;
+use projections::bigrams::fold;
 use sqlx::{Connection, PgConnection};
 
 use crate::helpers::{say, spawn_app, spawn_app_custom, Answer, Sandbox, TestApp, User};
@@ -746,9 +746,9 @@ async fn search_finds_korean_and_english_in_the_callers_rooms_only() {
 }
 
 /// The pairs may narrow a search only where PostgreSQL's own check would fail too: two
-/// characters its `lower()` maps alike must be lower-cased alike by the pairs.
+/// characters its `lower()` maps alike must be folded alike by the pairs.
 #[tokio::test]
-async fn search_pairs_lower_case_every_character_as_postgresql_does() {
+async fn search_pairs_fold_alike_what_postgresql_lower_cases_alike() {
     let sandbox = Sandbox::new().await;
     let mut db = PgConnection::connect(&sandbox.database_url).await.unwrap();
     let lowered: Vec<(i32, String)> = sqlx::query_as(
@@ -764,7 +764,7 @@ async fn search_pairs_lower_case_every_character_as_postgresql_does() {
             let c = char::from_u32(code as u32).expect("a scalar value");
             let mut chars = by_postgres.chars();
             match (chars.next(), chars.next()) {
-                (Some(l), None) if lower_case(l) == lower_case(c) => None,
+                (Some(l), None) if fold(l) == fold(c) => None,
                 _ => Some(format!("U+{code:04X} → {by_postgres:?}")),
             }
         })
@@ -776,7 +776,14 @@ async fn search_pairs_lower_case_every_character_as_postgresql_does() {
 async fn rows_an_older_moim_wrote_are_found_again_once_moim_has_started() {
     let app = spawn_app().await;
     let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
-    let (room, _) = open(&app, &kim, "direct", "us", &[&lee]).await;
+    // A group room has system messages, and a deleted message is a tombstone: both have no body.
+    let (room, _) = open(&app, &kim, "group", "us", &[&lee]).await;
+    let secret = say(&app, room, &kim, "secret").await;
+    let seq = secret.body["seq"].as_i64().expect("a seq");
+    let deleted = app
+        .delete(&format!("/chat/rooms/{room}/messages/{seq}"), &kim)
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{:?}", deleted.body);
     let said = say(&app, room, &kim, "ÄRGER über alles").await;
     let found = app
         .get_after("/chat/search?q=ärger", &lee, &said.token())
@@ -800,7 +807,9 @@ async fn rows_an_older_moim_wrote_are_found_again_once_moim_has_started() {
     sqlx::raw_sql(
         "UPDATE chat_messages SET grams = '{Är,rg,ge,er,üb,be,al,ll,le,es}';
          UPDATE posts SET grams = '{Är,rg,ge,er,üb,be,al,ll,le,es}';
-         INSERT INTO search_pairs_backfill (target) VALUES ('chat_messages'), ('posts')",
+         INSERT INTO search_pairs_backfill (target, until) VALUES
+             ('chat_messages', (SELECT message_id FROM chat_messages ORDER BY message_id DESC LIMIT 1)),
+             ('posts', (SELECT post_id FROM posts ORDER BY post_id DESC LIMIT 1))",
     )
     .execute(&app.pool)
     .await
@@ -815,11 +824,17 @@ async fn rows_an_older_moim_wrote_are_found_again_once_moim_has_started() {
     );
     let board = app.get("/boards/community/posts?q=ärger", &lee).await;
     assert_eq!(board.body["total"], 1, "{:?}", board.body);
-    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM search_pairs_backfill")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let (left, bodiless, with_pairs): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM search_pairs_backfill),
+                (SELECT count(*) FROM chat_messages WHERE body IS NULL),
+                (SELECT count(*) FROM chat_messages WHERE body IS NULL AND grams <> '{}')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(left, 0, "done once");
+    assert!(bodiless >= 1, "a tombstone at least");
+    assert_eq!(with_pairs, 0, "no body, no pairs");
 }
 
 #[tokio::test]
