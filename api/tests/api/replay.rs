@@ -288,10 +288,11 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         commented.body
     );
     // Photos: one in the room, one deleted with its message (and removed by the scheduler),
-    // one on the post's board, one avatar replaced by another, one never used.
+    // one on the post's board, one avatar replaced by another, one never used, one deleted with
+    // its post (and removed).
     let photo_room = app.create_room(&kim, &[&lee]).await;
     let mut uploaded = Vec::new();
-    for side in 8..15 {
+    for side in 8..16 {
         let answer = app
             .upload(&kim, crate::helpers::png(side), "p.png", "image/png")
             .await;
@@ -330,6 +331,19 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
         .await,
         StatusCode::CREATED,
     );
+    let doomed = app
+        .post(
+            "/boards/community/posts",
+            &kim,
+            json!({ "category": "잡담", "title": "지울 사진", "body": "b", "media_ids": [uploaded[7]] }),
+        )
+        .await;
+    ok(&doomed, StatusCode::CREATED);
+    let doomed = doomed.body["post_id"].as_str().unwrap();
+    ok(
+        &app.delete(&format!("/posts/{doomed}"), &kim).await,
+        StatusCode::OK,
+    );
     for media_id in &uploaded[4..6] {
         ok(
             &app.patch("/users/me", &kim, json!({ "avatar_media_id": media_id }))
@@ -337,7 +351,8 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
             StatusCode::OK,
         );
     }
-    // The deleted message's photo and the first avatar are removed before the views are compared.
+    // The deleted message's and post's photos and the first avatar are removed before the views
+    // are compared.
     assert!(
         crate::helpers::eventually(Duration::from_secs(10), || async {
             let removed: i64 =
@@ -345,7 +360,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
                     .fetch_one(&app.pool)
                     .await
                     .unwrap();
-            removed == 2
+            removed == 3
         })
         .await
     );
