@@ -22,13 +22,10 @@ pub fn of(text: &str) -> Vec<String> {
     let lower: String = text.chars().filter_map(fold).collect();
     let mut pairs = BTreeSet::new();
     for word in lower.split_whitespace() {
-        let bounds: Vec<usize> = word
-            .char_indices()
-            .map(|(at, _)| at)
-            .chain([word.len()])
-            .collect();
-        for pair in bounds.windows(3) {
-            pairs.insert(&word[pair[0]..pair[2]]);
+        // A pair runs from one character's start to the start of the character after next.
+        let bounds = || word.char_indices().map(|(at, _)| at).chain([word.len()]);
+        for (start, end) in bounds().zip(bounds().skip(2)) {
+            pairs.insert(&word[start..end]);
         }
     }
     pairs.into_iter().map(str::to_owned).collect()

@@ -232,17 +232,12 @@ impl Runner {
         if !checkpoint::advance(&self.pool, self.view.name(), first - 1, at).await? {
             return Ok(false);
         }
-        // Counted as the full path counts the events it moves past without handing them over.
-        let view = self.view.name();
-        metrics::counter!("projection_events_applied_total", "view" => view)
-            .increment(batch.len() as u64);
-        let behind = (chrono::Utc::now() - newest.recorded_at)
-            .num_milliseconds()
-            .max(0);
-        metrics::gauge!("projection_lag_seconds", "view" => view).set(behind as f64 / 1000.0);
-        if let Some(info) = batch.last().and_then(|m| m.info().ok()) {
-            metrics::gauge!("projection_lag_events", "view" => view).set(info.pending as f64);
-        }
+        record_progress(
+            self.view.name(),
+            batch.len(),
+            Some(newest.recorded_at),
+            batch.last(),
+        );
         for message in batch {
             if let Err(error) = message.ack().await {
                 tracing::debug!(%error, "ack failed");
@@ -316,18 +311,15 @@ impl Runner {
         tx.commit().await?;
         self.outbox.committed(forgotten);
         let view = self.view.name();
-        let applied = next.apply.len() as f64;
-        metrics::counter!("projection_events_applied_total", "view" => view)
-            .increment(next.apply.len() as u64);
-        metrics::histogram!("projection_batch_size", "view" => view).record(applied);
+        metrics::histogram!("projection_batch_size", "view" => view)
+            .record(next.apply.len() as f64);
         metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
-        if let Some(newest) = events_last_recorded(&next.apply) {
-            let behind = (chrono::Utc::now() - newest).num_milliseconds().max(0) as f64;
-            metrics::gauge!("projection_lag_seconds", "view" => view).set(behind / 1000.0);
-        }
-        if let Some(info) = next.apply.last().and_then(|(_, m)| m.info().ok()) {
-            metrics::gauge!("projection_lag_events", "view" => view).set(info.pending as f64);
-        }
+        record_progress(
+            view,
+            next.apply.len(),
+            events_last_recorded(&next.apply),
+            next.apply.last().map(|&(_, message)| message),
+        );
         for message in next.ack {
             // A lost ack only means a redelivery, which the checkpoint turns into a no-op.
             if let Err(error) = message.ack().await {
@@ -437,6 +429,24 @@ fn next_in_order(batch: &[jetstream::Message], after: u64) -> Result<Next<'_>, P
         next.ack.push(message);
     }
     Ok(next)
+}
+
+/// The metrics of `moved` events a view has gone past, applied or passed over: how many, how
+/// far behind the store the newest (recorded at `newest`) was, and how many wait after `last`.
+fn record_progress(
+    view: &'static str,
+    moved: usize,
+    newest: Option<chrono::DateTime<chrono::Utc>>,
+    last: Option<&jetstream::Message>,
+) {
+    metrics::counter!("projection_events_applied_total", "view" => view).increment(moved as u64);
+    if let Some(newest) = newest {
+        let behind = (chrono::Utc::now() - newest).num_milliseconds().max(0) as f64;
+        metrics::gauge!("projection_lag_seconds", "view" => view).set(behind / 1000.0);
+    }
+    if let Some(info) = last.and_then(|m| m.info().ok()) {
+        metrics::gauge!("projection_lag_events", "view" => view).set(info.pending as f64);
+    }
 }
 
 /// When the newest of `messages` was recorded in the store (for the lag behind it).

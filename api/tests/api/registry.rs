@@ -117,33 +117,16 @@ async fn a_view_added_with_one_registry_line_is_run_replayed_and_fingerprinted()
 mod chat_only {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use futures::future::BoxFuture;
-    use moim_nats::EventEnvelope;
-    use projections::{ProjectionError, Push, ReadModel, View};
-    use sqlx::PgConnection;
+    use projections::{Simple, View};
 
-    pub const VIEW: View = View::of(&ChatOnly);
     pub const TABLE: &str = "CREATE TABLE chat_only (event_id uuid PRIMARY KEY)";
     /// Events of other aggregates it was handed.
     pub static OTHERS: AtomicUsize = AtomicUsize::new(0);
 
-    struct ChatOnly;
-
-    impl ReadModel for ChatOnly {
-        fn name(&self) -> &'static str {
-            "chat_only"
-        }
-
-        fn tables(&self) -> &'static [&'static str] {
-            &["chat_only"]
-        }
-
-        fn apply_one<'a>(
-            &'a self,
-            tx: &'a mut PgConnection,
-            event: &'a EventEnvelope,
-            _: Option<&'a mut Vec<Push>>,
-        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+    pub const VIEW: View = View::of(&Simple {
+        name: "chat_only",
+        tables: &["chat_only"],
+        apply_one: |tx, event| {
             Box::pin(async move {
                 if event.aggregate_type != "chat_room" {
                     OTHERS.fetch_add(1, Ordering::SeqCst);
@@ -155,12 +138,9 @@ mod chat_only {
                     .await?;
                 Ok(())
             })
-        }
-
-        fn reads(&self) -> Option<&'static [&'static str]> {
-            Some(&["chat_room"])
-        }
-    }
+        },
+        reads: &["chat_room"],
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

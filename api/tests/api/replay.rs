@@ -483,65 +483,36 @@ mod faulty {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use futures::future::BoxFuture;
-    use moim_nats::EventEnvelope;
-    use projections::{ProjectionError, Push, ReadModel, View};
-    use sqlx::PgConnection;
+    use projections::{Simple, View};
 
     pub const TABLES: &str = "CREATE TABLE broken_view (n int); CREATE TABLE slow_view (n int)";
-    pub const BROKEN: View = View::of(&Broken);
-    pub const SLOW: View = View::of(&Slow);
     /// Events the slow view has started to apply.
     pub static SLOW_APPLIED: AtomicUsize = AtomicUsize::new(0);
 
-    struct Broken;
-
-    impl ReadModel for Broken {
-        fn name(&self) -> &'static str {
-            "broken"
-        }
-
-        fn tables(&self) -> &'static [&'static str] {
-            &["broken_view"]
-        }
-
-        fn apply_one<'a>(
-            &'a self,
-            tx: &'a mut PgConnection,
-            _: &'a EventEnvelope,
-            _: Option<&'a mut Vec<Push>>,
-        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+    // Replayed only, which hands every event over whatever a view reads: they never run live.
+    pub const BROKEN: View = View::of(&Simple {
+        name: "broken",
+        tables: &["broken_view"],
+        apply_one: |tx, _| {
             Box::pin(async move {
                 sqlx::query("SELECT 1 / 0").execute(&mut *tx).await?;
                 Ok(())
             })
-        }
-    }
-
-    struct Slow;
-
-    impl ReadModel for Slow {
-        fn name(&self) -> &'static str {
-            "slow"
-        }
-
-        fn tables(&self) -> &'static [&'static str] {
-            &["slow_view"]
-        }
-
-        fn apply_one<'a>(
-            &'a self,
-            _: &'a mut PgConnection,
-            _: &'a EventEnvelope,
-            _: Option<&'a mut Vec<Push>>,
-        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-            Box::pin(async move {
+        },
+        reads: &[],
+    });
+    pub const SLOW: View = View::of(&Simple {
+        name: "slow",
+        tables: &["slow_view"],
+        apply_one: |_, _| {
+            Box::pin(async {
                 SLOW_APPLIED.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Ok(())
             })
-        }
-    }
+        },
+        reads: &[],
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
