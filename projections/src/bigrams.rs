@@ -15,20 +15,37 @@
 //! `İ` becomes `i` and a combining dot). A test checks against the server, for every character
 //! of the first two planes, that two characters its `lower()` maps alike are folded alike.
 
-use std::collections::BTreeSet;
-
 /// The distinct pairs of `text`, sorted; none for a text without a word of two characters.
 pub fn of(text: &str) -> Vec<String> {
-    let lower: String = text.chars().filter_map(fold).collect();
-    let mut pairs = BTreeSet::new();
-    for word in lower.split_whitespace() {
+    let folded = folded(text);
+    pairs(&folded).into_iter().map(str::to_owned).collect()
+}
+
+/// [`of`], space-separated: how a batch hands each row's pairs to PostgreSQL in one array
+/// (`string_to_array(…, ' ')`), since no pair holds a space.
+pub fn joined(text: &str) -> String {
+    pairs(&folded(text)).join(" ")
+}
+
+fn folded(text: &str) -> String {
+    text.chars().filter_map(fold).collect()
+}
+
+/// The distinct pairs of a folded text, sorted: cut from the text, not copied.
+fn pairs(folded: &str) -> Vec<&str> {
+    let mut pairs = Vec::new();
+    for word in folded.split_whitespace() {
         // A pair runs from one character's start to the start of the character after next.
         let bounds = || word.char_indices().map(|(at, _)| at).chain([word.len()]);
-        for (start, end) in bounds().zip(bounds().skip(2)) {
-            pairs.insert(&word[start..end]);
-        }
+        pairs.extend(
+            bounds()
+                .zip(bounds().skip(2))
+                .map(|(start, end)| &word[start..end]),
+        );
     }
-    pairs.into_iter().map(str::to_owned).collect()
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 /// `c` as the pairs see it: lower-cased by itself (the first character of its lower case, all
@@ -40,12 +57,6 @@ pub fn fold(c: char) -> Option<char> {
         '\u{307}' => None,
         lower => Some(lower),
     }
-}
-
-/// [`of`], space-separated: how a batch hands each row's pairs to PostgreSQL in one array
-/// (`string_to_array(…, ' ')`), since no pair holds a space.
-pub fn joined(text: &str) -> String {
-    of(text).join(" ")
 }
 
 #[cfg(test)]

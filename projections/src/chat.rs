@@ -42,7 +42,7 @@ impl ReadModel for Chat {
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,
-        events: &'a [EventEnvelope],
+        events: &'a [&'a EventEnvelope],
         _: Option<&'a mut Vec<Push>>,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply_many(tx, events))
@@ -50,6 +50,10 @@ impl ReadModel for Chat {
 
     fn reads(&self) -> Option<&'static [&'static str]> {
         Some(&[ChatRoom::TYPE])
+    }
+
+    fn aggregates_apart(&self) -> bool {
+        true
     }
 }
 
@@ -660,7 +664,7 @@ impl Pending {
 /// Applies events in order, writing each run of sent messages with one statement.
 async fn apply_many(
     tx: &mut PgConnection,
-    events: &[EventEnvelope],
+    events: &[&EventEnvelope],
 ) -> Result<(), ProjectionError> {
     let mut pending = Pending::default();
     for event in events {

@@ -15,7 +15,7 @@ use crate::ProjectionError;
 /// no copy and no query).
 pub(crate) async fn opened(
     tx: &mut PgConnection,
-    events: &[EventEnvelope],
+    events: &[&EventEnvelope],
 ) -> Result<Option<Vec<EventEnvelope>>, ProjectionError> {
     let sealed =
         |e: &EventEnvelope| personal::has_sealed(&e.aggregate_type, &e.event_type, &e.payload);
@@ -39,7 +39,7 @@ pub(crate) async fn opened(
     Ok(Some(
         events
             .iter()
-            .map(|event| {
+            .map(|&event| {
                 let mut event = event.clone();
                 if sealed(&event) {
                     let key = personal::owner(&event.event_type, &event.payload)

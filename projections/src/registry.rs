@@ -40,7 +40,7 @@ pub trait ReadModel: Send + Sync + 'static {
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,
-        events: &'a [EventEnvelope],
+        events: &'a [&'a EventEnvelope],
         mut out: Option<&'a mut Vec<Push>>,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
@@ -64,6 +64,14 @@ pub trait ReadModel: Send + Sync + 'static {
     /// rebuilt ones (a replay hands every event over), finds that.
     fn reads(&self) -> Option<&'static [&'static str]> {
         None
+    }
+
+    /// Hook: whether every row it writes for an aggregate follows from that aggregate's events
+    /// alone, so a replay may apply different aggregates' events on connections side by side,
+    /// each aggregate's in order (the chat view: every row is one room's). A view that reads
+    /// back a row another aggregate's event wrote must leave it `false`.
+    fn aggregates_apart(&self) -> bool {
+        false
     }
 }
 
@@ -139,6 +147,11 @@ impl View {
         self.0.reads()
     }
 
+    /// Whether a replay may apply different aggregates' events side by side.
+    pub fn aggregates_apart(self) -> bool {
+        self.0.aggregates_apart()
+    }
+
     /// Whether it applies events of `aggregate_type`.
     pub fn reads_type(self, aggregate_type: &str) -> bool {
         self.reads()
@@ -149,11 +162,14 @@ impl View {
     pub async fn apply(
         self,
         tx: &mut PgConnection,
-        events: &[EventEnvelope],
+        events: &[&EventEnvelope],
         out: Option<&mut Vec<Push>>,
     ) -> Result<(), ProjectionError> {
         match crate::personal::opened(tx, events).await? {
-            Some(opened) => self.0.apply(tx, &opened, out).await,
+            Some(opened) => {
+                let opened: Vec<&EventEnvelope> = opened.iter().collect();
+                self.0.apply(tx, &opened, out).await
+            }
             None => self.0.apply(tx, events, out).await,
         }
     }

@@ -10,10 +10,13 @@
 //! applied: the relay keeps the stream an exact copy of the global order.
 //!
 //! Speed (docs/performance.md): the store is read once, however many views are rebuilt, and each
-//! view applies on a connection of its own, so views run side by side. A shadow table fills
-//! with its constraints and btree indexes (the views' own SQL looks rows up through them); its
-//! search (GIN) indexes are built at the end, in one pass each. Every index keeps its live name.
+//! view applies on a connection of its own, so views run side by side; a view whose aggregates
+//! are apart ([`View::aggregates_apart`]) applies on several, each taking a share of the
+//! aggregates. A shadow table fills with its constraints and btree indexes (the views' own SQL
+//! looks rows up through them); its search (GIN) indexes are built at the end, in one pass
+//! each. Every index keeps its live name.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,10 @@ const BATCH: usize = 20_000;
 /// Batches queued ahead of the slowest view. A replay holds at most these, the one each view
 /// applies and the one being read: four batches, about 80 MiB (about 1 KiB an event).
 const AHEAD: usize = 2;
+/// Connections a view whose aggregates are apart applies on. Its statements are most of a
+/// replay's work, so while some lanes wait on PostgreSQL others decode their next events: on
+/// two cores four lanes kept both busy (two were 3 % slower, docs/performance.md).
+const LANES: u64 = 4;
 
 /// How a replay went.
 #[derive(Debug, Clone, Copy)]
@@ -147,29 +154,77 @@ impl Shadow {
         })
     }
 
-    /// Applies every batch it is sent, then builds the remaining indexes; answers how many
-    /// events it applied.
+    /// Applies every batch it is sent, on one connection or, when the view's aggregates are
+    /// apart, on [`LANES`] of them side by side, then builds the remaining indexes; answers
+    /// where it stands.
     async fn fill(
-        &self,
+        self: Arc<Self>,
         pool: &PgPool,
         mut batches: mpsc::Receiver<Arc<Vec<EventEnvelope>>>,
     ) -> Result<Checkpoint, ProjectionError> {
-        let mut at = Checkpoint::default();
-        while let Some(batch) = batches.recv().await {
-            let mut tx = pool.begin().await?;
-            apply_into(&mut tx, &self.schema, self.view, &batch).await?;
-            tx.commit().await?;
-            at = Checkpoint {
-                position: batch.last().map_or(at.position, |e| e.position),
-                stream_seq: at.stream_seq + batch.len() as u64,
-            };
+        let lanes = if self.view.aggregates_apart() {
+            LANES
+        } else {
+            1
+        };
+        let mut senders = Vec::new();
+        let mut applying = JoinSet::new();
+        for lane in 0..lanes {
+            let (send, receive) = mpsc::channel(1);
+            senders.push(send);
+            let (shadow, pool) = (Arc::clone(&self), pool.clone());
+            applying.spawn(async move { shadow.apply_lane(&pool, (lane, lanes), receive).await });
         }
+        let hand_out = async move {
+            let mut at = Checkpoint::default();
+            while let Some(batch) = batches.recv().await {
+                at = Checkpoint {
+                    position: batch.last().map_or(at.position, |e| e.position),
+                    stream_seq: at.stream_seq + batch.len() as u64,
+                };
+                for send in &senders {
+                    // A lane that stopped reports its error when it is joined.
+                    let _ = send.send(Arc::clone(&batch)).await;
+                }
+            }
+            Ok::<_, ProjectionError>(at)
+        };
+        let applied = async move {
+            while let Some(joined) = applying.join_next().await {
+                joined.map_err(ProjectionError::ReplayTask)??;
+            }
+            Ok(())
+        };
+        let (at, ()) = tokio::try_join!(hand_out, applied)?;
         for index in &self.later {
             // One query string is one transaction, which the setting lasts for.
             let build = format!("SET LOCAL maintenance_work_mem = '512MB'; {index}");
             sqlx::raw_sql(&build).execute(pool).await?;
         }
         Ok(at)
+    }
+
+    /// Applies, of each batch, the events of the aggregates in lane `index` of `of`, in order.
+    async fn apply_lane(
+        &self,
+        pool: &PgPool,
+        (index, of): (u64, u64),
+        mut batches: mpsc::Receiver<Arc<Vec<EventEnvelope>>>,
+    ) -> Result<(), ProjectionError> {
+        let in_lane = |event: &EventEnvelope| {
+            of == 1 || {
+                let mut hasher = DefaultHasher::new();
+                event.aggregate_id.hash(&mut hasher);
+                hasher.finish() % of == index
+            }
+        };
+        while let Some(batch) = batches.recv().await {
+            let events: Vec<&EventEnvelope> = batch.iter().filter(|e| in_lane(e)).collect();
+            let mut tx = pool.begin().await?;
+            apply_into(&mut tx, &self.schema, self.view, &events).await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// Puts the rebuilt tables in place of the live ones and sets the checkpoint.
@@ -312,13 +367,15 @@ async fn apply_into(
     tx: &mut PgConnection,
     shadow: &str,
     view: View,
-    events: &[EventEnvelope],
+    events: &[&EventEnvelope],
 ) -> Result<(), ProjectionError> {
     // Asynchronous commit: a crash mid-replay leaves only the shadow schema, which the next
-    // replay drops and rebuilds.
+    // replay drops and rebuilds. A batch's statements sort and group tens of thousands of
+    // rows: in memory, not in temporary files.
     sqlx::query(
         "SELECT set_config('search_path', $1 || ', public', true),
-                set_config('synchronous_commit', 'off', true)",
+                set_config('synchronous_commit', 'off', true),
+                set_config('work_mem', '64MB', true)",
     )
     .bind(shadow)
     .execute(&mut *tx)

@@ -292,7 +292,7 @@ impl Runner {
                     .await?;
             }
         } else {
-            let mut events = next
+            let events = next
                 .apply
                 .iter()
                 .map(|(seq, message)| envelope(*seq, message))
@@ -303,8 +303,11 @@ impl Runner {
                     stream_seq: *seq,
                 };
             }
-            events.retain(|event| self.view.reads_type(&event.aggregate_type));
-            self.view.apply(&mut tx, &events, Some(&mut pushes)).await?;
+            let read: Vec<&EventEnvelope> = events
+                .iter()
+                .filter(|event| self.view.reads_type(&event.aggregate_type))
+                .collect();
+            self.view.apply(&mut tx, &read, Some(&mut pushes)).await?;
         }
         let row = Outbox::keep(&mut tx, &pushes).await?;
         checkpoint::save(&mut tx, self.view.name(), at).await?;
@@ -351,7 +354,7 @@ impl Runner {
             Ok(event) if !self.view.reads_type(&event.aggregate_type) => Ok(event.position),
             Ok(event) => match self
                 .view
-                .apply(&mut *tx, std::slice::from_ref(&event), Some(&mut produced))
+                .apply(&mut *tx, &[&event], Some(&mut produced))
                 .await
             {
                 Ok(()) => Ok(event.position),
