@@ -55,6 +55,12 @@ impl ReadModel for Chat {
     fn aggregates_apart(&self) -> bool {
         true
     }
+
+    fn indexed_after_filling(&self) -> &'static [&'static str] {
+        // A message is found by its room and seq; its id is unique because its event's is. The
+        // readers' index is for the room list's unread counts.
+        &["chat_messages_message_id_key", "chat_room_members_reading"]
+    }
 }
 
 /// A room as listed for a member.

@@ -9,21 +9,56 @@ use domain::board::{Post, PostEvent};
 use domain::chat::{ChatEvent, ChatRoom};
 use domain::media::{Media, MediaEvent, MediaUse};
 use domain::Aggregate;
+use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
-use crate::{ProjectionError, Simple, View};
+use crate::{ProjectionError, Push, ReadModel, View};
 
 /// The media view.
-pub const VIEW: View = View::of(&Simple {
-    name: "media",
-    tables: &["media_uses", "media_jobs"],
-    apply_one: |tx, event| Box::pin(apply(tx, event)),
-    reads: &[Media::TYPE, ChatRoom::TYPE, Post::TYPE],
-});
+pub const VIEW: View = View::of(&MediaView);
+
+struct MediaView;
+
+impl ReadModel for MediaView {
+    fn name(&self) -> &'static str {
+        "media"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["media_uses", "media_jobs"]
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a EventEnvelope,
+        _: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event))
+    }
+
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[Media::TYPE, ChatRoom::TYPE, Post::TYPE])
+    }
+
+    fn reads_event(&self, aggregate_type: &str, event_type: &str) -> bool {
+        matters(aggregate_type, event_type)
+    }
+}
+
+/// Of a room's or a post's events only a deletion ends a use: the rest, most of all the chat
+/// messages, are passed by unread, live and in a replay.
+fn matters(aggregate_type: &str, event_type: &str) -> bool {
+    match aggregate_type {
+        ChatRoom::TYPE => event_type == "MessageDeleted",
+        Post::TYPE => event_type == "PostDeleted",
+        _ => true,
+    }
+}
 
 /// The table of due work.
 pub const JOBS: &str = "media_jobs";
@@ -62,6 +97,9 @@ fn detach_key(media_id: Uuid, item: &str) -> String {
 }
 
 async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), ProjectionError> {
+    if !matters(&event.aggregate_type, &event.event_type) {
+        return Ok(());
+    }
     match event.aggregate_type.as_str() {
         Media::TYPE => apply_media(tx, decode(event)?).await,
         ChatRoom::TYPE => match decode(event)? {

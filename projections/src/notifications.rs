@@ -501,6 +501,11 @@ async fn on_chat(
     event: &EventEnvelope,
     mut out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
+    // A message changes no membership, so when it is not pushed (a replay) it leaves nothing
+    // here: it is passed by unread.
+    if out.is_none() && event.event_type == "MessageSent" {
+        return Ok(());
+    }
     let room = RoomFrame::of(event.event_id, event.sequence, decode(event)?);
     if !room.entering.is_empty() {
         let joined = seq_of(room.seq.unwrap_or(0));

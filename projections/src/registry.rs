@@ -59,11 +59,19 @@ pub trait ReadModel: Send + Sync + 'static {
 
     /// Hook: the aggregate types whose events it applies, or `None` for all. Its live runner
     /// hands it only events of these, and passes over a batch with none of them, moving only
-    /// the checkpoint (a chat message passes five of the eight views by). A type it applies but
+    /// the checkpoint (a chat message passes six of the eight views by). A type it applies but
     /// leaves out here is never applied live; the replay test, which compares live views with
     /// rebuilt ones (a replay hands every event over), finds that.
     fn reads(&self) -> Option<&'static [&'static str]> {
         None
+    }
+
+    /// Hook: of the events of an aggregate type it reads, whether it applies those of
+    /// `event_type`; all, unless it says otherwise. Its live runner passes over the rest like
+    /// events of a type it does not read (the media view: of a room's events only a deleted
+    /// message ends a use, so a chat message passes it by).
+    fn reads_event(&self, _aggregate_type: &str, _event_type: &str) -> bool {
+        true
     }
 
     /// Hook: whether every row it writes for an aggregate follows from that aggregate's events
@@ -72,6 +80,15 @@ pub trait ReadModel: Send + Sync + 'static {
     /// back a row another aggregate's event wrote must leave it `false`.
     fn aggregates_apart(&self) -> bool {
         false
+    }
+
+    /// Hook: the indexes and constraints, by name, that its own SQL neither looks rows up
+    /// through nor names as a conflict target. A replay builds these once the shadow tables are
+    /// filled, in one pass each, instead of row by row (search indexes always are). A unique
+    /// one listed here is checked then: a replay whose events would break it fails, and leaves
+    /// the live view as it was.
+    fn indexed_after_filling(&self) -> &'static [&'static str] {
+        &[]
     }
 }
 
@@ -152,10 +169,16 @@ impl View {
         self.0.aggregates_apart()
     }
 
-    /// Whether it applies events of `aggregate_type`.
-    pub fn reads_type(self, aggregate_type: &str) -> bool {
+    /// The indexes and constraints a replay builds once it has filled the view.
+    pub fn indexed_after_filling(self) -> &'static [&'static str] {
+        self.0.indexed_after_filling()
+    }
+
+    /// Whether it applies events of `event_type` of `aggregate_type`.
+    pub fn reads_event(self, aggregate_type: &str, event_type: &str) -> bool {
         self.reads()
             .is_none_or(|types| types.contains(&aggregate_type))
+            && self.0.reads_event(aggregate_type, event_type)
     }
 
     /// Applies events in order, their personal fields opened; see [`ReadModel::apply`].

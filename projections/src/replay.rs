@@ -103,24 +103,32 @@ impl Shadow {
         let schema = format!("moim_replay_{}", view.name());
         let mut ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
         let mut later = Vec::new();
+        let after_filling = view.indexed_after_filling();
         for table in view.tables() {
             ddl.push_str(&format!(
                 "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
             ));
-            let constraints: Vec<(String, String)> = sqlx::query_as(
-                "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint
+            let constraints: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT conname::text, quote_ident(conname), pg_get_constraintdef(oid)
+                 FROM pg_constraint
                  WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
             )
             .bind(format!("public.{table}"))
             .fetch_all(pool)
             .await?;
-            for (name, definition) in constraints {
-                ddl.push_str(&format!(
-                    "ALTER TABLE {schema}.{table} ADD CONSTRAINT {name} {definition};"
-                ));
+            for (name, quoted, definition) in constraints {
+                let add =
+                    format!("ALTER TABLE {schema}.{table} ADD CONSTRAINT {quoted} {definition}");
+                if after_filling.contains(&name.as_str()) {
+                    later.push(add);
+                } else {
+                    ddl.push_str(&add);
+                    ddl.push(';');
+                }
             }
-            let indexes: Vec<(bool, String)> = sqlx::query_as(
-                "SELECT i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i
+            let indexes: Vec<(String, bool, String)> = sqlx::query_as(
+                "SELECT c.relname::text, i.indisunique, pg_get_indexdef(i.indexrelid)
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                  WHERE i.indrelid = $1::regclass
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c
                                    WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
@@ -130,15 +138,16 @@ impl Shadow {
             .bind(format!("public.{table}"))
             .fetch_all(pool)
             .await?;
-            for (unique, definition) in indexes {
+            for (name, unique, definition) in indexes {
                 let definition = definition.replacen(
                     &format!(" ON public.{table} "),
                     &format!(" ON {schema}.{table} "),
                     1,
                 );
-                // Search indexes are built at the end, in one pass; the views' own lookups use
-                // the others while the tables fill.
-                if unique || !definition.contains(" USING gin ") {
+                // Search indexes are built at the end, in one pass, as are those the view
+                // says it does without; its own lookups use the others while the tables fill.
+                let search = !unique && definition.contains(" USING gin ");
+                if !search && !after_filling.contains(&name.as_str()) {
                     ddl.push_str(&definition);
                     ddl.push(';');
                 } else {
@@ -169,11 +178,11 @@ impl Shadow {
         };
         let mut senders = Vec::new();
         let mut applying = JoinSet::new();
-        for lane in 0..lanes {
+        for _ in 0..lanes {
             let (send, receive) = mpsc::channel(1);
             senders.push(send);
             let (shadow, pool) = (Arc::clone(&self), pool.clone());
-            applying.spawn(async move { shadow.apply_lane(&pool, (lane, lanes), receive).await });
+            applying.spawn(async move { shadow.apply_lane(&pool, receive).await });
         }
         let hand_out = async move {
             let mut at = Checkpoint::default();
@@ -182,9 +191,9 @@ impl Shadow {
                     position: batch.last().map_or(at.position, |e| e.position),
                     stream_seq: at.stream_seq + batch.len() as u64,
                 };
-                for send in &senders {
+                for (send, share) in senders.iter().zip(Share::split(&batch, lanes)) {
                     // A lane that stopped reports its error when it is joined.
-                    let _ = send.send(Arc::clone(&batch)).await;
+                    let _ = send.send(share).await;
                 }
             }
             Ok::<_, ProjectionError>(at)
@@ -196,30 +205,24 @@ impl Shadow {
             Ok(())
         };
         let (at, ()) = tokio::try_join!(hand_out, applied)?;
-        for index in &self.later {
+        // Side by side, each on a connection of its own: an index build runs on one backend.
+        futures::future::try_join_all(self.later.iter().map(|index| async move {
             // One query string is one transaction, which the setting lasts for.
             let build = format!("SET LOCAL maintenance_work_mem = '512MB'; {index}");
-            sqlx::raw_sql(&build).execute(pool).await?;
-        }
+            sqlx::raw_sql(&build).execute(pool).await
+        }))
+        .await?;
         Ok(at)
     }
 
-    /// Applies, of each batch, the events of the aggregates in lane `index` of `of`, in order.
+    /// Applies its share of each batch, in order.
     async fn apply_lane(
         &self,
         pool: &PgPool,
-        (index, of): (u64, u64),
-        mut batches: mpsc::Receiver<Arc<Vec<EventEnvelope>>>,
+        mut shares: mpsc::Receiver<Share>,
     ) -> Result<(), ProjectionError> {
-        let in_lane = |event: &EventEnvelope| {
-            of == 1 || {
-                let mut hasher = DefaultHasher::new();
-                event.aggregate_id.hash(&mut hasher);
-                hasher.finish() % of == index
-            }
-        };
-        while let Some(batch) = batches.recv().await {
-            let events: Vec<&EventEnvelope> = batch.iter().filter(|e| in_lane(e)).collect();
+        while let Some(share) = shares.recv().await {
+            let events = share.events();
             let mut tx = pool.begin().await?;
             apply_into(&mut tx, &self.schema, self.view, &events).await?;
             tx.commit().await?;
@@ -248,6 +251,45 @@ impl Shadow {
         .execute(pool)
         .await?;
         Ok(())
+    }
+}
+
+/// A lane's share of a batch: the events of the aggregates that hash to it, in order.
+struct Share {
+    batch: Arc<Vec<EventEnvelope>>,
+    /// Where its events are in the batch; `None` when it is the only lane.
+    picked: Option<Vec<u32>>,
+}
+
+impl Share {
+    /// Splits a batch into `lanes` shares, hashing each event's aggregate once.
+    fn split(batch: &Arc<Vec<EventEnvelope>>, lanes: u64) -> Vec<Self> {
+        if lanes == 1 {
+            return vec![Self {
+                batch: Arc::clone(batch),
+                picked: None,
+            }];
+        }
+        let mut picked = vec![Vec::with_capacity(batch.len() / lanes as usize + 1); lanes as usize];
+        for (index, event) in (0u32..).zip(batch.iter()) {
+            let mut hasher = DefaultHasher::new();
+            event.aggregate_id.hash(&mut hasher);
+            picked[(hasher.finish() % lanes) as usize].push(index);
+        }
+        picked
+            .into_iter()
+            .map(|picked| Self {
+                batch: Arc::clone(batch),
+                picked: Some(picked),
+            })
+            .collect()
+    }
+
+    fn events(&self) -> Vec<&EventEnvelope> {
+        match &self.picked {
+            None => self.batch.iter().collect(),
+            Some(picked) => picked.iter().map(|&i| &self.batch[i as usize]).collect(),
+        }
     }
 }
 

@@ -213,7 +213,10 @@ impl Runner {
                 return Ok(false);
             };
             let seq = info.stream_sequence;
-            if self.view.reads_type(&head.aggregate_type) {
+            if self
+                .view
+                .reads_event(&head.aggregate_type, &head.event_type)
+            {
                 return Ok(false);
             }
             let at = Checkpoint {
@@ -305,7 +308,10 @@ impl Runner {
             }
             let read: Vec<&EventEnvelope> = events
                 .iter()
-                .filter(|event| self.view.reads_type(&event.aggregate_type))
+                .filter(|event| {
+                    self.view
+                        .reads_event(&event.aggregate_type, &event.event_type)
+                })
                 .collect();
             self.view.apply(&mut tx, &read, Some(&mut pushes)).await?;
         }
@@ -351,7 +357,13 @@ impl Runner {
         sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
         let mut produced = Vec::new();
         let applied = match envelope(seq, message) {
-            Ok(event) if !self.view.reads_type(&event.aggregate_type) => Ok(event.position),
+            Ok(event)
+                if !self
+                    .view
+                    .reads_event(&event.aggregate_type, &event.event_type) =>
+            {
+                Ok(event.position)
+            }
             Ok(event) => match self
                 .view
                 .apply(&mut *tx, &[&event], Some(&mut produced))
@@ -392,6 +404,7 @@ impl Runner {
 #[derive(serde::Deserialize)]
 struct Head {
     aggregate_type: String,
+    event_type: String,
     position: domain::Position,
     recorded_at: chrono::DateTime<chrono::Utc>,
 }

@@ -207,7 +207,14 @@ fn run(sandbox: Arc<Sandbox>, app: Application) -> TestApp {
     let address = format!("http://{}", app.address().expect("api role listens"));
     let pool = app.pool().clone();
     let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let running = app.run_until_stopped(stop.clone());
+    tokio::spawn(async move {
+        // A start that fails part-way drops the listener, and the test sees only a reset
+        // connection: say why.
+        if let Err(error) = running.await {
+            eprintln!("the app under test stopped: {error:#}");
+        }
+    });
     TestApp {
         address,
         pool,

@@ -143,12 +143,71 @@ mod chat_only {
     });
 }
 
+/// A throw-away view that reads, of chat rooms' events, only sent messages.
+mod sent_only {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::future::BoxFuture;
+    use moim_nats::EventEnvelope;
+    use projections::{ProjectionError, Push, ReadModel, View};
+    use sqlx::PgConnection;
+
+    pub const TABLE: &str = "CREATE TABLE sent_only (event_id uuid PRIMARY KEY)";
+    /// Events other than sent messages it was handed.
+    pub static OTHERS: AtomicUsize = AtomicUsize::new(0);
+
+    pub const VIEW: View = View::of(&SentOnly);
+
+    struct SentOnly;
+
+    impl ReadModel for SentOnly {
+        fn name(&self) -> &'static str {
+            "sent_only"
+        }
+
+        fn tables(&self) -> &'static [&'static str] {
+            &["sent_only"]
+        }
+
+        fn apply_one<'a>(
+            &'a self,
+            tx: &'a mut PgConnection,
+            event: &'a EventEnvelope,
+            _: Option<&'a mut Vec<Push>>,
+        ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+            Box::pin(async move {
+                if event.event_type != "MessageSent" {
+                    OTHERS.fetch_add(1, Ordering::SeqCst);
+                    return Ok(());
+                }
+                sqlx::query("INSERT INTO sent_only VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(event.event_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        }
+
+        fn reads(&self) -> Option<&'static [&'static str]> {
+            Some(&["chat_room"])
+        }
+
+        fn reads_event(&self, _: &str, event_type: &str) -> bool {
+            event_type == "MessageSent"
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_is_handed_only_what_it_reads_and_its_checkpoint_passes_the_rest() {
     use std::sync::atomic::Ordering;
 
-    let registry = Registry::standard().with(chat_only::VIEW).unwrap();
-    let app = spawn_app_with_registry(registry, chat_only::TABLE).await;
+    let registry = Registry::standard()
+        .with(chat_only::VIEW)
+        .and_then(|r| r.with(sent_only::VIEW))
+        .unwrap();
+    let tables = format!("{}; {}", chat_only::TABLE, sent_only::TABLE);
+    let app = spawn_app_with_registry(registry, &tables).await;
     let kim = app.register("Kim").await;
     let lee = app.register("Lee").await;
     let room = app.create_room(&kim, &[&lee]).await;
@@ -164,17 +223,25 @@ async fn a_view_is_handed_only_what_it_reads_and_its_checkpoint_passes_the_rest(
     .await
     .unwrap();
     let last = domain::Position { tx_id, position };
-    assert!(
-        view_reached(&app.pool, chat_only::VIEW, last, Duration::from_secs(20)).await,
-        "the checkpoint passes what the view does not read"
-    );
-    let (handed, stored): (i64, i64) = sqlx::query_as(
+    for view in [chat_only::VIEW, sent_only::VIEW] {
+        assert!(
+            view_reached(&app.pool, view, last, Duration::from_secs(20)).await,
+            "the checkpoint of {} passes what it does not read",
+            view.name()
+        );
+    }
+    let (handed, stored, sent, messages): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM chat_only),
-                (SELECT count(*) FROM events WHERE aggregate_type = 'chat_room')",
+                (SELECT count(*) FROM events WHERE aggregate_type = 'chat_room'),
+                (SELECT count(*) FROM sent_only),
+                (SELECT count(*) FROM events WHERE event_type = 'MessageSent')",
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
     assert_eq!(handed, stored);
     assert_eq!(chat_only::OTHERS.load(Ordering::SeqCst), 0);
+    // Of a room's events, the one that created it was passed by.
+    assert_eq!((sent, messages), (3, 3));
+    assert_eq!(sent_only::OTHERS.load(Ordering::SeqCst), 0);
 }

@@ -543,6 +543,59 @@ async fn a_replay_with_a_failing_view_swaps_in_none_of_its_views() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_whose_events_break_a_unique_index_built_after_filling_swaps_in_nothing() {
+    let app = spawn_app().await;
+    let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
+    let room = app.create_room(&kim, &[&lee]).await;
+    say(&app, room, &kim, "hello").await;
+    // A message stored again under a new seq with the same message id, as no command writes:
+    // live, the chat view keeps the first; a replay checks the id's uniqueness only once the
+    // messages are in (`chat_messages_message_id_key` is built after filling).
+    let (tx, position): (i64, i64) = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata, event_id)
+         SELECT aggregate_type, aggregate_id, sequence + 1, event_type, event_version,
+                jsonb_set(payload, '{MessageSent,seq}',
+                          to_jsonb((payload #>> '{MessageSent,seq}')::bigint + 1)),
+                metadata, gen_random_uuid()
+         FROM events WHERE aggregate_id = $1 AND event_type = 'MessageSent'
+         RETURNING tx_id::text::bigint, position",
+    )
+    .bind(room.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let chat = Registry::standard().get("chat").unwrap();
+    let stored = domain::Position {
+        tx_id: tx,
+        position,
+    };
+    assert!(view_reached(&app.pool, chat, stored, Duration::from_secs(20)).await);
+    let rows = |pool: PgPool| async move {
+        let (oid, count): (i64, i64) = sqlx::query_as(
+            "SELECT 'public.chat_messages'::regclass::oid::bigint,
+                    (SELECT count(*) FROM chat_messages WHERE room_id = $1 AND kind = 'text')",
+        )
+        .bind(room)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (oid, count)
+    };
+    let before = rows(app.pool.clone()).await;
+    assert_eq!(before.1, 1, "live, the second copy was refused");
+
+    let replayed = projections::replay::replay(&app.pool, chat, false).await;
+    let error = domain::error::chain(&replayed.unwrap_err());
+    assert!(error.contains("chat_messages_message_id_key"), "{error}");
+    assert_eq!(
+        rows(app.pool.clone()).await,
+        before,
+        "the live tables stayed in place"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_dropped_midway_leaves_nothing_running() {
     use std::sync::atomic::Ordering;
 
