@@ -270,7 +270,10 @@ impl Share {
                 picked: None,
             }];
         }
-        let mut picked = vec![Vec::with_capacity(batch.len() / lanes as usize + 1); lanes as usize];
+        // Each its own allocation: a cloned empty vector keeps no capacity.
+        let mut picked: Vec<Vec<u32>> = (0..lanes)
+            .map(|_| Vec::with_capacity(batch.len() / lanes as usize + 1))
+            .collect();
         for (index, event) in (0u32..).zip(batch.iter()) {
             let mut hasher = DefaultHasher::new();
             event.aggregate_id.hash(&mut hasher);
