@@ -65,16 +65,22 @@ async fn search_pairs(scratch: &Scratch, body: &str, messages: i64) -> anyhow::R
     .bind(messages)
     .fetch_all(&scratch.pool)
     .await?;
-    let pairs: Vec<String> = bodies.iter().map(|b| bigrams::joined(b)).collect();
-    sqlx::query("CREATE TABLE search_pairs (body text PRIMARY KEY, grams text[] NOT NULL)")
+    let mut pairs = bigrams::Packed::default();
+    for body in &bodies {
+        pairs.push(Some(body));
+    }
+    sqlx::query("CREATE TABLE search_pairs (body text PRIMARY KEY, grams bigint[] NOT NULL)")
         .execute(&scratch.pool)
         .await?;
     sqlx::query(
         "INSERT INTO search_pairs
-         SELECT body, string_to_array(pairs, ' ') FROM UNNEST($1::text[], $2::text[]) AS p(body, pairs)",
+         SELECT body, ($4::bigint[])[from_:to_]
+         FROM UNNEST($1::text[], $2::int[], $3::int[]) AS p(body, from_, to_)",
     )
     .bind(&bodies)
-    .bind(&pairs)
+    .bind(&pairs.from)
+    .bind(&pairs.to)
+    .bind(&pairs.pairs)
     .execute(&scratch.pool)
     .await?;
     Ok(())

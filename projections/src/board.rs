@@ -90,7 +90,7 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
 }
 
 /// A post is found by its title and body alike.
-fn post_grams(title: &str, body: &str) -> Vec<String> {
+fn post_grams(title: &str, body: &str) -> Vec<bigrams::Pair> {
     bigrams::of(&format!("{title} {body}"))
 }
 
@@ -282,7 +282,7 @@ pub async fn posts(
 ) -> Result<(Vec<PostView>, i64), ProjectionError> {
     const WHERE: &str = "p.board = $2
         AND ($3::text IS NULL OR p.category = $3)
-        AND ($4::text IS NULL OR (p.grams @> $5::text[]
+        AND ($4::text IS NULL OR (p.grams @> $5::bigint[]
              AND strpos(lower(p.title || ' ' || p.body), lower($4)) > 0))";
     let grams = filter.q.as_deref().map(bigrams::of);
     let (after, offset) = window.bounds();

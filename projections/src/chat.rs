@@ -586,8 +586,8 @@ struct Pending {
     sender_ids: Vec<Uuid>,
     client_msg_ids: Vec<Uuid>,
     bodies: Vec<String>,
-    /// Each body's search pairs, space-separated ([`bigrams::joined`]).
-    grams: Vec<String>,
+    /// The bodies' search pairs.
+    grams: bigrams::Packed,
     sent_ats: Vec<DateTime<Utc>>,
     recipients: Vec<i32>,
     media_ids: Vec<Option<Uuid>>,
@@ -600,7 +600,7 @@ impl Pending {
         self.message_ids.push(e.message_id);
         self.sender_ids.push(e.sender_id);
         self.client_msg_ids.push(e.client_msg_id);
-        self.grams.push(bigrams::joined(&e.body));
+        self.grams.push(Some(&e.body));
         self.bodies.push(e.body);
         self.sent_ats.push(e.sent_at);
         self.recipients
@@ -620,9 +620,9 @@ impl Pending {
             "WITH batch AS (
                  SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
                                       $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
-                                      $10::text[])
+                                      $10::int[], $11::int[])
                      AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients,
-                          media_id, grams)
+                          media_id, grams_from, grams_to)
              ), base AS (
                  SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
                  FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
@@ -633,7 +633,7 @@ impl Pending {
                  SELECT b.room_id, b.seq, b.message_id, b.sender_id, b.client_msg_id, b.body,
                         b.sent_at, b.recipients, base.n0 + b.seq - base.first_seq + 1, b.media_id,
                         CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END,
-                        string_to_array(b.grams, ' ')
+                        ($12::bigint[])[b.grams_from:b.grams_to]
                  FROM batch b JOIN base USING (room_id)
                  ON CONFLICT DO NOTHING
              ), readers AS (
@@ -659,7 +659,9 @@ impl Pending {
         .bind(&self.sent_ats)
         .bind(&self.recipients)
         .bind(&self.media_ids)
-        .bind(&self.grams)
+        .bind(&self.grams.from)
+        .bind(&self.grams.to)
+        .bind(&self.grams.pairs)
         .execute(&mut *tx)
         .await?;
         *self = Self::default();

@@ -65,7 +65,7 @@ pub struct Hits {
 }
 
 /// `$2` is the query, `$3` its pairs, `$4` and `$5` the cursor.
-const MATCHES: &str = "m.grams @> $3::text[] AND strpos(lower(m.body), lower($2)) > 0
+const MATCHES: &str = "m.grams @> $3::bigint[] AND strpos(lower(m.body), lower($2)) > 0
      AND ($4::timestamptz IS NULL OR (m.sent_at, m.message_id) < ($4, $5))";
 
 /// How a search runs: how many hits a page holds, and the longest it may take (a search for a

@@ -98,18 +98,20 @@ async fn next_batch(pool: &PgPool, target: &Target) -> Result<Option<u64>, sqlx:
         return Ok(None);
     };
     let (ids, texts): (Vec<Uuid>, Vec<Option<String>>) = rows.into_iter().unzip();
-    let pairs: Vec<String> = texts
-        .iter()
-        .map(|t| t.as_deref().map(bigrams::joined).unwrap_or_default())
-        .collect();
+    let mut pairs = bigrams::Packed::default();
+    for text in &texts {
+        pairs.push(text.as_deref());
+    }
     let rewritten = sqlx::query(&format!(
         "UPDATE {table} t SET grams = u.grams
-         FROM (SELECT id, string_to_array(pairs, ' ') AS grams
-               FROM unnest($1::uuid[], $2::text[]) AS p(id, pairs)) u
+         FROM (SELECT id, ($4::bigint[])[p.from_:p.to_] AS grams
+               FROM unnest($1::uuid[], $2::int[], $3::int[]) AS p(id, from_, to_)) u
          WHERE t.{key} = u.id AND (t.grams IS NULL OR NOT (t.grams @> u.grams AND u.grams @> t.grams))"
     ))
     .bind(&ids)
-    .bind(&pairs)
+    .bind(&pairs.from)
+    .bind(&pairs.to)
+    .bind(&pairs.pairs)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE search_pairs_backfill SET after = $2 WHERE target = $1")

@@ -803,10 +803,13 @@ async fn rows_an_older_moim_wrote_are_found_again_once_moim_has_started() {
     assert_eq!(board.body["total"], 1, "{:?}", board.body);
 
     // As a Moim before the views computed pairs left them on a database of character type C,
-    // whose lower() keeps non-ASCII capitals: a search no longer finds them.
+    // whose lower() keeps non-ASCII capitals, once a later migration made them integers: a
+    // search no longer finds them.
     sqlx::raw_sql(
-        "UPDATE chat_messages SET grams = '{Är,rg,ge,er,üb,be,al,ll,le,es}';
-         UPDATE posts SET grams = '{Är,rg,ge,er,üb,be,al,ll,le,es}';
+        "UPDATE chat_messages SET grams = ARRAY(
+             SELECT (ascii(substr(g, 1, 1))::bigint << 21) | ascii(substr(g, 2, 1))
+             FROM unnest('{Är,rg,ge,er,üb,be,al,ll,le,es}'::text[]) g);
+         UPDATE posts SET grams = (SELECT grams FROM chat_messages WHERE body IS NOT NULL LIMIT 1);
          INSERT INTO search_pairs_backfill (target, until) VALUES
              ('chat_messages', (SELECT message_id FROM chat_messages ORDER BY message_id DESC LIMIT 1)),
              ('posts', (SELECT post_id FROM posts ORDER BY post_id DESC LIMIT 1))",
