@@ -320,10 +320,10 @@ impl Ended {
 fn decode<E: serde::de::DeserializeOwned>(
     envelope: &EventEnvelope,
 ) -> Result<E, serde_json::Error> {
-    domain::upcast::decode(
+    domain::upcast::decode_text(
         &envelope.aggregate_type,
         &envelope.event_type,
         &envelope.event_version,
-        envelope.payload.clone(),
+        envelope.payload.get(),
     )
 }

@@ -58,18 +58,24 @@ pub fn decode<E: DeserializeOwned>(
     serde_json::from_value(payload)
 }
 
-/// [`decode`] from a borrowed payload, copied only when an upcaster must rewrite it: readers
-/// that read each event many times (every view of a replay) skip a copy of each.
-pub fn decode_ref<E: DeserializeOwned>(
+/// [`decode`] from a payload's JSON text: read straight into `E`, and through a [`Value`] only
+/// when an upcaster must rewrite it. Readers that read each event many times (every view of a
+/// replay) build no tree of it.
+pub fn decode_text<E: DeserializeOwned>(
     aggregate_type: &str,
     event_type: &str,
     version: &str,
-    payload: &Value,
+    payload: &str,
 ) -> Result<E, serde_json::Error> {
     if find(aggregate_type, event_type, version).is_none() {
-        return serde::Deserialize::deserialize(payload);
+        return serde_json::from_str(payload);
     }
-    decode(aggregate_type, event_type, version, payload.clone())
+    decode(
+        aggregate_type,
+        event_type,
+        version,
+        serde_json::from_str(payload)?,
+    )
 }
 
 /// The fields of a stored enum payload `{"<event_type>": {fields}}`, for an upcaster to edit.

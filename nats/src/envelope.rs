@@ -4,6 +4,7 @@ use async_nats::HeaderMap;
 use chrono::{DateTime, Utc};
 use domain::{Metadata, Position};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ pub mod headers {
 }
 
 /// One stored event as it travels through NATS.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventEnvelope {
     /// Stable id; also the `Nats-Msg-Id`.
     pub event_id: Uuid,
@@ -52,9 +53,11 @@ pub struct EventEnvelope {
     pub position: Position,
     /// When the event store recorded it.
     pub recorded_at: DateTime<Utc>,
-    /// The event itself, as the domain serialised it: `{"<event_type>": {…}}`.
+    /// The event itself, as the domain serialised it: `{"<event_type>": {…}}`. Kept as its JSON
+    /// text, so that each reader decodes it straight into the type it reads it as, with no tree
+    /// built between (a replay reads each event once per view).
     #[schema(value_type = Object)]
-    pub payload: Value,
+    pub payload: Box<RawValue>,
     /// Metadata stored with it.
     #[schema(value_type = domain::Metadata)]
     pub metadata: Value,
@@ -126,7 +129,9 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for EventEnvelope {
                 position: row.try_get("position")?,
             },
             recorded_at: row.try_get("recorded_at")?,
-            payload: row.try_get("payload")?,
+            payload: row
+                .try_get::<sqlx::types::Json<Box<RawValue>>, _>("payload")?
+                .0,
             metadata: row.try_get("metadata")?,
         })
     }

@@ -9,11 +9,11 @@ use crate::ProjectionError;
 
 /// Reads an envelope's payload as the event enum of its aggregate, upcast to today's version.
 pub(crate) fn decode<E: DeserializeOwned>(event: &EventEnvelope) -> Result<E, ProjectionError> {
-    domain::upcast::decode_ref(
+    domain::upcast::decode_text(
         &event.aggregate_type,
         &event.event_type,
         &event.event_version,
-        &event.payload,
+        event.payload.get(),
     )
     .map_err(|source| ProjectionError::Unreadable {
         event_id: event.event_id,

@@ -6,23 +6,32 @@ use std::collections::HashMap;
 
 use domain::personal;
 use moim_nats::EventEnvelope;
+use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ProjectionError;
 
 /// `events` with their sealed fields opened, or none when none is sealed (the common case costs
-/// no copy and no query).
+/// no copy and no query). Only events of a type with personal fields are read as a tree.
 pub(crate) async fn opened(
     tx: &mut PgConnection,
     events: &[&EventEnvelope],
 ) -> Result<Option<Vec<EventEnvelope>>, ProjectionError> {
-    let sealed =
-        |e: &EventEnvelope| personal::has_sealed(&e.aggregate_type, &e.event_type, &e.payload);
+    let sealed: Vec<Option<Value>> = events
+        .iter()
+        .map(|e| {
+            if personal::fields(&e.aggregate_type, &e.event_type).is_empty() {
+                return None;
+            }
+            let payload: Value = serde_json::from_str(e.payload.get()).ok()?;
+            personal::has_sealed(&e.aggregate_type, &e.event_type, &payload).then_some(payload)
+        })
+        .collect();
     let owners: Vec<Uuid> = events
         .iter()
-        .filter(|e| sealed(e))
-        .filter_map(|e| personal::owner(&e.event_type, &e.payload))
+        .zip(&sealed)
+        .filter_map(|(e, payload)| personal::owner(&e.event_type, payload.as_ref()?))
         .collect();
     if owners.is_empty() {
         return Ok(None);
@@ -36,23 +45,24 @@ pub(crate) async fn opened(
         .into_iter()
         .filter_map(|(user, key)| Some((user, <[u8; 32]>::try_from(key).ok()?)))
         .collect();
-    Ok(Some(
-        events
-            .iter()
-            .map(|&event| {
-                let mut event = event.clone();
-                if sealed(&event) {
-                    let key = personal::owner(&event.event_type, &event.payload)
-                        .and_then(|u| keys.get(&u));
-                    personal::open_payload(
-                        &event.aggregate_type,
-                        &event.event_type,
-                        &mut event.payload,
-                        key,
-                    );
-                }
-                event
-            })
-            .collect(),
-    ))
+    events
+        .iter()
+        .zip(sealed)
+        .map(|(&event, payload)| {
+            let mut event = event.clone();
+            if let Some(mut payload) = payload {
+                let key = personal::owner(&event.event_type, &payload).and_then(|u| keys.get(&u));
+                personal::open_payload(&event.aggregate_type, &event.event_type, &mut payload, key);
+                event.payload = serde_json::value::to_raw_value(&payload).map_err(|source| {
+                    ProjectionError::Unreadable {
+                        event_id: event.event_id,
+                        event_type: event.event_type.clone(),
+                        source,
+                    }
+                })?;
+            }
+            Ok(event)
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
