@@ -23,17 +23,18 @@ pub type Pair = i64;
 
 /// The distinct pairs of `text`, sorted; none for a text without a word of two characters.
 pub fn of(text: &str) -> Vec<Pair> {
-    let folded: String = text.chars().filter_map(fold).collect();
     let mut pairs = Vec::new();
-    for word in folded.split_whitespace() {
-        let mut chars = word.chars();
-        let Some(mut first) = chars.next() else {
+    // The character before, within the same word; folded as it goes, with no folded copy made.
+    let mut before = None;
+    for c in text.chars().filter_map(fold) {
+        if c.is_whitespace() {
+            before = None;
             continue;
-        };
-        for second in chars {
-            pairs.push(pair(first, second));
-            first = second;
         }
+        if let Some(first) = before {
+            pairs.push(pair(first, c));
+        }
+        before = Some(c);
     }
     pairs.sort_unstable();
     pairs.dedup();

@@ -13,8 +13,9 @@
 //! view applies on a connection of its own, so views run side by side; a view whose aggregates
 //! are apart ([`View::aggregates_apart`]) applies on several, each taking a share of the
 //! aggregates. A shadow table fills with its constraints and btree indexes (the views' own SQL
-//! looks rows up through them); its search (GIN) indexes are built at the end, in one pass
-//! each. Every index keeps its live name.
+//! looks rows up through them); its search (GIN) indexes, and those the view says its SQL does
+//! without, are built at the end, in one pass each and side by side, and a unique constraint
+//! among them is made of its index once every build is done. Every index keeps its live name.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -93,7 +94,11 @@ pub async fn replay_all(
 struct Shadow {
     view: View,
     schema: String,
+    /// Index builds, run side by side.
     later: Vec<String>,
+    /// Constraints made of indexes `later` built, once all are built: adding a constraint locks
+    /// the table against every other build, so a constraint built as such would wait for them.
+    constraints: Vec<String>,
 }
 
 impl Shadow {
@@ -103,27 +108,43 @@ impl Shadow {
         let schema = format!("moim_replay_{}", view.name());
         let mut ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
         let mut later = Vec::new();
+        let mut constraints = Vec::new();
         let after_filling = view.indexed_after_filling();
         for table in view.tables() {
             ddl.push_str(&format!(
                 "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
             ));
-            let constraints: Vec<(String, String, String)> = sqlx::query_as(
-                "SELECT conname::text, quote_ident(conname), pg_get_constraintdef(oid)
-                 FROM pg_constraint
-                 WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
-            )
-            .bind(format!("public.{table}"))
-            .fetch_all(pool)
-            .await?;
-            for (name, quoted, definition) in constraints {
-                let add =
-                    format!("ALTER TABLE {schema}.{table} ADD CONSTRAINT {quoted} {definition}");
-                if after_filling.contains(&name.as_str()) {
-                    later.push(add);
-                } else {
-                    ddl.push_str(&add);
-                    ddl.push(';');
+            let table_constraints: Vec<(String, String, String, String, String)> =
+                sqlx::query_as(
+                    "SELECT conname::text, quote_ident(conname), contype::text,
+                            pg_get_constraintdef(oid), pg_get_indexdef(conindid)
+                     FROM pg_constraint
+                     WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x')
+                     ORDER BY conname",
+                )
+                .bind(format!("public.{table}"))
+                .fetch_all(pool)
+                .await?;
+            for (name, quoted, kind, definition, index) in table_constraints {
+                let add = format!("ALTER TABLE {schema}.{table} ADD CONSTRAINT {quoted}");
+                let as_index = match kind.as_str() {
+                    "p" => Some("PRIMARY KEY"),
+                    "u" => Some("UNIQUE"),
+                    _ => None,
+                };
+                match as_index {
+                    Some(kind) if after_filling.contains(&name.as_str()) => {
+                        later.push(index.replacen(
+                            &format!(" ON public.{table} "),
+                            &format!(" ON {schema}.{table} "),
+                            1,
+                        ));
+                        constraints.push(format!("{add} {kind} USING INDEX {quoted}"));
+                    }
+                    None if after_filling.contains(&name.as_str()) => {
+                        later.push(format!("{add} {definition}"));
+                    }
+                    _ => ddl.push_str(&format!("{add} {definition};")),
                 }
             }
             let indexes: Vec<(String, bool, String)> = sqlx::query_as(
@@ -160,6 +181,7 @@ impl Shadow {
             view,
             schema,
             later,
+            constraints,
         })
     }
 
@@ -212,6 +234,9 @@ impl Shadow {
             sqlx::raw_sql(&build).execute(pool).await
         }))
         .await?;
+        if !self.constraints.is_empty() {
+            sqlx::raw_sql(&self.constraints.join(";")).execute(pool).await?;
+        }
         Ok(at)
     }
 
