@@ -114,17 +114,16 @@ impl Shadow {
             ddl.push_str(&format!(
                 "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
             ));
-            let table_constraints: Vec<(String, String, String, String, String)> =
-                sqlx::query_as(
-                    "SELECT conname::text, quote_ident(conname), contype::text,
+            let table_constraints: Vec<(String, String, String, String, String)> = sqlx::query_as(
+                "SELECT conname::text, quote_ident(conname), contype::text,
                             pg_get_constraintdef(oid), pg_get_indexdef(conindid)
                      FROM pg_constraint
                      WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x')
                      ORDER BY conname",
-                )
-                .bind(format!("public.{table}"))
-                .fetch_all(pool)
-                .await?;
+            )
+            .bind(format!("public.{table}"))
+            .fetch_all(pool)
+            .await?;
             for (name, quoted, kind, definition, index) in table_constraints {
                 let add = format!("ALTER TABLE {schema}.{table} ADD CONSTRAINT {quoted}");
                 let as_index = match kind.as_str() {
@@ -235,7 +234,9 @@ impl Shadow {
         }))
         .await?;
         if !self.constraints.is_empty() {
-            sqlx::raw_sql(&self.constraints.join(";")).execute(pool).await?;
+            sqlx::raw_sql(&self.constraints.join(";"))
+                .execute(pool)
+                .await?;
         }
         Ok(at)
     }
