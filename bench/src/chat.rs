@@ -65,10 +65,7 @@ async fn search_pairs(scratch: &Scratch, body: &str, messages: i64) -> anyhow::R
     .bind(messages)
     .fetch_all(&scratch.pool)
     .await?;
-    let mut pairs = bigrams::Packed::default();
-    for body in &bodies {
-        pairs.push(Some(body));
-    }
+    let pairs: bigrams::Packed = bodies.iter().map(|b| Some(b.as_str())).collect();
     sqlx::query("CREATE TABLE search_pairs (body text PRIMARY KEY, grams bigint[] NOT NULL)")
         .execute(&scratch.pool)
         .await?;

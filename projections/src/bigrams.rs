@@ -71,6 +71,17 @@ impl Packed {
     }
 }
 
+/// A row for each text, in order.
+impl<'a> FromIterator<Option<&'a str>> for Packed {
+    fn from_iter<I: IntoIterator<Item = Option<&'a str>>>(texts: I) -> Self {
+        let mut packed = Self::default();
+        for text in texts {
+            packed.push(text);
+        }
+        packed
+    }
+}
+
 /// `c` as the pairs see it: lower-cased by itself (the first character of its lower case, all
 /// of it but for `İ`), a final `ς` as `σ`, and none for the combining dot above, which only
 /// `İ` lower-cased in full leaves behind.
@@ -145,10 +156,7 @@ mod tests {
 
     #[test]
     fn packed_rows_each_name_their_slice() {
-        let mut packed = Packed::default();
-        packed.push(Some("ab 가나다"));
-        packed.push(None);
-        packed.push(Some("cd"));
+        let packed: Packed = [Some("ab 가나다"), None, Some("cd")].into_iter().collect();
         assert_eq!(packed.pairs.len(), 4);
         assert_eq!((packed.from, packed.to), (vec![1, 4, 4], vec![3, 3, 4]));
     }

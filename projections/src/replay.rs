@@ -111,6 +111,14 @@ impl Shadow {
         let mut constraints = Vec::new();
         let after_filling = view.indexed_after_filling();
         for table in view.tables() {
+            // A live index's definition, on the shadow table.
+            let in_shadow = |definition: String| {
+                definition.replacen(
+                    &format!(" ON public.{table} "),
+                    &format!(" ON {schema}.{table} "),
+                    1,
+                )
+            };
             ddl.push_str(&format!(
                 "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
             ));
@@ -126,19 +134,15 @@ impl Shadow {
             .await?;
             for (name, quoted, kind, definition, index) in table_constraints {
                 let add = format!("ALTER TABLE {schema}.{table} ADD CONSTRAINT {quoted}");
-                let as_index = match kind.as_str() {
+                let made_of_index = match kind.as_str() {
                     "p" => Some("PRIMARY KEY"),
                     "u" => Some("UNIQUE"),
                     _ => None,
                 };
-                match as_index {
-                    Some(kind) if after_filling.contains(&name.as_str()) => {
-                        later.push(index.replacen(
-                            &format!(" ON public.{table} "),
-                            &format!(" ON {schema}.{table} "),
-                            1,
-                        ));
-                        constraints.push(format!("{add} {kind} USING INDEX {quoted}"));
+                match made_of_index {
+                    Some(made) if after_filling.contains(&name.as_str()) => {
+                        later.push(in_shadow(index));
+                        constraints.push(format!("{add} {made} USING INDEX {quoted}"));
                     }
                     None if after_filling.contains(&name.as_str()) => {
                         later.push(format!("{add} {definition}"));
@@ -159,11 +163,7 @@ impl Shadow {
             .fetch_all(pool)
             .await?;
             for (name, unique, definition) in indexes {
-                let definition = definition.replacen(
-                    &format!(" ON public.{table} "),
-                    &format!(" ON {schema}.{table} "),
-                    1,
-                );
+                let definition = in_shadow(definition);
                 // Search indexes are built at the end, in one pass, as are those the view
                 // says it does without; its own lookups use the others while the tables fill.
                 let search = !unique && definition.contains(" USING gin ");

@@ -98,10 +98,7 @@ async fn next_batch(pool: &PgPool, target: &Target) -> Result<Option<u64>, sqlx:
         return Ok(None);
     };
     let (ids, texts): (Vec<Uuid>, Vec<Option<String>>) = rows.into_iter().unzip();
-    let mut pairs = bigrams::Packed::default();
-    for text in &texts {
-        pairs.push(text.as_deref());
-    }
+    let pairs: bigrams::Packed = texts.iter().map(Option::as_deref).collect();
     let rewritten = sqlx::query(&format!(
         "UPDATE {table} t SET grams = u.grams
          FROM (SELECT id, ($4::bigint[])[p.from_:p.to_] AS grams
