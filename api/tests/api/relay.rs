@@ -98,6 +98,21 @@ fn assert_exactly_once_in_order(
     assert_eq!(stream, store, "the stream is the store's global order");
 }
 
+/// Publishes until the stream holds `total` messages, and returns how many this call published.
+/// The relay's horizon is cluster-wide: a write transaction of another test running at this
+/// moment holds it back for a while, so one batch may carry fewer events than have committed. The
+/// relay keeps looking, as the real one does.
+async fn publish_until(relay: &Relay, at: &mut moim_nats::relay::Cursor, total: u64) -> u64 {
+    let before = at.stream_seq;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while at.stream_seq < total && tokio::time::Instant::now() < deadline {
+        if relay.publish_batch(at).await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    at.stream_seq - before
+}
+
 async fn setup() -> (Sandbox, PgPool, Commands, jetstream::Context) {
     let sandbox = Sandbox::new().await;
     let pool = startup::database(&sandbox.settings()).await.unwrap();
@@ -117,7 +132,7 @@ async fn a_relay_restarted_from_a_stale_position_publishes_nothing_twice() {
     let relay = Relay::new(pool.clone(), js.clone(), sandbox.subjects());
     let start = relay.recover().await.unwrap();
     let mut at = start;
-    assert_eq!(relay.publish_batch(&mut at).await.unwrap(), 23);
+    assert_eq!(publish_until(&relay, &mut at, 23).await, 23);
 
     // The process "died" after publishing but before it could remember doing so: a relay that
     // trusted that stale position would publish the batch again. JetStream refuses it.
@@ -130,7 +145,7 @@ async fn a_relay_restarted_from_a_stale_position_publishes_nothing_twice() {
     // A restarted relay resumes from the last message in the stream itself.
     let mut resumed = relay.recover().await.unwrap();
     assert_eq!(resumed, at);
-    assert_eq!(relay.publish_batch(&mut resumed).await.unwrap(), 5);
+    assert_eq!(publish_until(&relay, &mut resumed, 28).await, 5);
     assert_exactly_once_in_order(
         &store_order(&pool).await,
         &stream_order(&js, &sandbox.subjects()).await,
@@ -143,7 +158,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     let relay = Relay::new(pool.clone(), js.clone(), sandbox.subjects());
     let mut at = relay.recover().await.unwrap();
     let first = user(&commands, "first").await;
-    assert_eq!(relay.publish_batch(&mut at).await.unwrap(), 1);
+    assert_eq!(publish_until(&relay, &mut at, 1).await, 1);
 
     // A writer takes its transaction id, writes an event, and is slow to commit…
     let mut slow = pool.begin().await.unwrap();
@@ -164,7 +179,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
         "nothing passes the open transaction"
     );
     slow.commit().await.unwrap();
-    assert_eq!(relay.publish_batch(&mut at).await.unwrap(), 4);
+    assert_eq!(publish_until(&relay, &mut at, 5).await, 4);
     let stream = stream_order(&js, &sandbox.subjects()).await;
     assert_eq!(
         stream[1].2, "slow",
@@ -311,14 +326,7 @@ async fn late_commits_among_many_writers_are_published_exactly_once() {
     let (mut at, rounds) = reader.await.unwrap();
     let store = store_order(&pool).await;
     assert_eq!(store.len(), committed);
-    // The horizon is cluster-wide: a write transaction of another test running at this moment
-    // holds it back for a while. The relay keeps looking, as the real one does.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while (at.stream_seq as usize) < store.len() && tokio::time::Instant::now() < deadline {
-        if relay.publish_batch(&mut at).await.unwrap() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
+    publish_until(&relay, &mut at, store.len() as u64).await;
     assert!(
         rounds > 20,
         "the relay read the global order {rounds} times while writers ran"
