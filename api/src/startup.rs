@@ -65,7 +65,9 @@ impl Roles {
 pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
-        .connect(settings.database_url.expose_secret())
+        .connect_with(crate::postgres::options(
+            settings.database_url.expose_secret(),
+        )?)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     sqlx::migrate!("../migrations")

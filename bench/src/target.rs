@@ -165,7 +165,11 @@ impl Scratch {
         create_database(&options.database_url, &name).await?;
         let pool = PgPoolOptions::new()
             .max_connections(40)
-            .connect(&database_url(&options.database_url, &name))
+            // Connected as Moim connects, so the ceilings and the replay see its transport.
+            .connect_with(moim_api::postgres::options(&database_url(
+                &options.database_url,
+                &name,
+            ))?)
             .await?;
         sqlx::migrate!("../migrations").run(&pool).await?;
         projections::search_pairs::backfill(&pool).await?;
