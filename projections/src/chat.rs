@@ -45,7 +45,15 @@ impl ReadModel for Chat {
         events: &'a [&'a EventEnvelope],
         _: Option<&'a mut Vec<Push>>,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(apply_many(tx, events))
+        Box::pin(apply_many(tx, events, Insert::Idempotent))
+    }
+
+    fn replay<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a EventEnvelope],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply_many(tx, events, Insert::Fresh))
     }
 
     fn reads(&self) -> Option<&'static [&'static str]> {
@@ -231,7 +239,7 @@ async fn apply(tx: &mut PgConnection, event: &EventEnvelope) -> Result<(), Proje
         ChatEvent::MessageSent(e) => {
             let mut pending = Pending::default();
             pending.push(e);
-            pending.flush(tx).await?;
+            pending.flush(tx, Insert::Idempotent).await?;
         }
         ChatEvent::MembersJoined(e) => {
             // A returning member starts afresh from their new join.
@@ -577,6 +585,58 @@ pub async fn history(
     Ok(Page { messages, has_more })
 }
 
+/// Whether a pending run's messages may already be in the table.
+#[derive(Clone, Copy)]
+enum Insert {
+    /// Live: a batch that a crash left unacknowledged comes again, and its messages are there.
+    Idempotent,
+    /// A replay's shadow table, which sees each message once.
+    Fresh,
+}
+
+/// The statement that writes a pending run, with `$conflict` as its insert's conflict clause: a
+/// literal, so each variant is one static string.
+macro_rules! flush_sql {
+    ($conflict:literal) => {
+        concat!(
+            "WITH batch AS (
+                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
+                                      $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
+                                      $10::int[], $11::int[])
+                     AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients,
+                          media_id, grams_from, grams_to)
+             ), base AS (
+                 SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
+                 FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
+                 LEFT JOIN chat_messages p ON p.room_id = f.room_id AND p.seq = f.first_seq - 1
+             ), message AS (
+                 INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
+                                            sent_at, recipients, n, media_id, kind, grams)
+                 SELECT b.room_id, b.seq, b.message_id, b.sender_id, b.client_msg_id, b.body,
+                        b.sent_at, b.recipients, base.n0 + b.seq - base.first_seq + 1, b.media_id,
+                        CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END,
+                        ($12::bigint[])[b.grams_from:b.grams_to]
+                 FROM batch b JOIN base USING (room_id)
+                 ",
+            $conflict,
+            "
+             ), readers AS (
+                 UPDATE chat_room_members m SET last_read_seq = GREATEST(m.last_read_seq, s.seq)
+                 FROM (SELECT room_id, sender_id, max(seq) AS seq FROM batch GROUP BY 1, 2) s
+                 WHERE m.room_id = s.room_id AND m.user_id = s.sender_id
+             ), latest AS (
+                 SELECT DISTINCT ON (room_id) room_id, seq, sent_at FROM batch
+                 ORDER BY room_id, seq DESC
+             )
+             UPDATE chat_rooms r SET last_seq = GREATEST(r.last_seq, latest.seq),
+                                     last_message_at = latest.sent_at,
+                                     text_count = GREATEST(r.text_count,
+                                                           base.n0 + latest.seq - base.first_seq + 1)
+             FROM latest JOIN base USING (room_id) WHERE r.room_id = latest.room_id"
+        )
+    };
+}
+
 /// Messages waiting to be written together.
 #[derive(Default)]
 struct Pending {
@@ -612,58 +672,33 @@ impl Pending {
     /// message count, and each sender's read pointer. A pending run holds only sent messages,
     /// in order and without gaps per room (a system message flushes it), so each message's
     /// running count `n` is the count before the run plus its place in it.
-    async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+    async fn flush(
+        &mut self,
+        tx: &mut PgConnection,
+        insert: Insert,
+    ) -> Result<(), ProjectionError> {
         if self.seqs.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "WITH batch AS (
-                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
-                                      $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
-                                      $10::int[], $11::int[])
-                     AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients,
-                          media_id, grams_from, grams_to)
-             ), base AS (
-                 SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
-                 FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
-                 LEFT JOIN chat_messages p ON p.room_id = f.room_id AND p.seq = f.first_seq - 1
-             ), message AS (
-                 INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
-                                            sent_at, recipients, n, media_id, kind, grams)
-                 SELECT b.room_id, b.seq, b.message_id, b.sender_id, b.client_msg_id, b.body,
-                        b.sent_at, b.recipients, base.n0 + b.seq - base.first_seq + 1, b.media_id,
-                        CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END,
-                        ($12::bigint[])[b.grams_from:b.grams_to]
-                 FROM batch b JOIN base USING (room_id)
-                 ON CONFLICT DO NOTHING
-             ), readers AS (
-                 UPDATE chat_room_members m SET last_read_seq = GREATEST(m.last_read_seq, s.seq)
-                 FROM (SELECT room_id, sender_id, max(seq) AS seq FROM batch GROUP BY 1, 2) s
-                 WHERE m.room_id = s.room_id AND m.user_id = s.sender_id
-             ), latest AS (
-                 SELECT DISTINCT ON (room_id) room_id, seq, sent_at FROM batch
-                 ORDER BY room_id, seq DESC
-             )
-             UPDATE chat_rooms r SET last_seq = GREATEST(r.last_seq, latest.seq),
-                                     last_message_at = latest.sent_at,
-                                     text_count = GREATEST(r.text_count,
-                                                           base.n0 + latest.seq - base.first_seq + 1)
-             FROM latest JOIN base USING (room_id) WHERE r.room_id = latest.room_id",
-        )
-        .bind(&self.room_ids)
-        .bind(&self.seqs)
-        .bind(&self.message_ids)
-        .bind(&self.sender_ids)
-        .bind(&self.client_msg_ids)
-        .bind(&self.bodies)
-        .bind(&self.sent_ats)
-        .bind(&self.recipients)
-        .bind(&self.media_ids)
-        .bind(&self.grams.from)
-        .bind(&self.grams.to)
-        .bind(&self.grams.pairs)
-        .execute(&mut *tx)
-        .await?;
+        let sql = match insert {
+            Insert::Idempotent => flush_sql!("ON CONFLICT DO NOTHING"),
+            Insert::Fresh => flush_sql!(""),
+        };
+        sqlx::query(sql)
+            .bind(&self.room_ids)
+            .bind(&self.seqs)
+            .bind(&self.message_ids)
+            .bind(&self.sender_ids)
+            .bind(&self.client_msg_ids)
+            .bind(&self.bodies)
+            .bind(&self.sent_ats)
+            .bind(&self.recipients)
+            .bind(&self.media_ids)
+            .bind(&self.grams.from)
+            .bind(&self.grams.to)
+            .bind(&self.grams.pairs)
+            .execute(&mut *tx)
+            .await?;
         *self = Self::default();
         Ok(())
     }
@@ -673,6 +708,7 @@ impl Pending {
 async fn apply_many(
     tx: &mut PgConnection,
     events: &[&EventEnvelope],
+    insert: Insert,
 ) -> Result<(), ProjectionError> {
     let mut pending = Pending::default();
     for event in events {
@@ -683,10 +719,10 @@ async fn apply_many(
             ChatEvent::MessageSent(e) => pending.push(e),
             _ => {
                 // Whatever else happens to a room comes after the messages before it.
-                pending.flush(&mut *tx).await?;
+                pending.flush(&mut *tx, insert).await?;
                 apply(&mut *tx, event).await?;
             }
         }
     }
-    pending.flush(tx).await
+    pending.flush(tx, insert).await
 }

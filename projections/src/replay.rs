@@ -452,6 +452,6 @@ async fn apply_into(
     .execute(&mut *tx)
     .await?;
     // Replays re-create the feed, not the moment: nothing is pushed again.
-    view.apply(&mut *tx, events, None).await?;
+    view.replay(&mut *tx, events).await?;
     Ok(())
 }
