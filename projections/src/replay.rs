@@ -3,11 +3,11 @@
 //! A replay builds each view afresh in a shadow schema (empty copies of the view's tables),
 //! applying every event below the horizon in global order in short transactions, then swaps the
 //! shadow tables in and sets the checkpoint in one short transaction. Readers keep the old rows
-//! until the swap; no transaction stays open long enough to hold back the relay's horizon. The
-//! views' advisory locks are held throughout, so their live consumers wait (a batch a view
-//! only passes over moves its checkpoint meanwhile, which the swap then sets) and continue after
-//! the new checkpoints. The checkpoint's stream sequence is the number of events
-//! applied: the relay keeps the stream an exact copy of the global order.
+//! until the swap; no transaction but an index build at the end stays open long enough to hold
+//! back the relay's horizon. The views' advisory locks are held throughout, so their live
+//! consumers wait (a batch a view only passes over moves its checkpoint meanwhile, which the
+//! swap then sets) and continue after the new checkpoints. The checkpoint's stream sequence is
+//! the number of events applied: the relay keeps the stream an exact copy of the global order.
 //!
 //! Speed (docs/performance.md): the store is read once, however many views are rebuilt, and each
 //! view applies on a connection of its own, so views run side by side; a view whose aggregates
