@@ -200,13 +200,7 @@ impl View {
         events: &[&EventEnvelope],
         out: Option<&mut Vec<Push>>,
     ) -> Result<(), ProjectionError> {
-        match crate::personal::opened(tx, events).await? {
-            Some(opened) => {
-                let opened: Vec<&EventEnvelope> = opened.iter().collect();
-                self.0.apply(tx, &opened, out).await
-            }
-            None => self.0.apply(tx, events, out).await,
-        }
+        self.write(tx, events, Writing::Live(out)).await
     }
 
     /// Applies events in order into a replay's shadow tables, their personal fields opened;
@@ -216,12 +210,22 @@ impl View {
         tx: &mut PgConnection,
         events: &[&EventEnvelope],
     ) -> Result<(), ProjectionError> {
-        match crate::personal::opened(tx, events).await? {
-            Some(opened) => {
-                let opened: Vec<&EventEnvelope> = opened.iter().collect();
-                self.0.replay(tx, &opened).await
-            }
-            None => self.0.replay(tx, events).await,
+        self.write(tx, events, Writing::Replay).await
+    }
+
+    /// Opens the events' personal fields, then hands them to the model as `writing` says.
+    async fn write(
+        self,
+        tx: &mut PgConnection,
+        events: &[&EventEnvelope],
+        writing: Writing<'_>,
+    ) -> Result<(), ProjectionError> {
+        let opened = crate::personal::opened(tx, events).await?;
+        let opened: Option<Vec<&EventEnvelope>> = opened.as_ref().map(|o| o.iter().collect());
+        let events = opened.as_deref().unwrap_or(events);
+        match writing {
+            Writing::Live(out) => self.0.apply(tx, events, out).await,
+            Writing::Replay => self.0.replay(tx, events).await,
         }
     }
 
@@ -248,6 +252,13 @@ impl fmt::Debug for View {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("View").field(&self.name()).finish()
     }
+}
+
+/// How a view's events are written: live, with pushes to send after the commit, or into a
+/// replay's shadow tables.
+enum Writing<'a> {
+    Live(Option<&'a mut Vec<Push>>),
+    Replay,
 }
 
 /// An advisory-lock key from a purpose and a view's name: 64-bit FNV-1a, which never changes
