@@ -15,9 +15,13 @@
 //! aggregates. A shadow table fills with its constraints and btree indexes (the views' own SQL
 //! looks rows up through them); its search (GIN) indexes, and those the view says its SQL does
 //! without, are built at the end, in one pass each and side by side, and a unique constraint
-//! among them is made of its index once every build is done. Every index keeps its live name.
+//! among them is made of its index once every build is done. A partitioned table is copied with
+//! its partitions, and such an index is built per partition and the parts attached: one build
+//! runs on one backend, so a table split in four builds its index on every core. Every index
+//! keeps its live name.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +44,9 @@ const AHEAD: usize = 2;
 /// replay's work, so while some lanes wait on PostgreSQL others decode their next events: on
 /// two cores four lanes kept both busy (two were 3 % slower, docs/performance.md).
 const LANES: u64 = 4;
+
+/// Memory a view's index builds at the end of a replay may sort in, together.
+const BUILD_MEMORY_MB: usize = 512;
 
 /// How a replay went.
 #[derive(Debug, Clone, Copy)]
@@ -96,32 +103,55 @@ struct Shadow {
     schema: String,
     /// Index builds, run side by side.
     later: Vec<String>,
-    /// Constraints made of indexes `later` built, once all are built: adding a constraint locks
-    /// the table against every other build, so a constraint built as such would wait for them.
-    constraints: Vec<String>,
+    /// What needs every build done: constraints made of indexes `later` built (adding a
+    /// constraint locks the table against every other build, so a constraint built as such
+    /// would wait for them), and partitions' indexes attached to their table's.
+    finish: Vec<String>,
 }
 
 impl Shadow {
-    /// Empty copies of the view's tables, with their constraints and btree indexes under the
-    /// live tables' names; the search indexes are kept for the end.
+    /// Empty copies of the view's tables (and of their partitions), with their constraints and
+    /// btree indexes under the live tables' names; the search indexes are kept for the end.
     async fn create(pool: &PgPool, view: View) -> Result<Self, ProjectionError> {
         let schema = format!("moim_replay_{}", view.name());
         let mut ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
         let mut later = Vec::new();
-        let mut constraints = Vec::new();
+        let mut finish = Vec::new();
         let after_filling = view.indexed_after_filling();
         for table in view.tables() {
-            // A live index's definition, on the shadow table.
-            let in_shadow = |definition: String| {
-                definition.replacen(
-                    &format!(" ON public.{table} "),
-                    &format!(" ON {schema}.{table} "),
-                    1,
-                )
+            // A live index's definition, on the shadow table; `ONLY` kept where `only`.
+            let in_shadow = |definition: String, only: bool| {
+                let on = if only { " ON ONLY " } else { " ON " };
+                definition
+                    .replacen(
+                        &format!(" ON ONLY public.{table} "),
+                        &format!("{on}{schema}.{table} "),
+                        1,
+                    )
+                    .replacen(
+                        &format!(" ON public.{table} "),
+                        &format!("{on}{schema}.{table} "),
+                        1,
+                    )
             };
+            let partitioned: Option<String> =
+                sqlx::query_scalar("SELECT pg_get_partkeydef($1::regclass)")
+                    .bind(format!("public.{table}"))
+                    .fetch_one(pool)
+                    .await?;
             ddl.push_str(&format!(
-                "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES);"
+                "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
             ));
+            if let Some(key) = &partitioned {
+                ddl.push_str(&format!(" PARTITION BY {key};"));
+                for (partition, bound) in partitions(pool, table).await? {
+                    ddl.push_str(&format!(
+                        "CREATE TABLE {schema}.{partition} PARTITION OF {schema}.{table} {bound};"
+                    ));
+                }
+            } else {
+                ddl.push(';');
+            }
             let table_constraints: Vec<(String, String, String, String, String)> = sqlx::query_as(
                 "SELECT conname::text, quote_ident(conname), contype::text,
                             pg_get_constraintdef(oid), pg_get_indexdef(conindid)
@@ -141,8 +171,8 @@ impl Shadow {
                 };
                 match made_of_index {
                     Some(made) if after_filling.contains(&name.as_str()) => {
-                        later.push(in_shadow(index));
-                        constraints.push(format!("{add} {made} USING INDEX {quoted}"));
+                        later.push(in_shadow(index, false));
+                        finish.push(format!("{add} {made} USING INDEX {quoted}"));
                     }
                     None if after_filling.contains(&name.as_str()) => {
                         later.push(format!("{add} {definition}"));
@@ -150,8 +180,9 @@ impl Shadow {
                     _ => ddl.push_str(&format!("{add} {definition};")),
                 }
             }
-            let indexes: Vec<(String, bool, String)> = sqlx::query_as(
-                "SELECT c.relname::text, i.indisunique, pg_get_indexdef(i.indexrelid)
+            let indexes: Vec<(String, i64, bool, String)> = sqlx::query_as(
+                "SELECT c.relname::text, i.indexrelid::bigint, i.indisunique,
+                        pg_get_indexdef(i.indexrelid)
                  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                  WHERE i.indrelid = $1::regclass
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c
@@ -162,16 +193,30 @@ impl Shadow {
             .bind(format!("public.{table}"))
             .fetch_all(pool)
             .await?;
-            for (name, unique, definition) in indexes {
-                let definition = in_shadow(definition);
+            for (name, oid, unique, definition) in indexes {
                 // Search indexes are built at the end, in one pass, as are those the view
                 // says it does without; its own lookups use the others while the tables fill.
                 let search = !unique && definition.contains(" USING gin ");
                 if !search && !after_filling.contains(&name.as_str()) {
-                    ddl.push_str(&definition);
+                    ddl.push_str(&in_shadow(definition, false));
                     ddl.push(';');
+                } else if partitioned.is_some() {
+                    // The table's index, empty, and each partition's built apart, side by
+                    // side: one build runs on one backend.
+                    ddl.push_str(&in_shadow(definition, true));
+                    ddl.push(';');
+                    for (part, part_table, part_definition) in partition_indexes(pool, oid).await? {
+                        later.push(part_definition.replacen(
+                            &format!(" ON public.{part_table} "),
+                            &format!(" ON {schema}.{part_table} "),
+                            1,
+                        ));
+                        finish.push(format!(
+                            "ALTER INDEX {schema}.{name} ATTACH PARTITION {schema}.{part}"
+                        ));
+                    }
                 } else {
-                    later.push(definition);
+                    later.push(in_shadow(definition, false));
                 }
             }
         }
@@ -180,7 +225,7 @@ impl Shadow {
             view,
             schema,
             later,
-            constraints,
+            finish,
         })
     }
 
@@ -227,16 +272,16 @@ impl Shadow {
         };
         let (at, ()) = tokio::try_join!(hand_out, applied)?;
         // Side by side, each on a connection of its own: an index build runs on one backend.
+        // They share BUILD_MEMORY_MB, so splitting a table into partitions asks for no more.
+        let memory = (BUILD_MEMORY_MB / self.later.len().max(1)).max(64);
         futures::future::try_join_all(self.later.iter().map(|index| async move {
             // One query string is one transaction, which the setting lasts for.
-            let build = format!("SET LOCAL maintenance_work_mem = '512MB'; {index}");
+            let build = format!("SET LOCAL maintenance_work_mem = '{memory}MB'; {index}");
             sqlx::raw_sql(&build).execute(pool).await
         }))
         .await?;
-        if !self.constraints.is_empty() {
-            sqlx::raw_sql(&self.constraints.join(";"))
-                .execute(pool)
-                .await?;
+        if !self.finish.is_empty() {
+            sqlx::raw_sql(&self.finish.join(";")).execute(pool).await?;
         }
         Ok(at)
     }
@@ -261,10 +306,20 @@ impl Shadow {
         let retired = format!("moim_retired_{}", self.view.name());
         let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
         for table in self.view.tables() {
-            swap.push_str(&format!(
-                "ALTER TABLE public.{table} SET SCHEMA {retired}; ALTER TABLE {}.{table} SET SCHEMA public;",
-                self.schema
-            ));
+            // A table's partitions move with it: they have the live ones' names.
+            let mut moved = vec![(*table).to_owned()];
+            moved.extend(partitions(pool, table).await?.into_iter().map(|(p, _)| p));
+            for from in [
+                ("public", retired.as_str()),
+                (self.schema.as_str(), "public"),
+            ] {
+                for table in &moved {
+                    swap.push_str(&format!(
+                        "ALTER TABLE {}.{table} SET SCHEMA {};",
+                        from.0, from.1
+                    ));
+                }
+            }
         }
         let mut tx = pool.begin().await?;
         sqlx::raw_sql(&swap).execute(&mut *tx).await?;
@@ -278,6 +333,35 @@ impl Shadow {
         .await?;
         Ok(())
     }
+}
+
+/// The live partitions of `table` (none when it is not partitioned) and their bounds.
+async fn partitions(pool: &PgPool, table: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = $1::regclass ORDER BY c.relname",
+    )
+    .bind(format!("public.{table}"))
+    .fetch_all(pool)
+    .await
+}
+
+/// The partitions' indexes of the partitioned index `index`: each one's name, its table's, and
+/// its definition.
+async fn partition_indexes(
+    pool: &PgPool,
+    index: i64,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.relname::text, t.relname::text, pg_get_indexdef(i.inhrelid)
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              JOIN pg_index x ON x.indexrelid = i.inhrelid JOIN pg_class t ON t.oid = x.indrelid
+         WHERE i.inhparent = $1::bigint::oid ORDER BY c.relname",
+    )
+    .bind(index)
+    .fetch_all(pool)
+    .await
 }
 
 /// A lane's share of a batch: the events of the aggregates that hash to it, in order.
@@ -328,21 +412,24 @@ async fn rebuild(
     progress: bool,
 ) -> Result<Vec<ViewReplayed>, ProjectionError> {
     let started = Instant::now();
-    let mut shadows = Vec::with_capacity(views.len());
-    for &view in views {
-        shadows.push(Arc::new(Shadow::create(pool, view).await?));
-    }
+    let shadows: Vec<Arc<Shadow>> =
+        futures::future::try_join_all(views.iter().map(|&view| Shadow::create(pool, view)))
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
 
     let (horizon,): (i64,) =
         sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             .fetch_one(pool)
             .await?;
-    let (total,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM events WHERE tx_id < $1::bigint::text::xid8")
-            .bind(horizon)
-            .fetch_one(pool)
-            .await?;
-    let bar = if progress {
+    // Counting the store reads it through once more, on one core: only for a bar someone sees.
+    let bar = if progress && std::io::stderr().is_terminal() {
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM events WHERE tx_id < $1::bigint::text::xid8")
+                .bind(horizon)
+                .fetch_one(pool)
+                .await?;
         ProgressBar::new(total as u64)
     } else {
         ProgressBar::hidden()
@@ -419,15 +506,18 @@ async fn rebuild(
     let ((), filled) = tokio::try_join!(read, filled)?;
 
     // Every view is filled before any is swapped in: a view that failed leaves all as they were.
-    let mut done = Vec::with_capacity(shadows.len());
-    for (shadow, (_, at, took)) in shadows.iter().zip(filled) {
-        shadow.swap(pool, at).await?;
-        done.push(ViewReplayed {
-            view: shadow.view,
-            events: at.stream_seq,
-            took,
-        });
-    }
+    // The swaps touch tables of their own, so they run side by side.
+    let done = futures::future::try_join_all(shadows.iter().zip(filled).map(
+        |(shadow, (_, at, took))| async move {
+            shadow.swap(pool, at).await?;
+            Ok::<_, ProjectionError>(ViewReplayed {
+                view: shadow.view,
+                events: at.stream_seq,
+                took,
+            })
+        },
+    ))
+    .await?;
     bar.finish();
     Ok(done)
 }
