@@ -309,15 +309,12 @@ impl Shadow {
             // A table's partitions move with it: they have the live ones' names.
             let mut moved = vec![(*table).to_owned()];
             moved.extend(partitions(pool, table).await?.into_iter().map(|(p, _)| p));
-            for from in [
+            for (from, to) in [
                 ("public", retired.as_str()),
                 (self.schema.as_str(), "public"),
             ] {
-                for table in &moved {
-                    swap.push_str(&format!(
-                        "ALTER TABLE {}.{table} SET SCHEMA {};",
-                        from.0, from.1
-                    ));
+                for moving in &moved {
+                    swap.push_str(&format!("ALTER TABLE {from}.{moving} SET SCHEMA {to};"));
                 }
             }
         }
