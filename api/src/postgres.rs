@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use anyhow::Context;
+use reqwest::Url;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// The connection options of `url`. A loopback host (`localhost`, `127.0.0.0/8`, `::1`) goes
@@ -18,11 +19,10 @@ pub fn options(url: &str) -> anyhow::Result<PgConnectOptions> {
 fn with_env(url: &str, sslmode_in_env: bool) -> anyhow::Result<PgConnectOptions> {
     let options: PgConnectOptions = url.parse().context("parsing DATABASE_URL")?;
     let asked = sslmode_in_env
-        || url.split_once('?').is_some_and(|(_, query)| {
-            query
-                .split('&')
-                .any(|pair| matches!(pair.split('=').next(), Some("sslmode" | "ssl-mode")))
-        });
+        || Url::parse(url)
+            .context("parsing DATABASE_URL")?
+            .query_pairs()
+            .any(|(key, _)| key == "sslmode" || key == "ssl-mode");
     let host = options
         .get_host()
         .trim_start_matches('[')

@@ -101,6 +101,9 @@ pub async fn replay_all(
 struct Shadow {
     view: View,
     schema: String,
+    /// The live tables and their partitions, as the swap moves them: the shadow's have the
+    /// same names.
+    moved: Vec<String>,
     /// Index builds, run side by side.
     later: Vec<String>,
     /// What needs every build done: constraints made of indexes `later` built (adding a
@@ -115,6 +118,7 @@ impl Shadow {
     async fn create(pool: &PgPool, view: View) -> Result<Self, ProjectionError> {
         let schema = format!("moim_replay_{}", view.name());
         let mut ddl = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};");
+        let mut moved = Vec::new();
         let mut later = Vec::new();
         let mut finish = Vec::new();
         let after_filling = view.indexed_after_filling();
@@ -142,12 +146,14 @@ impl Shadow {
             ddl.push_str(&format!(
                 "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
             ));
+            moved.push((*table).to_owned());
             if let Some(key) = &partitioned {
                 ddl.push_str(&format!(" PARTITION BY {key};"));
                 for (partition, bound) in partitions(pool, table).await? {
                     ddl.push_str(&format!(
                         "CREATE TABLE {schema}.{partition} PARTITION OF {schema}.{table} {bound};"
                     ));
+                    moved.push(partition);
                 }
             } else {
                 ddl.push(';');
@@ -224,6 +230,7 @@ impl Shadow {
         Ok(Self {
             view,
             schema,
+            moved,
             later,
             finish,
         })
@@ -305,17 +312,12 @@ impl Shadow {
     async fn swap(&self, pool: &PgPool, at: Checkpoint) -> Result<(), ProjectionError> {
         let retired = format!("moim_retired_{}", self.view.name());
         let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
-        for table in self.view.tables() {
-            // A table's partitions move with it: they have the live ones' names.
-            let mut moved = vec![(*table).to_owned()];
-            moved.extend(partitions(pool, table).await?.into_iter().map(|(p, _)| p));
-            for (from, to) in [
-                ("public", retired.as_str()),
-                (self.schema.as_str(), "public"),
-            ] {
-                for moving in &moved {
-                    swap.push_str(&format!("ALTER TABLE {from}.{moving} SET SCHEMA {to};"));
-                }
+        for (from, to) in [
+            ("public", retired.as_str()),
+            (self.schema.as_str(), "public"),
+        ] {
+            for moving in &self.moved {
+                swap.push_str(&format!("ALTER TABLE {from}.{moving} SET SCHEMA {to};"));
             }
         }
         let mut tx = pool.begin().await?;
