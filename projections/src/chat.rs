@@ -608,7 +608,12 @@ macro_rules! flush_sql {
              ), base AS (
                  SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
                  FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
-                 LEFT JOIN chat_messages p ON p.room_id = f.room_id AND p.seq = f.first_seq - 1
+                 -- One lookup by key per room, whatever the table's statistics say: as a plain
+                 -- join, a plan made while the table was small hashed the batch and read every
+                 -- message, and kept doing so on each batch as the table grew.
+                 LEFT JOIN LATERAL (SELECT n FROM chat_messages
+                                    WHERE room_id = f.room_id AND seq = f.first_seq - 1
+                                    LIMIT 1) p ON true
              ), message AS (
                  INSERT INTO chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
                                             sent_at, recipients, n, media_id, kind, grams)
