@@ -229,6 +229,10 @@ async fn command_path(
     let (e2e, lag) = e2e::run(&setup, target, best / 2.0, scale.e2e).await?;
     report.e2e = Some(e2e);
     report.projection_lag = Some(lag);
+    eprintln!("bench: end to end at {:.0} messages/s", best / 8.0);
+    let (e2e, lag) = e2e::run(&setup, target, best / 8.0, scale.e2e).await?;
+    report.e2e_light = Some(e2e);
+    report.projection_lag_light = Some(lag);
 
     eprintln!("bench: mixed workload, {} clients", mixed::CLIENTS);
     report.mixed = Some(mixed::run(&target.url, scale.level).await?);
