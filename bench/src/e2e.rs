@@ -20,6 +20,8 @@ pub struct EndToEnd {
     pub delivered: u64,
     pub missing: u64,
     pub latency: Percentiles,
+    /// Until the send's own `201`: the command's share of the end-to-end time.
+    pub answered: Percentiles,
 }
 
 /// How far the chat view trailed the event store, sampled every 100 ms.
@@ -40,10 +42,14 @@ pub async fn run(
 ) -> anyhow::Result<(EndToEnd, ProjectionLag)> {
     let sent: Sent = Arc::default();
     let received = Arc::new(Mutex::new(Latencies::new()));
+    let answered = Arc::new(Mutex::new(Latencies::new()));
     let delivered = Arc::new(Mutex::new(std::collections::HashSet::new()));
     let mut readers = Vec::new();
     for user in &setup.users {
         let mut socket = client::ws(&setup.url, user).await?;
+        // A fresh socket's live frames wait for its resume, at most half a second: measured
+        // without one, the first half second's messages all arrived that late.
+        client::go_live(&mut socket).await?;
         let (sent, received, delivered, me) =
             (sent.clone(), received.clone(), delivered.clone(), user.id);
         readers.push(tokio::spawn(async move {
@@ -74,22 +80,32 @@ pub async fn run(
         ticker.tick().await;
         let (room, sender) = setup.rooms[n % setup.rooms.len()];
         let sender = setup.users[sender].clone();
-        let (http, url, sent) = (setup.http.clone(), setup.url.clone(), sent.clone());
+        let (http, url, sent, answered) = (
+            setup.http.clone(),
+            setup.url.clone(),
+            sent.clone(),
+            answered.clone(),
+        );
         n += 1;
         sends.push(tokio::spawn(async move {
             // Message ids derive from the client's id, so the frame can be matched even if it
             // arrives before the HTTP answer.
             let client_msg_id = Uuid::now_v7();
             let id = domain::chat::message_id_for(room, sender.id, client_msg_id);
+            let at = Instant::now();
             if let Ok(mut s) = sent.lock() {
-                s.insert(id, (Instant::now(), sender.id));
+                s.insert(id, (at, sender.id));
             }
-            if client::send_as(&http, &url, &sender, room, client_msg_id)
-                .await
-                .is_err()
-            {
-                if let Ok(mut s) = sent.lock() {
-                    s.remove(&id);
+            match client::send_as(&http, &url, &sender, room, client_msg_id).await {
+                Ok(_) => {
+                    if let Ok(mut a) = answered.lock() {
+                        a.record(at.elapsed());
+                    }
+                }
+                Err(_) => {
+                    if let Ok(mut s) = sent.lock() {
+                        s.remove(&id);
+                    }
                 }
             }
         }));
@@ -112,6 +128,7 @@ pub async fn run(
     }
     let got = delivered.lock().map(|d| d.len() as u64).unwrap_or(0);
     let latency = received.lock().map(|r| r.percentiles()).unwrap_or_default();
+    let answered = answered.lock().map(|a| a.percentiles()).unwrap_or_default();
     Ok((
         EndToEnd {
             offered_per_sec: offered,
@@ -119,6 +136,7 @@ pub async fn run(
             delivered: got,
             missing: total - got.min(total),
             latency,
+            answered,
         },
         lag,
     ))

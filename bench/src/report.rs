@@ -428,6 +428,12 @@ impl Report {
                     "  p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                     e.latency.p50_ms, e.latency.p95_ms, e.latency.p99_ms, e.latency.max_ms
                 );
+                let a = e.answered;
+                let _ = writeln!(
+                    out,
+                    "  of which until the send's 201: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    a.p50_ms, a.p95_ms, a.p99_ms, a.max_ms
+                );
             }
             if let Some(l) = lag {
                 let _ = writeln!(out, "Projection lag (chat view behind the store, {} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, at most {} events behind", l.samples, l.lag.p50_ms, l.lag.p99_ms, l.lag.max_ms, l.max_events_behind);
