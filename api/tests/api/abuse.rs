@@ -580,28 +580,14 @@ async fn websockets_count_under_the_connection_cap_and_slow_bodies_get_408() {
     let mut closing = sockets.pop().unwrap();
     closing.close(None).await.unwrap();
     drop(closing);
-    let served = crate::helpers::eventually(Duration::from_secs(10), || async {
-        reqwest::Client::new()
-            .get(format!("{}/health/live", app.address))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-    })
-    .await;
-    assert!(served, "the freed place is used");
+    assert!(serves_again(&app.address).await, "the freed place is used");
 
-    // A body that does not arrive in time: 408 problem, the handler never runs. The dropped
-    // sockets' places come back as the server sees them close, not at once.
+    // A body that does not arrive in time: 408 problem, the handler never runs.
     drop(sockets);
-    let freed = crate::helpers::eventually(Duration::from_secs(10), || async {
-        reqwest::Client::new()
-            .get(format!("{}/health/live", app.address))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-    })
-    .await;
-    assert!(freed, "the dropped sockets' places come back");
+    assert!(
+        serves_again(&app.address).await,
+        "the dropped sockets' places come back"
+    );
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
@@ -615,4 +601,17 @@ async fn websockets_count_under_the_connection_cap_and_slow_bodies_get_408() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
+}
+
+/// Whether a request is served again within 10 s: a closed socket's place comes back as the
+/// server sees it close, not at once.
+async fn serves_again(address: &str) -> bool {
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        reqwest::Client::new()
+            .get(format!("{address}/health/live"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await
 }
