@@ -9,6 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::client::{self, Setup};
+use crate::cpu::{CpuMeter, CpuUse};
 use crate::stats::{Latencies, Percentiles};
 use crate::target::Target;
 
@@ -22,6 +23,8 @@ pub struct EndToEnd {
     pub latency: Percentiles,
     /// Until the send's own `201`: the command's share of the end-to-end time.
     pub answered: Percentiles,
+    /// From the first send until the last delivery: the whole pipeline's cost per send.
+    pub cpu: Option<CpuUse>,
 }
 
 /// How far the chat view trailed the event store, sampled every 100 ms.
@@ -74,6 +77,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
+    let meter = CpuMeter::start();
     let mut sends = Vec::new();
     let mut n = 0usize;
     while started.elapsed() < length {
@@ -121,6 +125,7 @@ pub async fn run(
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let cpu = meter.stop(total);
     sampling.cancel();
     let lag = sampler.await??;
     for reader in readers {
@@ -137,6 +142,7 @@ pub async fn run(
             missing: total - got.min(total),
             latency,
             answered,
+            cpu,
         },
         lag,
     ))

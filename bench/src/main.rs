@@ -7,6 +7,7 @@ mod abuse;
 mod ceiling;
 mod chat;
 mod client;
+mod cpu;
 mod e2e;
 mod fanout;
 mod idle;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::ceiling::{BatchCeiling, Ceiling};
+use crate::cpu::CpuUse;
 use crate::e2e::{EndToEnd, ProjectionLag};
 use crate::fanout::Fanout;
 use crate::mixed::Mixed;
@@ -251,6 +252,13 @@ impl Report {
             self.e2e.as_ref().map(|e| e.latency.p99_ms),
         ));
         figures.push((
+            "CPU per send at half the best rate".into(),
+            self.e2e
+                .as_ref()
+                .and_then(|e| e.cpu)
+                .map(|c| c.per_send_us(c.available - c.idle)),
+        ));
+        figures.push((
             "projection lag samples".into(),
             self.projection_lag.as_ref().map(|l| l.samples as f64),
         ));
@@ -372,6 +380,12 @@ impl Report {
                     r.map_or(0.0, |r| r.of_jetstream_publish * 100.0)
                 );
             }
+            for t in &self.throughput {
+                if let Some(cpu) = &t.cpu {
+                    let load = format!("at {} clients, while the loop ran", t.concurrency);
+                    let _ = writeln!(out, "{}", cpu_line(&load, cpu));
+                }
+            }
             let _ = writeln!(out, "\nCeiling: plain single-row INSERT of an event-shaped row / plain JetStream publish (ack awaited)");
             let _ = writeln!(
                 out,
@@ -434,6 +448,9 @@ impl Report {
                     "  of which until the send's 201: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                     a.p50_ms, a.p95_ms, a.p99_ms, a.max_ms
                 );
+                if let Some(cpu) = &e.cpu {
+                    let _ = writeln!(out, "{}", cpu_line("until the last delivery", cpu));
+                }
             }
             if let Some(l) = lag {
                 let _ = writeln!(out, "Projection lag (chat view behind the store, {} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, at most {} events behind", l.samples, l.lag.p50_ms, l.lag.p99_ms, l.lag.max_ms, l.max_events_behind);
@@ -569,4 +586,19 @@ impl Report {
         }
         out
     }
+}
+
+/// One phase's CPU per send and per party, and how much of the machine stayed idle.
+fn cpu_line(phase: &str, cpu: &CpuUse) -> String {
+    format!(
+        "  CPU per send {phase}: Moim {:.0} µs, load generator {:.0} µs, PostgreSQL {:.0} µs, \
+         NATS {:.0} µs; all {:.0} µs; idle {:.0} % of {:.1} core-s",
+        cpu.per_send_us(cpu.moim),
+        cpu.per_send_us(cpu.load_generator),
+        cpu.per_send_us(cpu.postgres),
+        cpu.per_send_us(cpu.nats),
+        cpu.per_send_us(cpu.available - cpu.idle),
+        cpu.idle / cpu.available.max(f64::EPSILON) * 100.0,
+        cpu.available
+    )
 }

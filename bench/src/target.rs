@@ -11,6 +11,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::cpu::MOIM_THREADS;
 use crate::Options;
 
 pub(crate) fn database_url(admin: &str, name: &str) -> String {
@@ -95,31 +96,34 @@ impl Target {
         let stop = CancellationToken::new();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let server_stop = stop.clone();
-        let server = std::thread::spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    let _ = ready_tx.send(Err(anyhow::anyhow!(error)));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                match Application::build(settings, Roles::ALL).await {
-                    Ok(app) => {
-                        let _ = ready_tx.send(Ok((app.address(), app.pool().clone())));
-                        if let Err(error) = app.run_until_stopped(server_stop).await {
-                            eprintln!("bench: moim stopped: {error:#}");
+        let server = std::thread::Builder::new()
+            .name(MOIM_THREADS.into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .thread_name(MOIM_THREADS)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(anyhow::anyhow!(error)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Application::build(settings, Roles::ALL).await {
+                        Ok(app) => {
+                            let _ = ready_tx.send(Ok((app.address(), app.pool().clone())));
+                            if let Err(error) = app.run_until_stopped(server_stop).await {
+                                eprintln!("bench: moim stopped: {error:#}");
+                            }
+                        }
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error));
                         }
                     }
-                    Err(error) => {
-                        let _ = ready_tx.send(Err(error));
-                    }
-                }
-            });
-        });
+                });
+            })?;
         let (address, pool) = ready_rx.await??;
         let address = address.context("the api role listens")?;
         Ok(Self {

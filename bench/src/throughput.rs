@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::client::{self, Setup};
+use crate::cpu::{CpuMeter, CpuUse};
 use crate::stats::{Latencies, Percentiles};
 
 /// One concurrency level.
@@ -16,6 +17,9 @@ pub struct Throughput {
     pub errors: u64,
     pub per_sec: f64,
     pub latency: Percentiles,
+    /// While the loop ran: the views trail it and catch up after, so this is less than a
+    /// send's whole cost.
+    pub cpu: Option<CpuUse>,
 }
 
 pub async fn run(
@@ -24,6 +28,7 @@ pub async fn run(
     length: Duration,
 ) -> anyhow::Result<Throughput> {
     let started = Instant::now();
+    let meter = CpuMeter::start();
     let deadline = started + length;
     let mut workers = Vec::with_capacity(concurrency);
     for w in 0..concurrency {
@@ -58,11 +63,13 @@ pub async fn run(
         errors += err;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = meter.stop(commands);
     Ok(Throughput {
         concurrency,
         commands,
         errors,
         per_sec: commands as f64 / seconds,
         latency: latencies.percentiles(),
+        cpu,
     })
 }
