@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use domain::Position;
 use sqlx::postgres::PgListener;
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, FromRow, PgPool, Row};
 use tokio_util::sync::CancellationToken;
 
 use crate::envelope::EventEnvelope;
@@ -57,6 +57,12 @@ where
         what,
         source: source.into(),
     }
+}
+
+/// What one round published, and whether committed events wait beyond the horizon.
+struct Round {
+    published: usize,
+    waiting: bool,
 }
 
 /// Where the relay stands: the last event published and its stream sequence.
@@ -114,25 +120,31 @@ impl Relay {
         listener.listen("moim_events").await?;
         let mut cursor = None;
         let mut backoff = Duration::from_millis(1);
+        let mut leader_seen = std::time::Instant::now();
         while !stop.is_cancelled() {
             let round = async {
                 let mut at = match cursor {
                     Some(at) => at,
                     None => self.recover().await?,
                 };
-                let published = self.publish_batch(&mut at).await;
+                let round = self.publish_next(&mut at).await;
                 cursor = Some(at);
-                published
+                round
             };
             match round.await {
-                Ok(n) if n as i64 == self.batch => continue,
-                Ok(n) => {
-                    // Still the leader? If the lock's connection broke, start over.
-                    sqlx::query("SELECT 1").execute(&mut leader).await?;
+                Ok(round) if round.published as i64 == self.batch => continue,
+                Ok(round) => {
+                    // Still the leader? If the lock's connection broke, start over. Asked once
+                    // a second, not every round: a second relay that took over meanwhile could
+                    // not publish anyway, as every publish names the stream's last sequence.
+                    if leader_seen.elapsed() >= Duration::from_secs(1) {
+                        sqlx::query("SELECT 1").execute(&mut leader).await?;
+                        leader_seen = std::time::Instant::now();
+                    }
                     // Committed rows can wait behind an older transaction still in flight, whose
                     // end may not notify (it may write no events): look again soon, backing off.
-                    let pause = if self.pending().await.unwrap_or(true) {
-                        backoff = if n > 0 {
+                    let pause = if round.waiting {
+                        backoff = if round.published > 0 {
                             Duration::from_millis(1)
                         } else {
                             (backoff * 2).min(Duration::from_millis(100))
@@ -211,28 +223,58 @@ impl Relay {
 
     /// Publishes the next batch after `at`, advancing it; answers how many were published.
     pub async fn publish_batch(&self, at: &mut Cursor) -> Result<usize, RelayError> {
-        let rows: Vec<EventEnvelope> = sqlx::query_as(&EventEnvelope::select(
-            "WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
-               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY tx_id, position
-             LIMIT $3",
+        Ok(self.publish_next(at).await?.published)
+    }
+
+    /// Publishes the next batch after `at`, advancing it. The same statement reads the newest
+    /// event if it is committed beyond the horizon (the oldest transaction in flight), where its
+    /// order is not final yet: only whether there is one is kept, which a statement of its own
+    /// asked before, once a round (docs/performance.md).
+    async fn publish_next(&self, at: &mut Cursor) -> Result<Round, RelayError> {
+        let fetched = sqlx::query(&format!(
+            "SELECT *, true AS ready FROM ({}) below
+             UNION ALL
+             SELECT *, false FROM ({}) newest
+              WHERE tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+             ORDER BY ready DESC, tx, position",
+            EventEnvelope::select(
+                "WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+                   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY tx_id, position
+                 LIMIT $3"
+            ),
+            EventEnvelope::select("ORDER BY tx_id DESC LIMIT 1"),
         ))
         .bind(at.position.tx_id)
         .bind(at.position.position)
         .bind(self.batch)
         .fetch_all(&self.pool)
         .await?;
+        let mut rows = Vec::with_capacity(fetched.len());
+        let mut waiting = false;
+        for row in &fetched {
+            if row.try_get("ready")? {
+                rows.push(EventEnvelope::from_row(row)?);
+            } else {
+                waiting = true;
+                break;
+            }
+        }
         if rows.is_empty() {
-            // Idle: the operators' row catches up with the last burst.
+            // Idle: the operators' row catches up with the last burst, at most once a second
+            // too (at a low rate the relay idles after every event).
             let stale = self
                 .saved
                 .lock()
-                .map(|s| s.1 != at.stream_seq)
+                .map(|s| s.1 != at.stream_seq && s.0.elapsed() >= Duration::from_secs(1))
                 .unwrap_or(true);
             if stale {
                 self.save_checkpoint(*at).await?;
             }
-            return Ok(0);
+            return Ok(Round {
+                published: 0,
+                waiting,
+            });
         }
         let mut acks = Vec::with_capacity(rows.len());
         // Each traced event's publish is a span of its writer's trace, open until it is acked.
@@ -293,7 +335,7 @@ impl Relay {
             metrics::gauge!("relay_lag_seconds").set(behind.max(0.0) / 1000.0);
         }
         // The stream, not this row, is what recovery trusts; the row is for operators
-        // (`/health/details`), so it is written at most once a second, and when the relay idles.
+        // (`/health/details`), so it is written at most once a second, while busy and when idle alike.
         let due = self
             .saved
             .lock()
@@ -302,20 +344,10 @@ impl Relay {
         if due {
             self.save_checkpoint(*at).await?;
         }
-        Ok(rows.len())
-    }
-
-    /// Whether committed rows wait beyond the horizon. Asked as "is the newest visible event at
-    /// or past it", one step down the global-order index: an `EXISTS` over the range was planned
-    /// as a scan of the whole table, the largest cost of the whole pipeline (docs/performance.md).
-    async fn pending(&self) -> Result<bool, RelayError> {
-        let (pending,): (bool,) = sqlx::query_as(
-            "SELECT COALESCE((SELECT tx_id FROM events ORDER BY tx_id DESC LIMIT 1)
-                             >= pg_snapshot_xmin(pg_current_snapshot()), false)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(pending)
+        Ok(Round {
+            published: rows.len(),
+            waiting,
+        })
     }
 
     async fn save_checkpoint(&self, at: Cursor) -> Result<(), RelayError> {
