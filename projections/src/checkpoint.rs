@@ -3,6 +3,9 @@
 use domain::Position;
 use sqlx::{PgConnection, PgPool};
 
+use crate::outbox::Forget;
+use crate::Push;
+
 /// Where a read model stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Checkpoint {
@@ -12,35 +15,93 @@ pub struct Checkpoint {
     pub stream_seq: u64,
 }
 
+/// A checkpoint's row, read alone or after a batch's other work (`WITH …`).
+macro_rules! load_sql {
+    () => {
+        "SELECT tx_id, position, stream_seq FROM projection_checkpoints WHERE name = $1"
+    };
+}
+
+/// A checkpoint's upsert, run alone or before a batch's other work (`WITH saved AS (…) …`).
+macro_rules! save_sql {
+    () => {
+        "INSERT INTO projection_checkpoints (name, tx_id, position, stream_seq) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()"
+    };
+}
+
 /// Reads a checkpoint (writers of one view are serialised by its advisory lock, not here).
 pub async fn load(conn: &mut PgConnection, name: &str) -> Result<Checkpoint, sqlx::Error> {
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT tx_id, position, stream_seq FROM projection_checkpoints WHERE name = $1",
-    )
+    let row = sqlx::query_as(load_sql!())
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(read(row))
+}
+
+/// Reads a checkpoint at the start of a batch and, in the same statement (a round trip fewer
+/// for every batch), deletes the outbox rows whose pushes are sent ([`crate::outbox`]).
+pub(crate) async fn load_forgetting(
+    conn: &mut PgConnection,
+    name: &str,
+    sent: Forget,
+) -> Result<Checkpoint, sqlx::Error> {
+    let row = sqlx::query_as(concat!(
+        "WITH forgotten AS (DELETE FROM push_outbox WHERE id > $2 AND id <= $3) ",
+        load_sql!()
+    ))
     .bind(name)
+    .bind(sent.after)
+    .bind(sent.up_to)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(
-        row.map_or_else(Checkpoint::default, |(tx_id, position, seq)| Checkpoint {
-            position: Position { tx_id, position },
-            stream_seq: seq as u64,
-        }),
-    )
+    Ok(read(row))
+}
+
+fn read(row: Option<(i64, i64, i64)>) -> Checkpoint {
+    row.map_or_else(Checkpoint::default, |(tx_id, position, seq)| Checkpoint {
+        position: Position { tx_id, position },
+        stream_seq: seq as u64,
+    })
 }
 
 /// Writes a checkpoint (inside the transaction that applied the events).
 pub async fn save(conn: &mut PgConnection, name: &str, at: Checkpoint) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO projection_checkpoints (name, tx_id, position, stream_seq) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()",
-    )
+    sqlx::query(save_sql!())
+        .bind(name)
+        .bind(at.position.tx_id)
+        .bind(at.position.position)
+        .bind(at.stream_seq as i64)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes a checkpoint at the end of a batch and, in the same statement, keeps the batch's
+/// pushes in the outbox ([`crate::outbox`]); answers their row.
+pub(crate) async fn save_keeping(
+    conn: &mut PgConnection,
+    name: &str,
+    at: Checkpoint,
+    pushes: &[Push],
+) -> Result<Option<i64>, sqlx::Error> {
+    if pushes.is_empty() {
+        save(conn, name, at).await?;
+        return Ok(None);
+    }
+    let (id,): (i64,) = sqlx::query_as(concat!(
+        "WITH saved AS (",
+        save_sql!(),
+        ") INSERT INTO push_outbox (pushes) VALUES ($5) RETURNING id"
+    ))
     .bind(name)
     .bind(at.position.tx_id)
     .bind(at.position.position)
     .bind(at.stream_seq as i64)
-    .execute(&mut *conn)
+    .bind(sqlx::types::Json(pushes))
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(())
+    Ok(Some(id))
 }
 
 /// Moves a checkpoint that stands at stream sequence `from` on to `to`, in one statement of its

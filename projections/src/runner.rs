@@ -21,6 +21,16 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::outbox::Outbox;
 use crate::{dead_letters, ProjectionError, Push, View};
 
+/// The most messages applied in one transaction.
+const BATCH: usize = 500;
+
+/// How long events a view passes over wait for the ones after them, so that one statement moves
+/// its checkpoint past many. At a low rate every event came alone, and moving the checkpoint of
+/// each of the six views that pass over a chat message was a fifth of the statements PostgreSQL
+/// ran (docs/performance.md). A read with a consistency token on such a view waits this much
+/// longer when the token names an event the view does not read.
+const PASS_OVER_WAIT: Duration = Duration::from_millis(20);
+
 /// Runs one read model's consumer.
 pub struct Runner {
     pool: PgPool,
@@ -122,15 +132,29 @@ impl Runner {
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: start_after + 1,
             },
-            ack_policy: AckPolicy::Explicit,
+            // One ack per batch, for its last message, acks the batch: everything up to the
+            // checkpoint is applied, in order.
+            ack_policy: AckPolicy::All,
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 20_000,
             ..Default::default()
         };
-        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-            .get_or_create_consumer(&name, config)
+        let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(&name, config.clone())
             .await
             .map_err(ProjectionError::nats("creating the consumer"))?;
+        if consumer.cached_info().config.ack_policy != AckPolicy::All {
+            // Made by an older Moim, which acked each message: the policy cannot be changed,
+            // so the consumer is made again, from the checkpoint as always.
+            stream
+                .delete_consumer(&name)
+                .await
+                .map_err(ProjectionError::nats("deleting the consumer"))?;
+            consumer = stream
+                .create_consumer(config)
+                .await
+                .map_err(ProjectionError::nats("creating the consumer"))?;
+        }
         consumer
             .messages()
             .await
@@ -157,11 +181,21 @@ impl Runner {
                 .await?;
         }
         let start = checkpoint::load(&mut *self.pool.acquire().await?, self.view.name()).await?;
-        let mut messages = self.consumer(start.stream_seq).await?.ready_chunks(500);
+        let mut messages = self.consumer(start.stream_seq).await?.ready_chunks(BATCH);
+        // Events the view passes over wait here a little for the ones after them (see
+        // `PASS_OVER_WAIT`), then go with them, or alone once the wait is up.
+        let mut held: Vec<jetstream::Message> = Vec::new();
+        let mut held_until = tokio::time::Instant::now();
+        // The stream sequence of the last message held.
+        let mut held_last = 0;
         loop {
             let batch = tokio::select! {
                 () = stop.cancelled() => return Ok(()),
                 batch = messages.next() => batch,
+                () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
+                    self.apply_batch(std::mem::take(&mut held)).await?;
+                    continue;
+                }
             };
             let Some(batch) = batch else {
                 return Err(ProjectionError::Nats {
@@ -173,7 +207,18 @@ impl Runner {
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ProjectionError::nats("receiving a message"))?;
-            self.apply_batch(batch).await?;
+            let passed = self
+                .passed_over(&batch)
+                .filter(|&(first, ..)| held.is_empty() || first == held_last + 1);
+            if held.is_empty() {
+                held_until = tokio::time::Instant::now() + PASS_OVER_WAIT;
+            }
+            held.extend(batch);
+            if let Some((_, at, _)) = passed.filter(|_| held.len() < BATCH) {
+                held_last = at.stream_seq;
+                continue;
+            }
+            self.apply_batch(std::mem::take(&mut held)).await?;
         }
     }
 
@@ -201,35 +246,7 @@ impl Runner {
     /// redelivery, a gap, a replay that set the checkpoint elsewhere, an event it cannot read)
     /// takes the full path, which sorts it out.
     async fn pass_over(&self, batch: &[jetstream::Message]) -> Result<bool, ProjectionError> {
-        if self.view.reads().is_none() {
-            return Ok(false);
-        }
-        let mut span: Option<(u64, Checkpoint, Head)> = None;
-        for message in batch {
-            let (Ok(info), Ok(head)) = (
-                message.info(),
-                serde_json::from_slice::<Head>(&message.payload),
-            ) else {
-                return Ok(false);
-            };
-            let seq = info.stream_sequence;
-            if self
-                .view
-                .reads_event(&head.aggregate_type, &head.event_type)
-            {
-                return Ok(false);
-            }
-            let at = Checkpoint {
-                position: head.position,
-                stream_seq: seq,
-            };
-            span = match span {
-                None => Some((seq, at, head)),
-                Some((first, last, _)) if last.stream_seq + 1 == seq => Some((first, at, head)),
-                Some(_) => return Ok(false),
-            };
-        }
-        let Some((first, at, newest)) = span else {
+        let Some((first, at, newest)) = self.passed_over(batch) else {
             return Ok(false);
         };
         if !checkpoint::advance(&self.pool, self.view.name(), first - 1, at).await? {
@@ -241,12 +258,36 @@ impl Runner {
             Some(newest.recorded_at),
             batch.last(),
         );
-        for message in batch {
-            if let Err(error) = message.ack().await {
-                tracing::debug!(%error, "ack failed");
-            }
-        }
+        ack_through(batch.iter()).await;
         Ok(true)
+    }
+
+    /// Whether the view would pass over all of `batch`, a run of consecutive events none of
+    /// which it reads: the first one's sequence, the checkpoint after the last, and its head.
+    fn passed_over(&self, batch: &[jetstream::Message]) -> Option<(u64, Checkpoint, Head)> {
+        self.view.reads()?;
+        let mut span: Option<(u64, Checkpoint, Head)> = None;
+        for message in batch {
+            let info = message.info().ok()?;
+            let head = serde_json::from_slice::<Head>(&message.payload).ok()?;
+            let seq = info.stream_sequence;
+            if self
+                .view
+                .reads_event(&head.aggregate_type, &head.event_type)
+            {
+                return None;
+            }
+            let at = Checkpoint {
+                position: head.position,
+                stream_seq: seq,
+            };
+            span = match span {
+                None => Some((seq, at, head)),
+                Some((first, last, _)) if last.stream_seq + 1 == seq => Some((first, at, head)),
+                Some(_) => return None,
+            };
+        }
+        span
     }
 
     /// Applies a batch in one transaction. With `careful`, each event runs under a savepoint and
@@ -256,18 +297,22 @@ impl Runner {
         batch: &[jetstream::Message],
         careful: bool,
     ) -> Result<(), ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        // Asynchronous commit is safe here: if a crash forgets this transaction, it forgets the
-        // checkpoint with it, the next messages then look like a gap, and the consumer is
-        // re-created to read them again from the stream, which keeps every event.
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)",
-        )
-        .bind(self.view.lock_key())
-        .execute(&mut *tx)
-        .await?;
-        let forgotten = self.outbox.forget_sent(&mut tx).await?;
-        let mut at = checkpoint::load(&mut tx, self.view.name()).await?;
+        // A batch is a handful of statements, and at a low rate every event is a batch of its
+        // own for each view: round trips are most of its cost, so the transaction opens, takes
+        // the view's lock and commits asynchronously in one, and the checkpoint is read and the
+        // sent pushes deleted in the next. Asynchronous commit is safe here: if a crash forgets
+        // this transaction, it forgets the checkpoint with it, the next messages then look like
+        // a gap, and the consumer is re-created to read them again from the stream, which
+        // keeps every event.
+        let mut tx = self
+            .pool
+            .begin_with(format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({}); SET LOCAL synchronous_commit = off",
+                self.view.lock_key()
+            ))
+            .await?;
+        let forgotten = self.outbox.to_forget();
+        let mut at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
         let next = next_in_order(batch, at.stream_seq)?;
         // A span per traced event, continuing its trace from the relay's, open until the batch
         // is committed and its pushes sent.
@@ -315,8 +360,7 @@ impl Runner {
                 .collect();
             self.view.apply(&mut tx, &read, Some(&mut pushes)).await?;
         }
-        let row = Outbox::keep(&mut tx, &pushes).await?;
-        checkpoint::save(&mut tx, self.view.name(), at).await?;
+        let row = checkpoint::save_keeping(&mut tx, self.view.name(), at, &pushes).await?;
         tx.commit().await?;
         self.outbox.committed(forgotten);
         let view = self.view.name();
@@ -329,12 +373,7 @@ impl Runner {
             events_last_recorded(&next.apply),
             next.apply.last().map(|&(_, message)| message),
         );
-        for message in next.ack {
-            // A lost ack only means a redelivery, which the checkpoint turns into a no-op.
-            if let Err(error) = message.ack().await {
-                tracing::debug!(%error, "ack failed");
-            }
-        }
+        ack_through(next.ack.into_iter()).await;
         if let Some(row) = row {
             self.outbox
                 .send(&self.nats, &self.subjects, row, &pushes)
@@ -407,6 +446,19 @@ struct Head {
     event_type: String,
     position: domain::Position,
     recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Acks the furthest of `messages`, which acks every message before it too (`AckPolicy::All`):
+/// only messages at or below the committed checkpoint are handed here. A lost ack only means a
+/// redelivery, which the checkpoint turns into a no-op.
+async fn ack_through<'a>(messages: impl Iterator<Item = &'a jetstream::Message>) {
+    let furthest =
+        messages.max_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
+    if let Some(message) = furthest {
+        if let Err(error) = message.ack().await {
+            tracing::debug!(%error, "ack failed");
+        }
+    }
 }
 
 /// A batch sorted against the checkpoint.
