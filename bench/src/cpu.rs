@@ -4,7 +4,8 @@
 //! cores give 2,000,000 µs per second, so a rate of R sends/s leaves 2,000,000 / R µs for each.
 //!
 //! Read from Linux's `/proc`. A database or NATS on another machine shows as zero; elsewhere
-//! than Linux the figure is absent.
+//! than Linux the figure is absent. A Moim thread that ends during a phase (one of its blocking
+//! pool's) takes its time with it, and that time is counted as the load generator's.
 
 use std::time::Instant;
 

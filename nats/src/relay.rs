@@ -335,7 +335,7 @@ impl Relay {
             metrics::gauge!("relay_lag_seconds").set(behind.max(0.0) / 1000.0);
         }
         // The stream, not this row, is what recovery trusts; the row is for operators
-        // (`/health/details`), so it is written at most once a second, while busy and when idle alike.
+        // (`/health/details`), so it is written at most once a second, busy or idle.
         let due = self
             .saved
             .lock()
