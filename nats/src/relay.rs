@@ -135,8 +135,9 @@ impl Relay {
                 Ok(round) if round.published as i64 == self.batch => continue,
                 Ok(round) => {
                     // Still the leader? If the lock's connection broke, start over. Asked once
-                    // a second, not every round: a second relay that took over meanwhile could
-                    // not publish anyway, as every publish names the stream's last sequence.
+                    // a second, not every round: until then two relays can only publish the
+                    // same next event (the order below the horizon is final), and the stream
+                    // takes it once, as every publish names the stream's last sequence.
                     if leader_seen.elapsed() >= Duration::from_secs(1) {
                         sqlx::query("SELECT 1").execute(&mut leader).await?;
                         leader_seen = std::time::Instant::now();

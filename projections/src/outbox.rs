@@ -93,7 +93,9 @@ impl Outbox {
             .bind(sent)
             .execute(pool)
             .await?;
-        self.deleted.fetch_max(sent, Ordering::Relaxed);
+        // The table is empty now. Stored, not raised: after a PostgreSQL crash forgot the last
+        // asynchronous commits, new rows can take ids at or below the old mark again.
+        self.deleted.store(sent, Ordering::Relaxed);
         Ok(())
     }
 }

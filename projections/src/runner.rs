@@ -21,7 +21,8 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::outbox::Outbox;
 use crate::{dead_letters, ProjectionError, Push, View};
 
-/// The most messages applied in one transaction.
+/// The most messages taken from the consumer at once, and held (see `PASS_OVER_WAIT`) before
+/// they are applied.
 const BATCH: usize = 500;
 
 /// How long events a view passes over wait for the ones after them, so that one statement moves
@@ -190,12 +191,15 @@ impl Runner {
         let mut held_last = 0;
         loop {
             let batch = tokio::select! {
+                // In this order, so that held messages wait no longer than promised however
+                // busy the consumer is.
+                biased;
                 () = stop.cancelled() => return Ok(()),
-                batch = messages.next() => batch,
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
                     self.apply_batch(std::mem::take(&mut held)).await?;
                     continue;
                 }
+                batch = messages.next() => batch,
             };
             let Some(batch) = batch else {
                 return Err(ProjectionError::Nats {
@@ -304,10 +308,15 @@ impl Runner {
         // this transaction, it forgets the checkpoint with it, the next messages then look like
         // a gap, and the consumer is re-created to read them again from the stream, which
         // keeps every event.
+        // The lock comes before `BEGIN`: PostgreSQL makes the implicit transaction it ran in
+        // the explicit one, so it is held until the commit; and should it fail (a timeout, a
+        // cancel), that implicit transaction ends with the query and the connection goes back
+        // to the pool clean, where a failure after `BEGIN` would leave it inside an aborted
+        // transaction that sqlx, which did not see it open, never rolls back.
         let mut tx = self
             .pool
             .begin_with(format!(
-                "BEGIN; SELECT pg_advisory_xact_lock({}); SET LOCAL synchronous_commit = off",
+                "SELECT pg_advisory_xact_lock({}); BEGIN; SET LOCAL synchronous_commit = off",
                 self.view.lock_key()
             ))
             .await?;
