@@ -184,11 +184,11 @@ impl Runner {
         let start = checkpoint::load(&mut *self.pool.acquire().await?, self.view.name()).await?;
         let mut messages = self.consumer(start.stream_seq).await?.ready_chunks(BATCH);
         // Events the view passes over wait here a little for the ones after them (see
-        // `PASS_OVER_WAIT`), then go with them, or alone once the wait is up.
+        // `PASS_OVER_WAIT`), then go with them, or alone once the wait is up. While any wait,
+        // `run` says what they pass over.
         let mut held: Vec<jetstream::Message> = Vec::new();
+        let mut run: Option<Run> = None;
         let mut held_until = tokio::time::Instant::now();
-        // The stream sequence of the last message held.
-        let mut held_last = 0;
         loop {
             let batch = tokio::select! {
                 // In this order, so that held messages wait no longer than promised however
@@ -196,7 +196,7 @@ impl Runner {
                 biased;
                 () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
-                    self.apply_batch(std::mem::take(&mut held)).await?;
+                    self.apply_batch(std::mem::take(&mut held), run.take()).await?;
                     continue;
                 }
                 batch = messages.next() => batch,
@@ -211,24 +211,35 @@ impl Runner {
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ProjectionError::nats("receiving a message"))?;
-            let passed = self
-                .passed_over(&batch)
-                .filter(|&(first, ..)| held.is_empty() || first == held_last + 1);
+            let passed = self.passed_over(&batch);
+            let longer = match run.take() {
+                None if held.is_empty() => passed,
+                Some(run) => passed.and_then(|next| run.then(next)),
+                None => None,
+            };
             if held.is_empty() {
                 held_until = tokio::time::Instant::now() + PASS_OVER_WAIT;
             }
             held.extend(batch);
-            if let Some((_, at, _)) = passed.filter(|_| held.len() < BATCH) {
-                held_last = at.stream_seq;
+            if longer.is_some() && held.len() < BATCH {
+                run = longer;
                 continue;
             }
-            self.apply_batch(std::mem::take(&mut held)).await?;
+            self.apply_batch(std::mem::take(&mut held), longer).await?;
         }
     }
 
-    async fn apply_batch(&self, batch: Vec<jetstream::Message>) -> Result<(), ProjectionError> {
-        if self.pass_over(&batch).await? {
-            return Ok(());
+    /// Applies `batch`: passes over it if `run` says the view reads none of it, and otherwise
+    /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
+    async fn apply_batch(
+        &self,
+        batch: Vec<jetstream::Message>,
+        run: Option<Run>,
+    ) -> Result<(), ProjectionError> {
+        if let Some(run) = run {
+            if self.pass_over(&batch, run).await? {
+                return Ok(());
+            }
         }
         match self.apply_messages(&batch, false).await {
             Err(error) if error.is_poison() => {
@@ -247,19 +258,20 @@ impl Runner {
     /// Passes over a batch none of whose events the view reads ([`crate::ReadModel::reads`]):
     /// only the checkpoint moves, in one statement with no transaction or lock around it, and
     /// only if it stands right before the batch. Answers whether it did; anything else (a
-    /// redelivery, a gap, a replay that set the checkpoint elsewhere, an event it cannot read)
-    /// takes the full path, which sorts it out.
-    async fn pass_over(&self, batch: &[jetstream::Message]) -> Result<bool, ProjectionError> {
-        let Some((first, at, newest)) = self.passed_over(batch) else {
-            return Ok(false);
-        };
-        if !checkpoint::advance(&self.pool, self.view.name(), first - 1, at).await? {
+    /// redelivery, a gap, a replay that set the checkpoint elsewhere) takes the full path,
+    /// which sorts it out.
+    async fn pass_over(
+        &self,
+        batch: &[jetstream::Message],
+        run: Run,
+    ) -> Result<bool, ProjectionError> {
+        if !checkpoint::advance(&self.pool, self.view.name(), run.first - 1, run.to).await? {
             return Ok(false);
         }
         record_progress(
             self.view.name(),
             batch.len(),
-            Some(newest.recorded_at),
+            Some(run.newest.recorded_at),
             batch.last(),
         );
         ack_through(batch.iter()).await;
@@ -267,31 +279,33 @@ impl Runner {
     }
 
     /// Whether the view would pass over all of `batch`, a run of consecutive events none of
-    /// which it reads: the first one's sequence, the checkpoint after the last, and its head.
-    fn passed_over(&self, batch: &[jetstream::Message]) -> Option<(u64, Checkpoint, Head)> {
+    /// which it reads (or whose heads it cannot read: the full path sorts those out).
+    fn passed_over(&self, batch: &[jetstream::Message]) -> Option<Run> {
         self.view.reads()?;
-        let mut span: Option<(u64, Checkpoint, Head)> = None;
+        let mut run: Option<Run> = None;
         for message in batch {
-            let info = message.info().ok()?;
+            let seq = message.info().ok()?.stream_sequence;
             let head = serde_json::from_slice::<Head>(&message.payload).ok()?;
-            let seq = info.stream_sequence;
             if self
                 .view
                 .reads_event(&head.aggregate_type, &head.event_type)
             {
                 return None;
             }
-            let at = Checkpoint {
-                position: head.position,
-                stream_seq: seq,
+            let next = Run {
+                first: seq,
+                to: Checkpoint {
+                    position: head.position,
+                    stream_seq: seq,
+                },
+                newest: head,
             };
-            span = match span {
-                None => Some((seq, at, head)),
-                Some((first, last, _)) if last.stream_seq + 1 == seq => Some((first, at, head)),
-                Some(_) => return None,
+            run = match run {
+                None => Some(next),
+                Some(run) => Some(run.then(next)?),
             };
         }
-        span
+        run
     }
 
     /// Applies a batch in one transaction. With `careful`, each event runs under a savepoint and
@@ -445,6 +459,26 @@ impl Runner {
             }
             Err((error, _)) => Err(error),
         }
+    }
+}
+
+/// A run of consecutive events a view passes over.
+struct Run {
+    /// The first one's stream sequence.
+    first: u64,
+    /// The checkpoint after the last one.
+    to: Checkpoint,
+    /// The last one's head.
+    newest: Head,
+}
+
+impl Run {
+    /// This run followed by `next`, if `next` starts right after it.
+    fn then(self, next: Run) -> Option<Run> {
+        (next.first == self.to.stream_seq + 1).then_some(Run {
+            first: self.first,
+            ..next
+        })
     }
 }
 
