@@ -41,6 +41,7 @@ const KNOWN: &[&str] = &[
     "MOIM_OAUTH_REDIRECT_URIS",
     "MOIM_RATE_REFRESH_PER_MINUTE",
     "MOIM_RATE_COMMANDS_PER_MINUTE",
+    "MOIM_RATE_KEYS_IN_MEMORY",
     "MOIM_LOGIN_FAILURES_PER_15_MIN",
     "MOIM_TRUSTED_PROXIES",
     "MOIM_CORS_ORIGINS",
@@ -413,6 +414,7 @@ fn rates_from_env() -> Result<RateLimits, ConfigError> {
             max: parsed("MOIM_LOGIN_FAILURES_PER_15_MIN", d.login_failures.max)?,
             window: d.login_failures.window,
         },
+        keys_in_memory: parsed("MOIM_RATE_KEYS_IN_MEMORY", d.keys_in_memory)?,
     })
 }
 

@@ -235,6 +235,15 @@ impl Application {
                     window: Duration::from_secs(3600),
                 })
                 .with_rate_limits(self.settings.rates);
+            tasks.spawn({
+                let commands = commands.clone();
+                let stop = stop.clone();
+                async move {
+                    commands
+                        .write_back_rate_counts(stop.cancelled_owned())
+                        .await
+                }
+            });
             let state = AppState {
                 roles: self.roles,
                 media,

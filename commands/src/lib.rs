@@ -27,6 +27,7 @@ pub mod rates;
 mod services;
 pub mod sessions;
 pub mod store;
+mod tallies;
 pub mod users;
 
 use std::sync::Arc;
@@ -72,6 +73,7 @@ pub struct Commands {
     passwords: Arc<Passwords>,
     invite_failures: FailureLimit,
     rates: RateLimits,
+    tallies: Arc<tallies::Tallies>,
     meta: Metadata,
 }
 
@@ -94,6 +96,7 @@ impl Commands {
                 window: std::time::Duration::from_secs(3600),
             },
             rates: RateLimits::default(),
+            tallies: Arc::default(),
             meta: Metadata::default(),
         }
     }

@@ -1,10 +1,12 @@
 //! Rate limits shared by every API process: a counter per key and fixed window in PostgreSQL
 //! (`rate_counters`, unlogged: a counter is worth no fsync, and a crash only forgives). A limit
-//! kept in one process's memory would let a client multiply it by the number of processes.
+//! kept in one process's memory alone would let a client multiply it by the number of
+//! processes; a generous one is counted in memory and written back in batches (`tallies.rs`).
 //!
 //! A fixed window lets a client spend up to twice its limit across a window's edge; the limits
 //! are set with that in mind (docs/security.md lists them).
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::tallies::{Counting, WRITE_BACK_EVERY};
 use crate::{CommandError, Commands};
 
 /// At most `max` within each `window`.
@@ -41,6 +44,9 @@ pub struct RateLimits {
     pub character_lookups_per_user: Rate,
     /// Wrong passwords per account and per client address, before even the right one waits.
     pub login_failures: crate::FailureLimit,
+    /// Keys one process counts in memory at most (`tallies.rs`); past it, a new key is counted
+    /// in PostgreSQL call by call.
+    pub keys_in_memory: usize,
 }
 
 impl Default for RateLimits {
@@ -74,6 +80,7 @@ impl Default for RateLimits {
                 max: 5,
                 window: Duration::from_secs(15 * 60),
             },
+            keys_in_memory: 100_000,
         }
     }
 }
@@ -117,35 +124,19 @@ const SWEEP_EVERY: u64 = 1000;
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-/// Counts one more for `key` in the current window; answers how long to wait when that is one
-/// too many.
-async fn count(pool: &PgPool, key: &str, rate: Rate) -> Result<Result<(), Duration>, sqlx::Error> {
-    let window_secs = i64::try_from(rate.window.as_secs().max(1)).unwrap_or(i64::MAX);
-    let now = Utc::now();
-    let start = now.timestamp() - now.timestamp().rem_euclid(window_secs);
-    let window_start = DateTime::from_timestamp(start, 0).unwrap_or(now);
-    if CALLS
-        .fetch_add(1, Ordering::Relaxed)
-        .is_multiple_of(SWEEP_EVERY)
-    {
-        sqlx::query("DELETE FROM rate_counters WHERE window_start < now() - interval '1 day'")
-            .execute(pool)
-            .await?;
-    }
+/// Adds `delta` to `key`'s counter for the window starting at `start`; answers its count after.
+async fn add(pool: &PgPool, key: &str, start: i64, delta: u32) -> Result<u32, sqlx::Error> {
     let (count,): (i32,) = sqlx::query_as(
-        "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
-         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1
+        "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, $3)
+         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + $3
          RETURNING count",
     )
     .bind(key)
-    .bind(window_start)
+    .bind(DateTime::from_timestamp(start, 0).unwrap_or_default())
+    .bind(i32::try_from(delta).unwrap_or(i32::MAX))
     .fetch_one(pool)
     .await?;
-    if u32::try_from(count).unwrap_or(u32::MAX) <= rate.max {
-        return Ok(Ok(()));
-    }
-    let wait = u64::try_from(start + window_secs - now.timestamp()).unwrap_or(1);
-    Ok(Err(Duration::from_secs(wait.max(1))))
+    Ok(u32::try_from(count).unwrap_or(0))
 }
 
 impl Commands {
@@ -164,11 +155,58 @@ impl Commands {
                 self.rates.character_lookups_per_user,
             ),
         };
-        match count(self.store.pool(), &key, rate).await? {
-            Ok(()) => Ok(()),
-            Err(wait) => Err(CommandError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }),
+        let window_secs = i64::try_from(rate.window.as_secs().max(1)).unwrap_or(i64::MAX);
+        let now = Utc::now().timestamp();
+        let start = now - now.rem_euclid(window_secs);
+        let pool = self.store.pool();
+        if CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            sqlx::query("DELETE FROM rate_counters WHERE window_start < now() - interval '1 day'")
+                .execute(pool)
+                .await?;
+        }
+        let counting =
+            self.tallies
+                .count(&key, rate, (start, window_secs), self.rates.keys_in_memory);
+        let within = match counting {
+            Counting::Admitted => true,
+            Counting::Refused => false,
+            Counting::WriteNow { delta } => {
+                let count = add(pool, &key, start, delta).await?;
+                self.tallies.learn(&key, start, count);
+                count <= rate.max
+            }
+        };
+        if within {
+            return Ok(());
+        }
+        let wait = u64::try_from(start + window_secs - now).unwrap_or(1);
+        Err(CommandError::RateLimited {
+            retry_after_secs: wait.max(1),
+        })
+    }
+
+    /// Writes the counts kept in memory to PostgreSQL every [`WRITE_BACK_EVERY`], and once
+    /// more when `stop` completes. Run by each API process; without it counts still reach
+    /// PostgreSQL a step at a time, only later.
+    pub async fn write_back_rate_counts(&self, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        let mut every = tokio::time::interval(WRITE_BACK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let stopping = tokio::select! {
+                biased;
+                () = &mut stop => true,
+                _ = every.tick() => false,
+            };
+            if let Err(error) = self.tallies.write_back(self.store.pool()).await {
+                tracing::warn!(%error, "writing rate counts back failed; they go with the next write");
+            }
+            if stopping {
+                return;
+            }
         }
     }
 }

@@ -311,3 +311,50 @@ async fn without_cors_origins_no_cors_headers_are_sent() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+#[tokio::test]
+async fn a_generous_command_limit_counted_in_memory_holds_across_processes_and_is_written_back() {
+    // 96 an hour: counted in memory in steps of 3 (an hour, so no window ends mid-test).
+    let generous = |settings: &mut Settings| {
+        settings.rates.commands_per_user = commands::Rate {
+            max: 96,
+            window: Duration::from_secs(3600),
+        };
+    };
+    let a = spawn_app_custom(Roles::ALL, generous).await;
+    let b = a.instance_with(API_ONLY, generous).await;
+    let kim = a.register("Kim").await;
+    let lee = a.register("Lee").await;
+    let mut admitted = 0;
+    for n in 0..110 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let block = app
+            .post(&format!("/users/me/blocks/{}", lee.id), &kim, json!({}))
+            .await;
+        match block.status {
+            StatusCode::OK => admitted += 1,
+            StatusCode::TOO_MANY_REQUESTS => assert_eq!(block.body["code"], "rate_limited"),
+            other => panic!("block answered {other}: {}", block.body),
+        }
+    }
+    // Exact to within a step per process.
+    assert!((96..=96 + 2 * 3).contains(&admitted), "{admitted} admitted");
+    // What each process kept in memory reaches PostgreSQL with its next write-back.
+    let key = format!("command:{}", kim.id);
+    let written = || async {
+        let count: Option<i32> =
+            sqlx::query_scalar("SELECT sum(count)::int FROM rate_counters WHERE key = $1")
+                .bind(&key)
+                .fetch_one(&a.pool)
+                .await
+                .unwrap();
+        count.unwrap_or(0) >= admitted
+    };
+    assert!(eventually(Duration::from_secs(5), written).await);
+    // Lee's commands are her own.
+    ok(
+        &b.post(&format!("/users/me/blocks/{}", kim.id), &lee, json!({}))
+            .await,
+        StatusCode::OK,
+    );
+}
