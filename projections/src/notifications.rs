@@ -9,6 +9,8 @@
 //! each new entry is pushed twice, as its own frame and as `notification.created`. What the
 //! user reads is their inbox's events, applied here too, so a rebuilt feed reads the same.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use domain::board::{Comment, CommentEvent};
 use domain::chat::ChatRoom;
@@ -52,7 +54,16 @@ impl ReadModel for Notifications {
         event: &'a EventEnvelope,
         out: Option<&'a mut Vec<Push>>,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(apply(tx, event, out))
+        Box::pin(async move { apply_all(tx, std::slice::from_ref(&event), out).await })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a EventEnvelope],
+        out: Option<&'a mut Vec<Push>>,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply_all(tx, events, out))
     }
 
     fn makes_pushes(&self) -> bool {
@@ -70,6 +81,34 @@ impl ReadModel for Notifications {
             Game::TYPE,
         ])
     }
+}
+
+/// Applies `events` in order. A run of messages changes no membership and no block, so what
+/// it needs to know (who blocks its senders) is read once for the whole run.
+async fn apply_all(
+    tx: &mut PgConnection,
+    events: &[&EventEnvelope],
+    mut out: Option<&mut Vec<Push>>,
+) -> Result<(), ProjectionError> {
+    let mut rest = events;
+    while let Some(&first) = rest.first() {
+        let run = rest.iter().take_while(|event| is_message(event)).count();
+        if run == 0 {
+            apply(tx, first, out.as_deref_mut()).await?;
+            rest = &rest[1..];
+            continue;
+        }
+        // Messages leave nothing here: when they are not pushed (a replay) they pass by unread.
+        if let Some(out) = out.as_deref_mut() {
+            push_messages(tx, &rest[..run], out).await?;
+        }
+        rest = &rest[run..];
+    }
+    Ok(())
+}
+
+fn is_message(event: &EventEnvelope) -> bool {
+    event.aggregate_type == ChatRoom::TYPE && event.event_type == "MessageSent"
 }
 
 async fn apply(
@@ -501,34 +540,15 @@ async fn on_chat(
     event: &EventEnvelope,
     mut out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
-    // A message changes no membership, so when it is not pushed (a replay) it leaves nothing
-    // here: it is passed by unread.
-    if out.is_none() && event.event_type == "MessageSent" {
-        return Ok(());
-    }
-    let room = RoomFrame::of(event.event_id, event.sequence, decode(event)?);
+    let room = RoomFrame::of_envelope(event)?;
     if !room.entering.is_empty() {
         let joined = seq_of(room.seq.unwrap_or(0));
         add_members(tx, room.room_id, &room.entering, joined).await?;
     }
     if let Some(out) = out.as_deref_mut() {
-        let mut except: Vec<Uuid> = room.not_to.into_iter().collect();
-        if let Some(sender) = room.sender {
-            except.extend(blocking(tx, room.room_id, sender).await?);
-        }
         if !matches!(room.frame, Frame::RoomCreated(_)) {
-            out.push(Push {
-                id: event.event_id,
-                to: Audience::Room {
-                    room_id: room.room_id,
-                    rev: room.rev,
-                    except,
-                    seq: room.seq,
-                    leaver: room.leaver,
-                },
-                frame: room.frame.clone(),
-                correlation_id: correlation_id(event),
-            });
+            let except = room.not_to.into_iter().collect();
+            out.push(room_push(event, &room, except));
         }
     }
     // Being put in a room is the user's own news: kept in their feed, so a resume replays it.
@@ -554,22 +574,67 @@ async fn on_chat(
     Ok(())
 }
 
-/// The members of a room who block `sender` (and are not pushed their messages).
-async fn blocking(
+/// A room event for its members but `except`.
+fn room_push(event: &EventEnvelope, room: &RoomFrame, except: Vec<Uuid>) -> Push {
+    Push {
+        id: event.event_id,
+        to: Audience::Room {
+            room_id: room.room_id,
+            rev: room.rev,
+            except,
+            seq: room.seq,
+            leaver: room.leaver,
+        },
+        frame: room.frame.clone(),
+        correlation_id: correlation_id(event),
+    }
+}
+
+/// Pushes each message of a run to its room, but not to the members who block its sender.
+async fn push_messages(
     tx: &mut PgConnection,
-    room_id: Uuid,
-    sender: Uuid,
-) -> Result<Vec<Uuid>, ProjectionError> {
-    let rows: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT b.user_id FROM notifier_blocks b
-         JOIN notifier_room_members m ON m.user_id = b.user_id AND m.room_id = $1
-         WHERE b.blocked_id = $2",
+    events: &[&EventEnvelope],
+    out: &mut Vec<Push>,
+) -> Result<(), ProjectionError> {
+    let rooms = events
+        .iter()
+        .map(|event| RoomFrame::of_envelope(event))
+        .collect::<Result<Vec<_>, _>>()?;
+    let blockers = blockers(tx, &rooms).await?;
+    for (event, room) in events.iter().zip(&rooms) {
+        let mut except: Vec<Uuid> = room.not_to.into_iter().collect();
+        if let Some(sender) = room.sender {
+            except.extend(blockers.get(&(room.room_id, sender)).into_iter().flatten());
+        }
+        out.push(room_push(event, room, except));
+    }
+    Ok(())
+}
+
+/// For each (room, sender) of `rooms`' messages, the members of the room who block the sender.
+async fn blockers(
+    tx: &mut PgConnection,
+    rooms: &[RoomFrame],
+) -> Result<HashMap<(Uuid, Uuid), Vec<Uuid>>, ProjectionError> {
+    let (room_ids, senders): (Vec<Uuid>, Vec<Uuid>) = rooms
+        .iter()
+        .filter_map(|room| Some((room.room_id, room.sender?)))
+        .unzip();
+    let rows: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT p.room_id, p.sender_id, b.user_id
+         FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS p (room_id, sender_id)) p
+         JOIN notifier_blocks b ON b.blocked_id = p.sender_id
+         JOIN notifier_room_members m ON m.user_id = b.user_id AND m.room_id = p.room_id",
     )
-    .bind(room_id)
-    .bind(sender)
+    .bind(room_ids)
+    .bind(senders)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    let mut blockers: HashMap<(Uuid, Uuid), Vec<Uuid>> = HashMap::new();
+    for (room_id, sender, user_id) in rows {
+        blockers.entry((room_id, sender)).or_default().push(user_id);
+    }
+    Ok(blockers)
 }
 
 /// Records members with the seq they joined at (0 for a room's first members); a returning

@@ -72,13 +72,7 @@ pub async fn missed(
     .await?;
     let frames = events
         .iter()
-        .map(|event| {
-            Ok(RoomFrame::of(
-                event.event_id,
-                event.sequence,
-                decode(event)?,
-            ))
-        })
+        .map(RoomFrame::of_envelope)
         .collect::<Result<_, ProjectionError>>()?;
     Ok(Missed { current, frames })
 }

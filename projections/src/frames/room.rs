@@ -51,6 +51,15 @@ pub struct RoomFrame {
 }
 
 impl RoomFrame {
+    /// The frame for a room's event as the stream carries it.
+    pub fn of_envelope(event: &moim_nats::EventEnvelope) -> Result<Self, crate::ProjectionError> {
+        Ok(Self::of(
+            event.event_id,
+            event.sequence,
+            crate::decode::decode(event)?,
+        ))
+    }
+
     /// The frame for the `rev`th event of a room.
     pub fn of(event_id: Uuid, rev: i64, event: ChatEvent) -> Self {
         let system = ChatMessage::of_system_event(event_id, &event);
