@@ -4,9 +4,10 @@
 -- entries, the largest part of the chat view's work; a small list takes the same rows for a
 -- quarter of that, and each merge is bounded by the list's size, so no insert waits long for one
 -- (the default list of 4 MB made some wait seconds). Searches read the list besides the index.
--- A partitioned index keeps no options of its own: each partition's is set, and a replay copies
--- those (docs/performance.md, "Two round trips a send fewer, and search indexes with a small
--- pending list").
+-- ALTER INDEX cannot set a partitioned index's options, so each partition's index is set (a
+-- replay copies those); the parent's still say `fastupdate = off`, which only a partition added
+-- later would take (docs/performance.md, "Two round trips a send fewer, and search indexes with
+-- a small pending list").
 DO $$
 DECLARE
     part regclass;

@@ -235,12 +235,14 @@ impl Application {
                     window: Duration::from_secs(3600),
                 })
                 .with_rate_limits(self.settings.rates);
+            // Its last write follows the last request the server drains.
+            let drained = CancellationToken::new();
             tasks.spawn({
                 let commands = commands.clone();
-                let stop = stop.clone();
+                let drained = drained.clone();
                 async move {
                     commands
-                        .write_back_rate_counts(stop.cancelled_owned())
+                        .write_back_rate_counts(drained.cancelled_owned())
                         .await
                 }
             });
@@ -307,6 +309,7 @@ impl Application {
                 Duration::from_secs(10),
             )
             .await;
+            drained.cancel();
         }
         stop.cancelled().await;
         while tasks.join_next().await.is_some() {}

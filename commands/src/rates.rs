@@ -174,8 +174,9 @@ impl Commands {
             Counting::Admitted => true,
             Counting::Refused => false,
             Counting::WriteNow { delta } => {
+                let writing = self.tallies.writing(&key, start, delta);
                 let count = add(pool, &key, start, delta).await?;
-                self.tallies.learn(&key, start, count);
+                writing.done(count);
                 count <= rate.max
             }
         };
@@ -189,8 +190,8 @@ impl Commands {
     }
 
     /// Writes the counts kept in memory to PostgreSQL every [`WRITE_BACK_EVERY`], and once
-    /// more when `stop` completes. Run by each API process; without it counts still reach
-    /// PostgreSQL a step at a time, only later.
+    /// more when `stop` completes (after the server's last request). Run by each API process;
+    /// without it counts still reach PostgreSQL a step at a time, only later.
     pub async fn write_back_rate_counts(&self, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         let mut every = tokio::time::interval(WRITE_BACK_EVERY);

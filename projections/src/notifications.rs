@@ -541,6 +541,10 @@ async fn on_chat(
     mut out: Option<&mut Vec<Push>>,
 ) -> Result<(), ProjectionError> {
     let room = RoomFrame::of_envelope(event)?;
+    debug_assert!(
+        room.sender.is_none(),
+        "messages are pushed by push_messages"
+    );
     if !room.entering.is_empty() {
         let joined = seq_of(room.seq.unwrap_or(0));
         add_members(tx, room.room_id, &room.entering, joined).await?;
