@@ -8,8 +8,8 @@ use anyhow::Context;
 use axum::http::HeaderValue;
 use commands::{Commands, FailureLimit, SystemServices};
 use moim_nats::{Relay, Subjects};
+use projections::consumer::Views;
 use projections::progress::Progress;
-use projections::runner::Runner;
 use projections::Registry;
 use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
@@ -159,11 +159,13 @@ impl Application {
             });
         }
         if self.roles.projections {
-            for &view in self.registry.views() {
-                let runner =
-                    Runner::new(self.pool.clone(), self.nats.clone(), subjects.clone(), view);
-                tasks.spawn(runner.run(stop.clone()));
-            }
+            let views = Views::new(
+                self.pool.clone(),
+                self.nats.clone(),
+                subjects.clone(),
+                self.registry.views(),
+            );
+            tasks.spawn(views.run(stop.clone()));
         }
         if self.roles.scheduler {
             let js = async_nats::jetstream::new(self.nats.clone());

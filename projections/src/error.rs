@@ -60,12 +60,18 @@ pub enum ProjectionError {
         /// The registry's names, comma-separated.
         known: String,
     },
-    /// A view's replay task ended without an answer (it panicked).
-    #[error("a view's replay task failed")]
-    ReplayTask(#[source] tokio::task::JoinError),
+    /// A view's task, live or replaying, ended without an answer (it panicked).
+    #[error("a view's task failed")]
+    ViewTask(#[source] tokio::task::JoinError),
+    /// A view's runner or the consumer feeding it stopped while the other went on.
+    #[error("a view and its consumer parted")]
+    ConsumerParted,
     /// Two read models with one name in a registry.
     #[error("two read models are called {0:?}")]
     DuplicateView(&'static str),
+    /// A read model with the name of the views' consumer.
+    #[error("a read model may not be called {0:?}: the views' consumer is")]
+    ReservedViewName(&'static str),
 }
 
 impl ProjectionError {

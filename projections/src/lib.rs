@@ -1,4 +1,4 @@
-//! The read side: one JetStream consumer per read model, the read models and their queries, the
+//! The read side: one JetStream consumer feeding every read model, the read models and their queries, the
 //! notifier that pushes live frames, replay from the event store, and the wait behind
 //! read-your-writes.
 //!
@@ -12,6 +12,7 @@ pub mod chat;
 pub mod chat_search;
 pub mod checkpoint;
 pub mod clubs;
+pub mod consumer;
 pub mod couple_schedule;
 pub mod couples;
 mod dead_letters;
@@ -29,7 +30,7 @@ pub mod progress;
 mod registry;
 pub mod replay;
 pub mod room_feed;
-pub mod runner;
+mod runner;
 pub mod search_pairs;
 pub mod users;
 mod window;

@@ -309,6 +309,9 @@ impl Registry {
         if self.views.contains(&view) {
             return Err(ProjectionError::DuplicateView(view.name()));
         }
+        if view.name() == crate::consumer::CONSUMER {
+            return Err(ProjectionError::ReservedViewName(view.name()));
+        }
         self.views.push(view);
         Ok(self)
     }
@@ -419,6 +422,7 @@ mod tests {
         let registry = Registry::standard();
         let names: HashSet<_> = registry.names().into_iter().collect();
         assert_eq!(names.len(), registry.views().len());
+        assert!(!names.contains(crate::consumer::CONSUMER));
         assert!(registry.clone().with(chat::VIEW).is_err());
         let error = registry.get("nope").err().map(|e| e.to_string());
         assert_eq!(

@@ -273,7 +273,7 @@ impl Shadow {
         };
         let applied = async move {
             while let Some(joined) = applying.join_next().await {
-                joined.map_err(ProjectionError::ReplayTask)??;
+                joined.map_err(ProjectionError::ViewTask)??;
             }
             Ok(())
         };
@@ -461,7 +461,7 @@ async fn rebuild(
     let filled = async move {
         let mut filled = Vec::with_capacity(fills.len());
         while let Some(joined) = fills.join_next().await {
-            let (index, at, took) = joined.map_err(ProjectionError::ReplayTask)?;
+            let (index, at, took) = joined.map_err(ProjectionError::ViewTask)?;
             filled.push((index, at?, took));
         }
         filled.sort_unstable_by_key(|&(index, ..)| index);

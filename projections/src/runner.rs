@@ -1,29 +1,28 @@
-//! Feeds one read model from its own durable JetStream consumer.
+//! Applies one read model's share of the events the process's consumer
+//! ([`crate::consumer`]) receives.
 //!
 //! Messages are applied strictly in stream order, a batch per PostgreSQL transaction that also
-//! moves the checkpoint; they are acked only after it commits. A message at or below the
-//! checkpoint was applied before (its ack got lost) and is acked again without effect. A message
-//! beyond the next expected one means the consumer ran ahead (a redelivery is pending), so the
-//! consumer is re-created to start right after the checkpoint. The checkpoint in PostgreSQL, not
-//! the consumer's state, is the truth. The runner knows no particular view: what a view does
-//! beyond applying events (making pushes) it says through its [`ReadModel`](crate::ReadModel)
-//! hooks.
+//! moves the checkpoint; the consumer acks them only after every view has committed past them.
+//! A message at or below the checkpoint was applied before (it was delivered again) and is
+//! passed without effect. A message beyond the next expected one means the consumer ran ahead
+//! (a redelivery is pending), so the consumer is made again to start right after the lowest
+//! checkpoint. The checkpoint in PostgreSQL, not the consumer's state, is the truth. The runner
+//! knows no particular view: what a view does beyond applying events (making pushes) it says
+//! through its [`ReadModel`](crate::ReadModel) hooks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
-use futures::StreamExt;
+use async_nats::jetstream;
 use moim_nats::{EventEnvelope, Subjects};
-use sqlx::{ConnectOptions, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::consumer::{Batch, Committed, BATCH};
 use crate::outbox::Outbox;
 use crate::{dead_letters, ProjectionError, Push, View};
-
-/// The most messages taken from the consumer at once, and held (see `PASS_OVER_WAIT`) before
-/// they are applied.
-const BATCH: usize = 500;
 
 /// How long events a view passes over wait for the ones after them, so that one statement moves
 /// its checkpoint past many. At a low rate every event came alone, and moving the checkpoint of
@@ -32,8 +31,8 @@ const BATCH: usize = 500;
 /// longer when the token names an event the view does not read.
 const PASS_OVER_WAIT: Duration = Duration::from_millis(20);
 
-/// Runs one read model's consumer.
-pub struct Runner {
+/// Applies one read model's share of what the process's consumer receives.
+pub(crate) struct Runner {
     pool: PgPool,
     nats: async_nats::Client,
     subjects: Subjects,
@@ -43,7 +42,12 @@ pub struct Runner {
 
 impl Runner {
     /// A runner for `view`; pushes (if the view makes any) go out on `nats`.
-    pub fn new(pool: PgPool, nats: async_nats::Client, subjects: Subjects, view: View) -> Self {
+    pub(crate) fn new(
+        pool: PgPool,
+        nats: async_nats::Client,
+        subjects: Subjects,
+        view: View,
+    ) -> Self {
         Self {
             pool,
             nats,
@@ -53,140 +57,30 @@ impl Runner {
         }
     }
 
-    /// Runs until `stop` is cancelled, starting over after any failure. Only one process runs a
-    /// view at a time (two would split its messages and keep re-creating the consumer); the
-    /// others wait as standbys.
-    pub async fn run(self, stop: CancellationToken) {
-        let mut leader = None;
-        let name = self.view.name();
-        while !stop.is_cancelled() {
-            if leader.is_none() {
-                leader = Some(tokio::select! {
-                    () = stop.cancelled() => return,
-                    conn = self.lead() => conn,
-                });
-                continue;
-            }
-            match self.run_once(&stop).await {
-                Ok(()) => return,
-                Err(ProjectionError::Gap { expected, got }) => {
-                    tracing::info!(
-                        view = name,
-                        expected,
-                        got,
-                        "consumer ran ahead; re-creating it"
-                    );
-                    if let Err(error) = self.delete_consumer().await {
-                        let error = domain::error::chain(&error);
-                        tracing::warn!(view = name, error, "could not delete consumer");
-                    }
-                }
-                Err(error) => {
-                    let error = domain::error::chain(&error);
-                    tracing::warn!(view = name, error, "projection failed; restarting");
-                    if let Some(conn) = leader.as_mut() {
-                        if sqlx::query("SELECT 1").execute(conn).await.is_err() {
-                            leader = None;
-                        }
-                    }
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    }
-                }
-            }
-        }
+    /// The read model it runs.
+    pub(crate) fn view(&self) -> View {
+        self.view
     }
 
-    /// Waits until this process holds the view's leader lock, on a connection of its own whose
-    /// closing (on drop, or when the process dies) releases it.
-    async fn lead(&self) -> PgConnection {
-        loop {
-            let attempt = async {
-                let mut conn = self.pool.connect_options().connect().await?;
-                let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-                    .bind(self.view.leader_key())
-                    .fetch_one(&mut conn)
-                    .await?;
-                Ok::<_, sqlx::Error>(got.then_some(conn))
-            };
-            match attempt.await {
-                Ok(Some(conn)) => return conn,
-                Ok(None) => {}
-                Err(error) => {
-                    let error = domain::error::chain(&error);
-                    tracing::warn!(view = self.view.name(), error, "leader lock failed");
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    async fn consumer(&self, start_after: u64) -> Result<pull::Stream, ProjectionError> {
-        let js = jetstream::new(self.nats.clone());
-        let stream = moim_nats::stream::ensure(&js, &self.subjects)
-            .await
-            .map_err(ProjectionError::nats("ensuring the stream"))?;
-        let name = self.subjects.consumer(self.view.name());
-        let config = pull::Config {
-            durable_name: Some(name.clone()),
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: start_after + 1,
-            },
-            // One ack per batch, for its last message, acks the batch: everything up to the
-            // checkpoint is applied, in order.
-            ack_policy: AckPolicy::All,
-            ack_wait: Duration::from_secs(30),
-            max_ack_pending: 20_000,
-            ..Default::default()
-        };
-        let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
-            .get_or_create_consumer(&name, config.clone())
-            .await
-            .map_err(ProjectionError::nats("creating the consumer"))?;
-        if consumer.cached_info().config.ack_policy != AckPolicy::All {
-            // Made by an older Moim, which acked each message: the policy cannot be changed,
-            // so the consumer is made again, from the checkpoint as always.
-            stream
-                .delete_consumer(&name)
-                .await
-                .map_err(ProjectionError::nats("deleting the consumer"))?;
-            consumer = stream
-                .create_consumer(config)
-                .await
-                .map_err(ProjectionError::nats("creating the consumer"))?;
-        }
-        consumer
-            .messages()
-            .await
-            .map_err(ProjectionError::nats("pulling messages"))
-    }
-
-    async fn delete_consumer(&self) -> Result<(), ProjectionError> {
-        let js = jetstream::new(self.nats.clone());
-        let stream = js
-            .get_stream(self.subjects.stream_name())
-            .await
-            .map_err(ProjectionError::nats("finding the stream"))?;
-        stream
-            .delete_consumer(&self.subjects.consumer(self.view.name()))
-            .await
-            .map_err(ProjectionError::nats("deleting the consumer"))?;
-        Ok(())
-    }
-
-    async fn run_once(&self, stop: &CancellationToken) -> Result<(), ProjectionError> {
+    /// Applies the batches the consumer hands over, in order, until `stop` is cancelled (after
+    /// the batch it is in; those still queued or held are delivered again to whoever runs the
+    /// view next). How far the view has committed goes to `committed`, which acks what every
+    /// view is past.
+    pub(crate) async fn follow(
+        &self,
+        mut batches: mpsc::Receiver<Batch>,
+        committed: Committed,
+        stop: CancellationToken,
+    ) -> Result<(), ProjectionError> {
         if self.view.makes_pushes() {
             self.outbox
                 .flush(&self.pool, &self.nats, &self.subjects)
                 .await?;
         }
-        let start = checkpoint::load(&mut *self.pool.acquire().await?, self.view.name()).await?;
-        let mut messages = self.consumer(start.stream_seq).await?.ready_chunks(BATCH);
         // Events the view passes over wait here a little for the ones after them (see
         // `PASS_OVER_WAIT`), then go with them, or alone once the wait is up. While any wait,
         // `run` says what they pass over.
-        let mut held: Vec<jetstream::Message> = Vec::new();
+        let mut held: Vec<Arc<jetstream::Message>> = Vec::new();
         let mut run: Option<Run> = None;
         let mut held_until = tokio::time::Instant::now();
         loop {
@@ -196,21 +90,24 @@ impl Runner {
                 biased;
                 () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
-                    self.apply_batch(std::mem::take(&mut held), run.take()).await?;
+                    self.apply_batch(std::mem::take(&mut held), run.take(), &committed).await?;
                     continue;
                 }
-                batch = messages.next() => batch,
+                batch = batches.recv() => batch,
             };
             let Some(batch) = batch else {
-                return Err(ProjectionError::Nats {
-                    what: "pulling messages",
-                    source: "the message stream ended".into(),
-                });
+                return Err(ProjectionError::ConsumerParted);
             };
-            let batch = batch
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ProjectionError::nats("receiving a message"))?;
+            // The batches that queued while the view was busy go together: the consumer hands
+            // them over as they arrive, and one transaction each would fall ever further
+            // behind at a rate the view keeps up with in larger ones.
+            let mut batch = batch.to_vec();
+            while batch.len() < BATCH {
+                match batches.try_recv() {
+                    Ok(more) => batch.extend(more.iter().cloned()),
+                    Err(_) => break,
+                }
+            }
             let passed = self.passed_over(&batch);
             let longer = match run.take() {
                 None if held.is_empty() => passed,
@@ -225,7 +122,8 @@ impl Runner {
                 run = longer;
                 continue;
             }
-            self.apply_batch(std::mem::take(&mut held), longer).await?;
+            self.apply_batch(std::mem::take(&mut held), longer, &committed)
+                .await?;
         }
     }
 
@@ -233,15 +131,16 @@ impl Runner {
     /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
     async fn apply_batch(
         &self,
-        batch: Vec<jetstream::Message>,
+        batch: Vec<Arc<jetstream::Message>>,
         run: Option<Run>,
+        committed: &Committed,
     ) -> Result<(), ProjectionError> {
         if let Some(run) = run {
-            if self.pass_over(&batch, run).await? {
+            if self.pass_over(&batch, run, committed).await? {
                 return Ok(());
             }
         }
-        match self.apply_messages(&batch, false).await {
+        match self.apply_messages(&batch, false, committed).await {
             Err(error) if error.is_poison() => {
                 let reason = domain::error::chain(&error);
                 tracing::warn!(
@@ -249,7 +148,7 @@ impl Runner {
                     reason,
                     "retrying the batch one event at a time"
                 );
-                self.apply_messages(&batch, true).await
+                self.apply_messages(&batch, true, committed).await
             }
             other => other,
         }
@@ -262,8 +161,9 @@ impl Runner {
     /// which sorts it out.
     async fn pass_over(
         &self,
-        batch: &[jetstream::Message],
+        batch: &[Arc<jetstream::Message>],
         run: Run,
+        committed: &Committed,
     ) -> Result<bool, ProjectionError> {
         if !checkpoint::advance(&self.pool, self.view.name(), run.first - 1, run.to).await? {
             return Ok(false);
@@ -272,15 +172,15 @@ impl Runner {
             self.view.name(),
             batch.len(),
             Some(run.newest.recorded_at),
-            batch.last(),
+            batch.last().map(|message| &**message),
         );
-        ack_through(batch.iter()).await;
+        committed.reached(run.to.stream_seq);
         Ok(true)
     }
 
     /// Whether the view would pass over all of `batch`, a run of consecutive events none of
     /// which it reads (or whose heads it cannot read: the full path sorts those out).
-    fn passed_over(&self, batch: &[jetstream::Message]) -> Option<Run> {
+    fn passed_over(&self, batch: &[Arc<jetstream::Message>]) -> Option<Run> {
         self.view.reads()?;
         let mut run: Option<Run> = None;
         for message in batch {
@@ -312,8 +212,9 @@ impl Runner {
     /// one that cannot be applied is dead-lettered and skipped.
     async fn apply_messages(
         &self,
-        batch: &[jetstream::Message],
+        batch: &[Arc<jetstream::Message>],
         careful: bool,
+        committed: &Committed,
     ) -> Result<(), ProjectionError> {
         // A batch is a handful of statements, and at a low rate every event is a batch of its
         // own for each view: round trips are most of its cost, so the transaction opens, takes
@@ -396,7 +297,9 @@ impl Runner {
             events_last_recorded(&next.apply),
             next.apply.last().map(|&(_, message)| message),
         );
-        ack_through(next.ack.into_iter()).await;
+        if let Some(through) = next.through {
+            committed.reached(through);
+        }
         if let Some(row) = row {
             self.outbox
                 .send(&self.nats, &self.subjects, row, &pushes)
@@ -491,33 +394,24 @@ struct Head {
     recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Acks the furthest of `messages`, which acks every message before it too (`AckPolicy::All`):
-/// only messages at or below the committed checkpoint are handed here. A lost ack only means a
-/// redelivery, which the checkpoint turns into a no-op.
-async fn ack_through<'a>(messages: impl Iterator<Item = &'a jetstream::Message>) {
-    let furthest =
-        messages.max_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
-    if let Some(message) = furthest {
-        if let Err(error) = message.ack().await {
-            tracing::debug!(%error, "ack failed");
-        }
-    }
-}
-
 /// A batch sorted against the checkpoint.
 struct Next<'a> {
     /// The messages that come next in stream order, with their sequences.
     apply: Vec<(u64, &'a jetstream::Message)>,
-    /// Everything to ack once the transaction commits (older messages included).
-    ack: Vec<&'a jetstream::Message>,
+    /// The furthest message the view is past once the transaction commits (older ones
+    /// included, delivered again).
+    through: Option<u64>,
     /// A message beyond the next expected one, if the consumer ran ahead.
     gap: Option<ProjectionError>,
 }
 
-fn next_in_order(batch: &[jetstream::Message], after: u64) -> Result<Next<'_>, ProjectionError> {
+fn next_in_order(
+    batch: &[Arc<jetstream::Message>],
+    after: u64,
+) -> Result<Next<'_>, ProjectionError> {
     let mut next = Next {
         apply: Vec::with_capacity(batch.len()),
-        ack: Vec::with_capacity(batch.len()),
+        through: None,
         gap: None,
     };
     let mut expected = after + 1;
@@ -534,10 +428,10 @@ fn next_in_order(batch: &[jetstream::Message], after: u64) -> Result<Next<'_>, P
             break;
         }
         if seq == expected {
-            next.apply.push((seq, message));
+            next.apply.push((seq, &**message));
             expected += 1;
         }
-        next.ack.push(message);
+        next.through = next.through.max(Some(seq));
     }
     Ok(next)
 }

@@ -1,16 +1,106 @@
-//! The views' durable consumers outlive a Moim version: one an older Moim made, acking each
-//! message, is made again as this one needs it (one ack per batch), from the view's checkpoint,
-//! and the view carries on without losing or doubling anything.
+//! One durable consumer feeds every view a process runs: the consumers an older Moim kept, one
+//! per view, are deleted and the views carry on from their checkpoints without losing or
+//! doubling anything; one process leads every view, and a standby takes them all over when it
+//! stops.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
 use moim_api::startup::Roles;
+use projections::Registry;
+use sqlx::PgPool;
+use uuid::Uuid;
 
-use crate::helpers::{eventually, nats_url, say, spawn_app_with, view_reached};
+use crate::helpers::{eventually, nats_url, say, spawn_app_with, view_reached, TestApp, User};
+
+const VIEWS: Roles = Roles {
+    api: true,
+    projections: true,
+    ..Roles::NONE
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_consumer_that_acks_each_message_is_made_again_to_ack_batches() {
+async fn the_consumers_an_older_moim_kept_per_view_give_way_to_one() {
+    let (app, kim, _, room) = a_room_without_views().await;
+    say(&app, room, &kim, "before the upgrade").await;
+
+    // What an older Moim left: a consumer per view, the chat view's acking message by message.
+    let subjects = app.subjects();
+    let js = jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let stream = moim_nats::stream::ensure(&js, &subjects).await.unwrap();
+    let old = subjects.consumer(projections::chat::VIEW.name());
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(old.clone()),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let _views = app.instance(VIEWS).await;
+    let mut token = String::new();
+    for i in 0..5 {
+        token = say(&app, room, &kim, &format!("after {i}")).await.token();
+    }
+    all_views_reached(&app, &token).await;
+    assert!(
+        stream.consumer_info(&old).await.is_err(),
+        "the view's own consumer is gone"
+    );
+    let name = subjects.consumer("views");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let (stream, name) = (&stream, &name);
+            async move {
+                stream.consumer_info(name).await.is_ok_and(|info| {
+                    info.config.ack_policy == AckPolicy::All && info.num_ack_pending == 0
+                })
+            }
+        })
+        .await,
+        "one ack, once every view is past a batch, acks every message in it"
+    );
+    let (messages, numbered): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT n) FROM chat_messages WHERE room_id = $1")
+            .bind(room)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((messages, numbered), (6, 6), "every message once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_leads_every_view_and_a_standby_takes_them_all_over() {
+    let (app, kim, lee, room) = a_room_without_views().await;
+
+    let first = app.instance(VIEWS).await;
+    let token = say(&app, room, &kim, "to the first").await.token();
+    all_views_reached(&app, &token).await;
+    let standby = app.instance(VIEWS).await;
+    let led_by = one_leader(&app.pool).await;
+
+    drop(first);
+    let token = say(&app, room, &lee, "to the standby").await.token();
+    all_views_reached(&app, &token).await;
+    assert_ne!(
+        one_leader(&app.pool).await,
+        led_by,
+        "the standby leads every view now"
+    );
+    let (messages,): (i64,) =
+        sqlx::query_as("SELECT count(DISTINCT n) FROM chat_messages WHERE room_id = $1")
+            .bind(room)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(messages, 2);
+    drop(standby);
+}
+
+/// A deployment with no process running the views yet, and a room of two in it.
+async fn a_room_without_views() -> (TestApp, User, User, Uuid) {
     let app = spawn_app_with(Roles {
         api: true,
         relay: true,
@@ -20,63 +110,47 @@ async fn a_consumer_that_acks_each_message_is_made_again_to_ack_batches() {
     let kim = app.register("Kim").await;
     let lee = app.register("Lee").await;
     let room = app.create_room(&kim, &[&lee]).await;
-    say(&app, room, &kim, "before the upgrade").await;
+    (app, kim, lee, room)
+}
 
-    // What an older Moim left: the chat view's consumer, acking message by message.
-    let subjects = app.subjects();
-    let js = jetstream::new(async_nats::connect(nats_url()).await.unwrap());
-    let stream = moim_nats::stream::ensure(&js, &subjects).await.unwrap();
-    let name = subjects.consumer(projections::chat::VIEW.name());
-    stream
-        .create_consumer(pull::Config {
-            durable_name: Some(name.clone()),
-            ack_policy: AckPolicy::Explicit,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-
-    let _views = app
-        .instance(Roles {
-            api: true,
-            projections: true,
-            ..Roles::NONE
-        })
-        .await;
-    let mut token = String::new();
-    for i in 0..5 {
-        token = say(&app, room, &kim, &format!("after {i}")).await.token();
+async fn all_views_reached(app: &TestApp, token: &str) {
+    for &view in Registry::standard().views() {
+        assert!(
+            view_reached(
+                &app.pool,
+                view,
+                token.parse().unwrap(),
+                Duration::from_secs(20)
+            )
+            .await,
+            "the {} view catches up",
+            view.name()
+        );
     }
+}
+
+/// The one server process holding every view's leader lock.
+async fn one_leader(pool: &PgPool) -> i32 {
+    let held: Vec<(i64, i64, i32)> = sqlx::query_as(
+        "SELECT classid::bigint, objid::bigint, pid FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let by_key: HashMap<i64, i32> = held
+        .into_iter()
+        .map(|(high, low, pid)| ((high << 32) | low, pid))
+        .collect();
+    let leaders: Vec<i32> = Registry::standard()
+        .views()
+        .iter()
+        .map(|view| by_key[&view.leader_key()])
+        .collect();
     assert!(
-        view_reached(
-            &app.pool,
-            projections::chat::VIEW,
-            token.parse().unwrap(),
-            Duration::from_secs(20)
-        )
-        .await,
-        "the chat view catches up"
+        leaders.iter().all(|&pid| pid == leaders[0]),
+        "one process leads every view: {leaders:?}"
     );
-    let info = stream.consumer_info(&name).await.unwrap();
-    assert_eq!(info.config.ack_policy, AckPolicy::All);
-    assert!(
-        eventually(Duration::from_secs(10), || {
-            let (stream, name) = (&stream, &name);
-            async move {
-                stream
-                    .consumer_info(name)
-                    .await
-                    .is_ok_and(|info| info.num_ack_pending == 0)
-            }
-        })
-        .await,
-        "one ack per batch acks every message in it"
-    );
-    let (messages, numbered): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(DISTINCT n) FROM chat_messages WHERE room_id = $1")
-            .bind(room)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((messages, numbered), (6, 6), "every message once");
+    leaders[0]
 }
