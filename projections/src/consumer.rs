@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use futures::StreamExt;
-use moim_nats::Subjects;
+use moim_nats::{EventEnvelope, Subjects};
 use sqlx::{ConnectOptions, PgConnection, PgPool};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
@@ -43,7 +43,45 @@ const MAX_ACK_PENDING: usize = 20_000;
 pub(crate) const CONSUMER: &str = "views";
 
 /// A batch of messages as received, shared by every view.
-pub(crate) type Batch = Arc<[Arc<jetstream::Message>]>;
+pub(crate) type Batch = Arc<[Arc<Delivered>]>;
+
+/// A message as received, read once for every view.
+pub(crate) struct Delivered {
+    /// Its stream sequence.
+    pub(crate) seq: u64,
+    /// How many messages waited in the stream beyond it then.
+    pub(crate) pending: u64,
+    /// Its envelope, or why it is not one.
+    event: Result<EventEnvelope, Arc<serde_json::Error>>,
+    /// The message itself, for its headers and its ack.
+    pub(crate) message: jetstream::Message,
+}
+
+impl Delivered {
+    fn read(message: jetstream::Message) -> Result<Self, ProjectionError> {
+        let info = message.info().map_err(|source| ProjectionError::Nats {
+            what: "reading a message's sequence",
+            source,
+        })?;
+        let (seq, pending) = (info.stream_sequence, info.pending);
+        Ok(Self {
+            seq,
+            pending,
+            event: serde_json::from_slice(&message.payload).map_err(Arc::new),
+            message,
+        })
+    }
+
+    /// Its envelope, or why it is not one.
+    pub(crate) fn event(&self) -> Result<&EventEnvelope, ProjectionError> {
+        self.event
+            .as_ref()
+            .map_err(|source| ProjectionError::BadEnvelope {
+                stream_seq: self.seq,
+                source: source.clone(),
+            })
+    }
+}
 
 /// Runs every read model of a registry from one consumer.
 pub struct Views {
@@ -258,18 +296,24 @@ impl Views {
                     acked = ack_through(&mut unacked, progress.floor(), acked).await;
                 }
                 batch = messages.next() => {
-                    let batch: Batch = match batch {
-                        Some(batch) => match batch.into_iter().map(|m| m.map(Arc::new)).collect() {
-                            Ok(batch) => batch,
-                            Err(error) => break Err(ProjectionError::Nats {
-                                what: "receiving a message",
-                                source: error.into(),
-                            }),
-                        },
-                        None => break Err(ProjectionError::Nats {
+                    let Some(batch) = batch else {
+                        break Err(ProjectionError::Nats {
                             what: "pulling messages",
                             source: "the message stream ended".into(),
-                        }),
+                        });
+                    };
+                    let batch: Batch = match batch
+                        .into_iter()
+                        .map(|message| {
+                            message
+                                .map_err(ProjectionError::nats("receiving a message"))
+                                .and_then(Delivered::read)
+                                .map(Arc::new)
+                        })
+                        .collect()
+                    {
+                        Ok(batch) => batch,
+                        Err(error) => break Err(error),
                     };
                     unacked.extend(batch.iter().cloned());
                     for feed in &feeds {
@@ -323,23 +367,19 @@ impl Committed {
 /// Acks the furthest of `unacked` at or below `floor`, if `floor` moved past `acked`, which
 /// acks every message before it too, and forgets them; answers what is acked now. A lost ack
 /// only means a redelivery, which the checkpoints turn into no-ops.
-async fn ack_through(
-    unacked: &mut VecDeque<Arc<jetstream::Message>>,
-    floor: u64,
-    acked: u64,
-) -> u64 {
+async fn ack_through(unacked: &mut VecDeque<Arc<Delivered>>, floor: u64, acked: u64) -> u64 {
     if floor <= acked {
         return acked;
     }
     let mut furthest = None;
-    while let Some(message) = unacked.front() {
-        if message.info().map_or(0, |info| info.stream_sequence) > floor {
+    while let Some(delivered) = unacked.front() {
+        if delivered.seq > floor {
             break;
         }
         furthest = unacked.pop_front();
     }
-    if let Some(message) = furthest {
-        if let Err(error) = message.ack().await {
+    if let Some(delivered) = furthest {
+        if let Err(error) = delivered.message.ack().await {
             tracing::debug!(%error, "ack failed");
         }
     }

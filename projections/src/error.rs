@@ -37,9 +37,9 @@ pub enum ProjectionError {
     BadEnvelope {
         /// Where it is.
         stream_seq: u64,
-        /// Why.
+        /// Why (shared by every view the message was handed to).
         #[source]
-        source: serde_json::Error,
+        source: std::sync::Arc<serde_json::Error>,
     },
     /// A frame could not be serialised.
     #[error("could not encode a frame")]

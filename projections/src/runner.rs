@@ -13,14 +13,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream;
 use moim_nats::{EventEnvelope, Subjects};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::consumer::{Batch, Committed, BATCH};
+use crate::consumer::{Batch, Committed, Delivered, BATCH};
 use crate::outbox::Outbox;
 use crate::{dead_letters, ProjectionError, Push, View};
 
@@ -80,7 +79,7 @@ impl Runner {
         // Events the view passes over wait here a little for the ones after them (see
         // `PASS_OVER_WAIT`), then go with them, or alone once the wait is up. While any wait,
         // `run` says what they pass over.
-        let mut held: Vec<Arc<jetstream::Message>> = Vec::new();
+        let mut held: Vec<Arc<Delivered>> = Vec::new();
         let mut run: Option<Run> = None;
         let mut held_until = tokio::time::Instant::now();
         loop {
@@ -131,7 +130,7 @@ impl Runner {
     /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
     async fn apply_batch(
         &self,
-        batch: Vec<Arc<jetstream::Message>>,
+        batch: Vec<Arc<Delivered>>,
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
@@ -161,7 +160,7 @@ impl Runner {
     /// which sorts it out.
     async fn pass_over(
         &self,
-        batch: &[Arc<jetstream::Message>],
+        batch: &[Arc<Delivered>],
         run: Run,
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
@@ -171,8 +170,8 @@ impl Runner {
         record_progress(
             self.view.name(),
             batch.len(),
-            Some(run.newest.recorded_at),
-            batch.last().map(|message| &**message),
+            Some(run.newest),
+            batch.last().map(|delivered| &**delivered),
         );
         committed.reached(run.to.stream_seq);
         Ok(true)
@@ -180,25 +179,24 @@ impl Runner {
 
     /// Whether the view would pass over all of `batch`, a run of consecutive events none of
     /// which it reads (or whose heads it cannot read: the full path sorts those out).
-    fn passed_over(&self, batch: &[Arc<jetstream::Message>]) -> Option<Run> {
+    fn passed_over(&self, batch: &[Arc<Delivered>]) -> Option<Run> {
         self.view.reads()?;
         let mut run: Option<Run> = None;
-        for message in batch {
-            let seq = message.info().ok()?.stream_sequence;
-            let head = serde_json::from_slice::<Head>(&message.payload).ok()?;
+        for delivered in batch {
+            let event = delivered.event().ok()?;
             if self
                 .view
-                .reads_event(&head.aggregate_type, &head.event_type)
+                .reads_event(&event.aggregate_type, &event.event_type)
             {
                 return None;
             }
             let next = Run {
-                first: seq,
+                first: delivered.seq,
                 to: Checkpoint {
-                    position: head.position,
-                    stream_seq: seq,
+                    position: event.position,
+                    stream_seq: delivered.seq,
                 },
-                newest: head,
+                newest: event.recorded_at,
             };
             run = match run {
                 None => Some(next),
@@ -212,7 +210,7 @@ impl Runner {
     /// one that cannot be applied is dead-lettered and skipped.
     async fn apply_messages(
         &self,
-        batch: &[Arc<jetstream::Message>],
+        batch: &[Arc<Delivered>],
         careful: bool,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
@@ -237,14 +235,15 @@ impl Runner {
             .await?;
         let forgotten = self.outbox.to_forget();
         let mut at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
-        let next = next_in_order(batch, at.stream_seq)?;
+        let next = next_in_order(batch, at.stream_seq);
         // A span per traced event, continuing its trace from the relay's, open until the batch
         // is committed and its pushes sent.
         let spans: Vec<tracing::Span> = if moim_nats::trace::is_on() {
             next.apply
                 .iter()
-                .filter_map(|(_, message)| {
-                    let parent = message
+                .filter_map(|delivered| {
+                    let parent = delivered
+                        .message
                         .headers
                         .as_ref()?
                         .get(moim_nats::envelope::headers::TRACEPARENT)?;
@@ -258,25 +257,25 @@ impl Runner {
         };
         let mut pushes = Vec::new();
         if careful {
-            for (seq, message) in &next.apply {
+            for delivered in &next.apply {
                 at = self
-                    .apply_carefully(&mut tx, *seq, message, at, &mut pushes)
+                    .apply_carefully(&mut tx, delivered, at, &mut pushes)
                     .await?;
             }
         } else {
             let events = next
                 .apply
                 .iter()
-                .map(|(seq, message)| envelope(*seq, message))
+                .map(|delivered| delivered.event())
                 .collect::<Result<Vec<_>, _>>()?;
-            if let (Some((seq, _)), Some(last)) = (next.apply.last(), events.last()) {
+            if let (Some(delivered), Some(last)) = (next.apply.last(), events.last()) {
                 at = Checkpoint {
                     position: last.position,
-                    stream_seq: *seq,
+                    stream_seq: delivered.seq,
                 };
             }
             let read: Vec<&EventEnvelope> = events
-                .iter()
+                .into_iter()
                 .filter(|event| {
                     self.view
                         .reads_event(&event.aggregate_type, &event.event_type)
@@ -291,11 +290,13 @@ impl Runner {
         metrics::histogram!("projection_batch_size", "view" => view)
             .record(next.apply.len() as f64);
         metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
+        let last = next.apply.last().copied();
         record_progress(
             view,
             next.apply.len(),
-            events_last_recorded(&next.apply),
-            next.apply.last().map(|&(_, message)| message),
+            last.and_then(|delivered| delivered.event().ok())
+                .map(|event| event.recorded_at),
+            last,
         );
         if let Some(through) = next.through {
             committed.reached(through);
@@ -314,14 +315,14 @@ impl Runner {
     async fn apply_carefully(
         &self,
         tx: &mut PgConnection,
-        seq: u64,
-        message: &jetstream::Message,
+        delivered: &Delivered,
         at: Checkpoint,
         pushes: &mut Vec<Push>,
     ) -> Result<Checkpoint, ProjectionError> {
         sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
         let mut produced = Vec::new();
-        let applied = match envelope(seq, message) {
+        let seq = delivered.seq;
+        let applied = match delivered.event() {
             Ok(event)
                 if !self
                     .view
@@ -331,7 +332,7 @@ impl Runner {
             }
             Ok(event) => match self
                 .view
-                .apply(&mut *tx, &[&event], Some(&mut produced))
+                .apply(&mut *tx, &[event], Some(&mut produced))
                 .await
             {
                 Ok(()) => Ok(event.position),
@@ -354,7 +355,7 @@ impl Runner {
                 sqlx::query("ROLLBACK TO SAVEPOINT event")
                     .execute(&mut *tx)
                     .await?;
-                dead_letters::record(tx, self.view, seq, event.as_ref(), &error).await?;
+                dead_letters::record(tx, self.view, seq, event, &error).await?;
                 Ok(Checkpoint {
                     position: event.map_or(at.position, |e| e.position),
                     stream_seq: seq,
@@ -371,8 +372,8 @@ struct Run {
     first: u64,
     /// The checkpoint after the last one.
     to: Checkpoint,
-    /// The last one's head.
-    newest: Head,
+    /// When the last one was recorded in the store.
+    newest: chrono::DateTime<chrono::Utc>,
 }
 
 impl Run {
@@ -385,19 +386,10 @@ impl Run {
     }
 }
 
-/// What passing over an event needs of its envelope.
-#[derive(serde::Deserialize)]
-struct Head {
-    aggregate_type: String,
-    event_type: String,
-    position: domain::Position,
-    recorded_at: chrono::DateTime<chrono::Utc>,
-}
-
 /// A batch sorted against the checkpoint.
 struct Next<'a> {
-    /// The messages that come next in stream order, with their sequences.
-    apply: Vec<(u64, &'a jetstream::Message)>,
+    /// The messages that come next in stream order.
+    apply: Vec<&'a Delivered>,
     /// The furthest message the view is past once the transaction commits (older ones
     /// included, delivered again).
     through: Option<u64>,
@@ -405,35 +397,26 @@ struct Next<'a> {
     gap: Option<ProjectionError>,
 }
 
-fn next_in_order(
-    batch: &[Arc<jetstream::Message>],
-    after: u64,
-) -> Result<Next<'_>, ProjectionError> {
+fn next_in_order(batch: &[Arc<Delivered>], after: u64) -> Next<'_> {
     let mut next = Next {
         apply: Vec::with_capacity(batch.len()),
         through: None,
         gap: None,
     };
     let mut expected = after + 1;
-    for message in batch {
-        let seq = message
-            .info()
-            .map_err(|e| ProjectionError::Nats {
-                what: "reading a message's sequence",
-                source: e,
-            })?
-            .stream_sequence;
+    for delivered in batch {
+        let seq = delivered.seq;
         if seq > expected {
             next.gap = Some(ProjectionError::Gap { expected, got: seq });
             break;
         }
         if seq == expected {
-            next.apply.push((seq, &**message));
+            next.apply.push(&**delivered);
             expected += 1;
         }
         next.through = next.through.max(Some(seq));
     }
-    Ok(next)
+    next
 }
 
 /// The metrics of `moved` events a view has gone past, applied or passed over: how many, how
@@ -442,29 +425,14 @@ fn record_progress(
     view: &'static str,
     moved: usize,
     newest: Option<chrono::DateTime<chrono::Utc>>,
-    last: Option<&jetstream::Message>,
+    last: Option<&Delivered>,
 ) {
     metrics::counter!("projection_events_applied_total", "view" => view).increment(moved as u64);
     if let Some(newest) = newest {
         let behind = (chrono::Utc::now() - newest).num_milliseconds().max(0) as f64;
         metrics::gauge!("projection_lag_seconds", "view" => view).set(behind / 1000.0);
     }
-    if let Some(info) = last.and_then(|m| m.info().ok()) {
-        metrics::gauge!("projection_lag_events", "view" => view).set(info.pending as f64);
+    if let Some(last) = last {
+        metrics::gauge!("projection_lag_events", "view" => view).set(last.pending as f64);
     }
-}
-
-/// When the newest of `messages` was recorded in the store (for the lag behind it).
-fn events_last_recorded(
-    messages: &[(u64, &jetstream::Message)],
-) -> Option<chrono::DateTime<chrono::Utc>> {
-    let (seq, message) = messages.last()?;
-    envelope(*seq, message).ok().map(|e| e.recorded_at)
-}
-
-fn envelope(seq: u64, message: &jetstream::Message) -> Result<EventEnvelope, ProjectionError> {
-    serde_json::from_slice(&message.payload).map_err(|source| ProjectionError::BadEnvelope {
-        stream_seq: seq,
-        source,
-    })
 }
