@@ -452,7 +452,7 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     drop(conn);
     assert_eq!(dump(&app.pool).await, live);
 
-    // The live consumers carry on after the replay.
+    // The live views carry on after the replay.
     let after = app
         .post(
             &format!("/chat/rooms/{room}/messages"),
