@@ -38,6 +38,9 @@ pub(crate) const BATCH: usize = 500;
 /// others back only once it is this far behind.
 const MAX_ACK_PENDING: usize = 20_000;
 
+/// How often the leader checks that the connection holding its locks is still there.
+const LEAD_CHECK: Duration = Duration::from_secs(5);
+
 /// The consumer's name after the stream's prefix. No view may be called so
 /// ([`crate::Registry`] refuses it).
 pub(crate) const CONSUMER: &str = "views";
@@ -121,15 +124,15 @@ impl Views {
         }
         let mut leader = None;
         while !stop.is_cancelled() {
-            if leader.is_none() {
+            let Some(lead) = leader.as_mut() else {
                 leader = Some(tokio::select! {
                     () = stop.cancelled() => return,
                     conn = self.lead() => conn,
                 });
                 self.forget_consumers_per_view().await;
                 continue;
-            }
-            match self.run_once(&stop).await {
+            };
+            match self.run_once(&stop, lead).await {
                 Ok(()) => return,
                 Err(ProjectionError::Gap { expected, got }) => {
                     tracing::info!(expected, got, "consumer ran ahead; re-creating it");
@@ -218,10 +221,27 @@ impl Views {
             max_ack_pending: MAX_ACK_PENDING as i64,
             ..Default::default()
         };
-        stream
-            .get_or_create_consumer(&name, config)
+        let mut consumer = stream
+            .get_or_create_consumer(&name, config.clone())
             .await
-            .map_err(ProjectionError::nats("creating the consumer"))?
+            .map_err(ProjectionError::nats("creating the consumer"))?;
+        let info = consumer.cached_info();
+        if info.delivered.stream_sequence > start_after
+            || info.ack_floor.stream_sequence > start_after
+        {
+            // It went past the lowest checkpoint: a run before this one stopped with messages
+            // out, or PostgreSQL forgot view commits it had acked. Made again from there, it
+            // delivers them now instead of after `ack_wait`, or, for forgotten ones, never.
+            stream
+                .delete_consumer(&name)
+                .await
+                .map_err(ProjectionError::nats("deleting the consumer"))?;
+            consumer = stream
+                .create_consumer(config)
+                .await
+                .map_err(ProjectionError::nats("creating the consumer"))?;
+        }
+        consumer
             .messages()
             .await
             .map_err(ProjectionError::nats("pulling messages"))
@@ -242,8 +262,13 @@ impl Views {
 
     /// Starts the consumer after the lowest checkpoint and hands every batch to every view,
     /// until `stop` is cancelled (answering once the views have finished the batches they are
-    /// in) or a view fails (answering its error).
-    async fn run_once(&self, stop: &CancellationToken) -> Result<(), ProjectionError> {
+    /// in), a view fails (answering its error) or the `lead` connection, whose locks make
+    /// this process the leader, is lost.
+    async fn run_once(
+        &self,
+        stop: &CancellationToken,
+        lead: &mut PgConnection,
+    ) -> Result<(), ProjectionError> {
         let mut starts = Vec::with_capacity(self.runners.len());
         {
             let mut conn = self.pool.acquire().await?;
@@ -287,6 +312,9 @@ impl Views {
         }
         let mut unacked = VecDeque::new();
         let mut acked = from;
+        // The furthest message handed to the views in this run.
+        let mut received = from;
+        let mut lead_check = tokio::time::interval(LEAD_CHECK);
         let ended = loop {
             tokio::select! {
                 biased;
@@ -295,6 +323,12 @@ impl Views {
                 () = progress.moved.notified() => {
                     acked = ack_through(&mut unacked, progress.floor(), acked).await;
                 }
+                _ = lead_check.tick() => {
+                    // Its locks go with the connection: another process may lead now.
+                    if let Err(error) = sqlx::query("SELECT 1").execute(&mut *lead).await {
+                        break Err(error.into());
+                    }
+                }
                 batch = messages.next() => {
                     let Some(batch) = batch else {
                         break Err(ProjectionError::Nats {
@@ -302,19 +336,37 @@ impl Views {
                             source: "the message stream ended".into(),
                         });
                     };
-                    let batch: Batch = match batch
+                    let batch = match batch
                         .into_iter()
                         .map(|message| {
                             message
                                 .map_err(ProjectionError::nats("receiving a message"))
                                 .and_then(Delivered::read)
-                                .map(Arc::new)
                         })
-                        .collect()
+                        .collect::<Result<Vec<_>, _>>()
                     {
                         Ok(batch) => batch,
                         Err(error) => break Err(error),
                     };
+                    let mut fresh = Vec::with_capacity(batch.len());
+                    for delivered in batch {
+                        if delivered.seq > received {
+                            received = delivered.seq;
+                            fresh.push(Arc::new(delivered));
+                        } else {
+                            // Delivered again (`ack_wait` passed while a view was held up, a
+                            // replay's lock say): every view has it already, so it is dropped,
+                            // which also keeps what the views hold within `max_ack_pending`.
+                            // One whose ack was lost is acked again.
+                            if delivered.seq <= acked {
+                                ack(&delivered).await;
+                            }
+                        }
+                    }
+                    if fresh.is_empty() {
+                        continue;
+                    }
+                    let batch: Batch = fresh.into();
                     unacked.extend(batch.iter().cloned());
                     for feed in &feeds {
                         if feed.send(batch.clone()).await.is_err() {
@@ -327,6 +379,7 @@ impl Views {
         };
         halt.cancel();
         while views.join_next().await.is_some() {}
+        ack_through(&mut unacked, progress.floor(), acked).await;
         ended
     }
 }
@@ -364,9 +417,9 @@ impl Committed {
     }
 }
 
-/// Acks the furthest of `unacked` at or below `floor`, if `floor` moved past `acked`, which
-/// acks every message before it too, and forgets them; answers what is acked now. A lost ack
-/// only means a redelivery, which the checkpoints turn into no-ops.
+/// Acks the furthest of `unacked` (in stream order) at or below `floor`, if `floor` moved past
+/// `acked`, which acks every message before it too, and forgets them; answers what is acked
+/// now. A lost ack only means a redelivery, acked again when it comes.
 async fn ack_through(unacked: &mut VecDeque<Arc<Delivered>>, floor: u64, acked: u64) -> u64 {
     if floor <= acked {
         return acked;
@@ -379,11 +432,16 @@ async fn ack_through(unacked: &mut VecDeque<Arc<Delivered>>, floor: u64, acked: 
         furthest = unacked.pop_front();
     }
     if let Some(delivered) = furthest {
-        if let Err(error) = delivered.message.ack().await {
-            tracing::debug!(%error, "ack failed");
-        }
+        ack(&delivered).await;
     }
     floor
+}
+
+/// Acks `delivered` and every message before it.
+async fn ack(delivered: &Delivered) {
+    if let Err(error) = delivered.message.ack().await {
+        tracing::debug!(%error, "ack failed");
+    }
 }
 
 /// The error a view's task ended with: its own, or that it panicked.

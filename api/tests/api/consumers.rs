@@ -1,14 +1,14 @@
 //! One durable consumer feeds every view a process runs: the consumers an older Moim kept, one
 //! per view, are deleted and the views carry on from their checkpoints without losing or
 //! doubling anything; one process leads every view, and a standby takes them all over when it
-//! stops.
+//! stops; a view whose last commits PostgreSQL forgot reads them again without waiting.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
 use moim_api::startup::Roles;
-use projections::Registry;
+use projections::{checkpoint, Registry};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -62,13 +62,7 @@ async fn the_consumers_an_older_moim_kept_per_view_give_way_to_one() {
         .await,
         "one ack, once every view is past a batch, acks every message in it"
     );
-    let (messages, numbered): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(DISTINCT n) FROM chat_messages WHERE room_id = $1")
-            .bind(room)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((messages, numbered), (6, 6), "every message once");
+    assert_eq!(messages_in(&app, room).await, (6, 6), "every message once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,14 +83,52 @@ async fn one_process_leads_every_view_and_a_standby_takes_them_all_over() {
         led_by,
         "the standby leads every view now"
     );
-    let (messages,): (i64,) =
-        sqlx::query_as("SELECT count(DISTINCT n) FROM chat_messages WHERE room_id = $1")
-            .bind(room)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(messages, 2);
+    assert_eq!(messages_in(&app, room).await, (2, 2), "every message once");
     drop(standby);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_whose_last_commits_were_forgotten_reads_them_again_at_once() {
+    let (app, kim, _, room) = a_room_without_views().await;
+    let views = app.instance(VIEWS).await;
+    let token = say(&app, room, &kim, "kept").await.token();
+    all_views_reached(&app, &token).await;
+    let chat = projections::chat::VIEW;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let kept = checkpoint::load(&mut conn, chat.name()).await.unwrap();
+    let mut token = String::new();
+    for i in 0..3 {
+        token = say(&app, room, &kim, &format!("forgotten {i}"))
+            .await
+            .token();
+    }
+    all_views_reached(&app, &token).await;
+    drop(views);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            leaders(&app.pool).await.is_empty()
+        })
+        .await,
+        "the views stopped"
+    );
+
+    // What PostgreSQL forgetting the chat view's last commits (asynchronous ones) leaves: its
+    // checkpoint back where it was, while the consumer has acked what came after.
+    checkpoint::save(&mut conn, chat.name(), kept)
+        .await
+        .unwrap();
+    let _views = app.instance(VIEWS).await;
+    assert!(
+        view_reached(
+            &app.pool,
+            chat,
+            token.parse().unwrap(),
+            Duration::from_secs(10)
+        )
+        .await,
+        "the chat view reads them again with no new event to show it the gap"
+    );
+    assert_eq!(messages_in(&app, room).await, (4, 4), "every message once");
 }
 
 /// A deployment with no process running the views yet, and a room of two in it.
@@ -111,6 +143,15 @@ async fn a_room_without_views() -> (TestApp, User, User, Uuid) {
     let lee = app.register("Lee").await;
     let room = app.create_room(&kim, &[&lee]).await;
     (app, kim, lee, room)
+}
+
+/// The chat view's rows of `room`, and how many distinct numbers they hold.
+async fn messages_in(app: &TestApp, room: Uuid) -> (i64, i64) {
+    sqlx::query_as("SELECT count(*), count(DISTINCT n) FROM chat_messages WHERE room_id = $1")
+        .bind(room)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn all_views_reached(app: &TestApp, token: &str) {
@@ -131,18 +172,7 @@ async fn all_views_reached(app: &TestApp, token: &str) {
 
 /// The one server process holding every view's leader lock.
 async fn one_leader(pool: &PgPool) -> i32 {
-    let held: Vec<(i64, i64, i32)> = sqlx::query_as(
-        "SELECT classid::bigint, objid::bigint, pid FROM pg_locks
-         WHERE locktype = 'advisory' AND granted AND objsubid = 1
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    let by_key: HashMap<i64, i32> = held
-        .into_iter()
-        .map(|(high, low, pid)| ((high << 32) | low, pid))
-        .collect();
+    let by_key = leaders(pool).await;
     let leaders: Vec<i32> = Registry::standard()
         .views()
         .iter()
@@ -153,4 +183,25 @@ async fn one_leader(pool: &PgPool) -> i32 {
         "one process leads every view: {leaders:?}"
     );
     leaders[0]
+}
+
+/// The server processes holding the views' leader locks, by key.
+async fn leaders(pool: &PgPool) -> HashMap<i64, i32> {
+    let keys: Vec<i64> = Registry::standard()
+        .views()
+        .iter()
+        .map(|view| view.leader_key())
+        .collect();
+    let held: Vec<(i64, i64, i32)> = sqlx::query_as(
+        "SELECT classid::bigint, objid::bigint, pid FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    held.into_iter()
+        .map(|(high, low, pid)| ((high << 32) | low, pid))
+        .filter(|(key, _)| keys.contains(key))
+        .collect()
 }
