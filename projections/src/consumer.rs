@@ -145,7 +145,7 @@ impl Views {
                     let error = domain::error::chain(&error);
                     tracing::warn!(error, "views failed; restarting");
                     if let Some(conn) = leader.as_mut() {
-                        if sqlx::query("SELECT 1").execute(conn).await.is_err() {
+                        if still_there(conn).await.is_err() {
                             leader = None;
                         }
                     }
@@ -325,8 +325,8 @@ impl Views {
                 }
                 _ = lead_check.tick() => {
                     // Its locks go with the connection: another process may lead now.
-                    if let Err(error) = sqlx::query("SELECT 1").execute(&mut *lead).await {
-                        break Err(error.into());
+                    if let Err(error) = still_there(lead).await {
+                        break Err(error);
                     }
                 }
                 batch = messages.next() => {
@@ -381,6 +381,16 @@ impl Views {
         while views.join_next().await.is_some() {}
         ack_through(&mut unacked, progress.floor(), acked).await;
         ended
+    }
+}
+
+/// Whether the connection holding the leader locks still answers, within [`LEAD_CHECK`]: one
+/// whose server went away without a word would otherwise hold the views up for as long as the
+/// kernel keeps the socket.
+async fn still_there(lead: &mut PgConnection) -> Result<(), ProjectionError> {
+    match tokio::time::timeout(LEAD_CHECK, sqlx::query("SELECT 1").execute(lead)).await {
+        Ok(answer) => answer.map(drop).map_err(ProjectionError::from),
+        Err(_) => Err(ProjectionError::TimedOut(LEAD_CHECK)),
     }
 }
 
