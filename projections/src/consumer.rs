@@ -135,11 +135,8 @@ impl Views {
             match self.run_once(&stop, lead).await {
                 Ok(()) => return,
                 Err(ProjectionError::Gap { expected, got }) => {
+                    // It delivered past the lowest checkpoint, so the next run makes it again.
                     tracing::info!(expected, got, "consumer ran ahead; re-creating it");
-                    if let Err(error) = self.delete_consumer().await {
-                        let error = domain::error::chain(&error);
-                        tracing::warn!(error, "could not delete the views' consumer");
-                    }
                 }
                 Err(error) => {
                     let error = domain::error::chain(&error);
@@ -245,19 +242,6 @@ impl Views {
             .messages()
             .await
             .map_err(ProjectionError::nats("pulling messages"))
-    }
-
-    async fn delete_consumer(&self) -> Result<(), ProjectionError> {
-        let js = jetstream::new(self.nats.clone());
-        let stream = js
-            .get_stream(self.subjects.stream_name())
-            .await
-            .map_err(ProjectionError::nats("finding the stream"))?;
-        stream
-            .delete_consumer(&self.subjects.consumer(CONSUMER))
-            .await
-            .map_err(ProjectionError::nats("deleting the consumer"))?;
-        Ok(())
     }
 
     /// Starts the consumer after the lowest checkpoint and hands every batch to every view,
