@@ -4,8 +4,9 @@
 //! own task, in its own transactions, against its own checkpoint. A consumer per view had NATS
 //! deliver every event eight times, and receiving and dropping them was a good part of Moim's
 //! CPU per send (docs/performance.md). The consumer acks a message (`AckPolicy::All`: everything
-//! before it too) once every view has committed past it, so a crash anywhere has it delivered
-//! again, and each view passes over what its checkpoint already holds.
+//! before it too) once every view has committed past it, or let it by while standing aside (its
+//! lock held by a replay, [`crate::runner`]), so a crash anywhere has it delivered again, and
+//! each view passes over what its checkpoint already holds.
 //!
 //! One process runs the views at a time: it holds every view's leader lock, taken in the
 //! registry's order, so that two processes starting together never split them, and a Moim of
@@ -137,6 +138,14 @@ impl Views {
                 Err(ProjectionError::Gap { expected, got }) => {
                     // It delivered past the lowest checkpoint, so the next run makes it again.
                     tracing::info!(expected, got, "consumer ran ahead; re-creating it");
+                }
+                Err(ProjectionError::StoodAside { view, from }) => {
+                    // Made again after the lowest checkpoint, it hands that view what it let by.
+                    tracing::info!(
+                        view,
+                        from,
+                        "a view's lock is free again; re-creating the consumer"
+                    );
                 }
                 Err(error) => {
                     let error = domain::error::chain(&error);
@@ -285,7 +294,10 @@ impl Views {
             views.spawn(async move {
                 let followed = runner.follow(batches, committed, halt).await;
                 if let Err(error) = &followed {
-                    if !matches!(error, ProjectionError::Gap { .. }) {
+                    if !matches!(
+                        error,
+                        ProjectionError::Gap { .. } | ProjectionError::StoodAside { .. }
+                    ) {
                         let error = domain::error::chain(error);
                         tracing::warn!(view = runner.view().name(), error, "view failed");
                     }
@@ -338,8 +350,8 @@ impl Views {
                             received = delivered.seq;
                             fresh.push(Arc::new(delivered));
                         } else {
-                            // Delivered again (`ack_wait` passed while a view was held up, a
-                            // replay's lock say): every view has it already, so it is dropped,
+                            // Delivered again (`ack_wait` passed while a view was held up):
+                            // every view has it already, so it is dropped,
                             // which also keeps what the views hold within `max_ack_pending`.
                             // One whose ack was lost is acked again.
                             if delivered.seq <= acked {
@@ -380,7 +392,8 @@ async fn still_there(lead: &mut PgConnection) -> Result<(), ProjectionError> {
 
 /// How far each view has committed, so the consumer acks what all are past.
 struct Progress {
-    /// Each view's furthest stream sequence at or below its committed checkpoint.
+    /// Each view's furthest stream sequence at or below its committed checkpoint, or let by
+    /// while it stands aside.
     views: Vec<AtomicU64>,
     /// Woken when one moves.
     moved: Notify,
@@ -404,7 +417,9 @@ pub(crate) struct Committed {
 }
 
 impl Committed {
-    /// Says the view's committed checkpoint is at or past stream sequence `seq`.
+    /// Says the view's committed checkpoint is at or past stream sequence `seq`, or that it let
+    /// everything up to `seq` by while standing aside (to read again once the consumer is made
+    /// again after its checkpoint).
     pub(crate) fn reached(&self, seq: u64) {
         self.progress.views[self.index].fetch_max(seq, Ordering::AcqRel);
         self.progress.moved.notify_one();

@@ -52,6 +52,18 @@ pub enum ProjectionError {
         /// What came.
         got: u64,
     },
+    /// A view's lock stayed held elsewhere (by a replay) past the wait a batch allows.
+    #[error("the view's lock is held elsewhere")]
+    LockHeld,
+    /// A view let messages by while its lock was held elsewhere (a replay's); the consumer is
+    /// made again after the lowest checkpoint to hand them to it.
+    #[error("the {view} view stood aside from stream sequence {from} while its lock was held")]
+    StoodAside {
+        /// Which view.
+        view: &'static str,
+        /// The first message it let by.
+        from: u64,
+    },
     /// No such read model in the registry.
     #[error("unknown read model {name:?}; known: {known}")]
     UnknownView {

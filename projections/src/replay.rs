@@ -5,7 +5,7 @@
 //! shadow tables in and sets the checkpoint in one short transaction. Readers keep the old rows
 //! until the swap; no transaction but an index build at the end stays open long enough to hold
 //! back the relay's horizon. The views' advisory locks are held throughout, so their live
-//! consumers wait (a batch a view only passes over moves its checkpoint meanwhile, which the
+//! runners stand aside (a batch a view only passes over moves its checkpoint meanwhile, which the
 //! swap then sets) and continue after the new checkpoints. The checkpoint's stream sequence is
 //! the number of events applied: the relay keeps the stream an exact copy of the global order.
 //!

@@ -9,6 +9,12 @@
 //! checkpoint. The checkpoint in PostgreSQL, not the consumer's state, is the truth. The runner
 //! knows no particular view: what a view does beyond applying events (making pushes) it says
 //! through its [`ReadModel`](crate::ReadModel) hooks.
+//!
+//! A view whose lock is held elsewhere for long (a replay holds it from start to swap) stands
+//! aside: it lets the messages go by unapplied, so that the consumer acks them for the other
+//! views, which would otherwise wait with it once `max_ack_pending` is reached, and it touches
+//! nothing meanwhile. Once the lock is free it ends the run, and the consumer is made again
+//! after the lowest checkpoint: the one the replay set, or the view's own if the replay failed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +35,17 @@ use crate::{dead_letters, ProjectionError, Push, View};
 /// ran (docs/performance.md). A read with a consistency token on such a view waits this much
 /// longer when the token names an event the view does not read.
 const PASS_OVER_WAIT: Duration = Duration::from_millis(20);
+
+/// How long a batch waits for its view's lock before the view stands aside. Only a replay or a
+/// leader on its way out holds it longer than a batch takes.
+const LOCK_WAIT: &str = "2s";
+
+/// How often a view that stood aside tries whether its lock is free again.
+const ASIDE_PROBE: Duration = Duration::from_secs(1);
+
+/// How often a view that stands aside says so again: a lock that stays held (a replay that
+/// hangs, a forgotten session) leaves the view stale, and its lag gauges stand still meanwhile.
+const ASIDE_TOLD: Duration = Duration::from_secs(60);
 
 /// Applies one read model's share of what the process's consumer receives.
 pub(crate) struct Runner {
@@ -82,14 +99,35 @@ impl Runner {
         let mut held: Vec<Arc<Delivered>> = Vec::new();
         let mut run: Option<Run> = None;
         let mut held_until = tokio::time::Instant::now();
+        // Whether the view stands aside (see the module's notes), and when it next tries its
+        // lock (read only while it does, which begins where a batch is settled).
+        let mut aside: Option<Aside> = None;
+        let mut probe_at = tokio::time::Instant::now();
+        metrics::gauge!("projection_standing_aside", "view" => self.view.name()).set(0.0);
         loop {
             let batch = tokio::select! {
                 // In this order, so that held messages wait no longer than promised however
                 // busy the consumer is.
                 biased;
-                () = stop.cancelled() => return Ok(()),
+                () = stop.cancelled() => return self.step_in(aside.is_some(), Ok(())),
+                () = tokio::time::sleep_until(probe_at), if aside.is_some() => {
+                    if let Some(standing) = aside.as_mut() {
+                        if self.lock_is_free().await? {
+                            let back = Err(ProjectionError::StoodAside {
+                                view: self.view.name(),
+                                from: standing.from,
+                            });
+                            return self.step_in(true, back);
+                        }
+                        standing.still_held(self.view.name());
+                    }
+                    probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
+                    continue;
+                }
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
-                    self.apply_batch(std::mem::take(&mut held), run.take(), &committed).await?;
+                    let held = std::mem::take(&mut held);
+                    aside = self.settle(held, run.take(), &committed).await?;
+                    probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
                     continue;
                 }
                 batch = batches.recv() => batch,
@@ -107,6 +145,10 @@ impl Runner {
                     Err(_) => break,
                 }
             }
+            if aside.is_some() {
+                let_by(&batch, &committed);
+                continue;
+            }
             let passed = self.passed_over(&batch);
             let longer = match run.take() {
                 None if held.is_empty() => passed,
@@ -121,25 +163,76 @@ impl Runner {
                 run = longer;
                 continue;
             }
-            self.apply_batch(std::mem::take(&mut held), longer, &committed)
+            aside = self
+                .settle(std::mem::take(&mut held), longer, &committed)
                 .await?;
+            probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
         }
+    }
+
+    /// Ends standing aside, if the view did, with the run's answer.
+    fn step_in(
+        &self,
+        was_aside: bool,
+        answer: Result<(), ProjectionError>,
+    ) -> Result<(), ProjectionError> {
+        if was_aside {
+            metrics::gauge!("projection_standing_aside", "view" => self.view.name()).set(0.0);
+        }
+        answer
+    }
+
+    /// Applies `batch` ([`Self::apply_batch`]), or lets it by if the view's lock stays held
+    /// elsewhere: answers since when the view stands aside, if it does now.
+    async fn settle(
+        &self,
+        batch: Vec<Arc<Delivered>>,
+        run: Option<Run>,
+        committed: &Committed,
+    ) -> Result<Option<Aside>, ProjectionError> {
+        match self.apply_batch(&batch, run, committed).await {
+            Err(ProjectionError::LockHeld) => {
+                let view = self.view.name();
+                tracing::info!(
+                    view,
+                    "the view's lock is held elsewhere (a replay?); standing aside until it is free"
+                );
+                metrics::gauge!("projection_standing_aside", "view" => view).set(1.0);
+                let_by(&batch, committed);
+                let now = tokio::time::Instant::now();
+                Ok(batch.first().map(|first| Aside {
+                    from: first.seq,
+                    since: now,
+                    told_at: now,
+                }))
+            }
+            other => other.map(|()| None),
+        }
+    }
+
+    /// Whether the view's lock is free: taken and let go at once.
+    async fn lock_is_free(&self) -> Result<bool, ProjectionError> {
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(self.view.lock_key())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(free)
     }
 
     /// Applies `batch`: passes over it if `run` says the view reads none of it, and otherwise
     /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
     async fn apply_batch(
         &self,
-        batch: Vec<Arc<Delivered>>,
+        batch: &[Arc<Delivered>],
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
         if let Some(run) = run {
-            if self.pass_over(&batch, run, committed).await? {
+            if self.pass_over(batch, run, committed).await? {
                 return Ok(());
             }
         }
-        match self.apply_messages(&batch, false, committed).await {
+        match self.apply_messages(batch, false, committed).await {
             Err(error) if error.is_poison() => {
                 let reason = domain::error::chain(&error);
                 tracing::warn!(
@@ -147,7 +240,7 @@ impl Runner {
                     reason,
                     "retrying the batch one event at a time"
                 );
-                self.apply_messages(&batch, true, committed).await
+                self.apply_messages(batch, true, committed).await
             }
             other => other,
         }
@@ -225,14 +318,23 @@ impl Runner {
         // the explicit one, so it is held until the commit; and should it fail (a timeout, a
         // cancel), that implicit transaction ends with the query and the connection goes back
         // to the pool clean, where a failure after `BEGIN` would leave it inside an aborted
-        // transaction that sqlx, which did not see it open, never rolls back.
+        // transaction that sqlx, which did not see it open, never rolls back. The wait for it is
+        // bounded (`LOCK_WAIT`, then the view stands aside), and only it: the view's own work
+        // keeps the session's lock timeout.
         let mut tx = self
             .pool
             .begin_with(format!(
-                "SELECT pg_advisory_xact_lock({}); BEGIN; SET LOCAL synchronous_commit = off",
+                "SET LOCAL lock_timeout = '{LOCK_WAIT}'; SELECT pg_advisory_xact_lock({}); \
+                 BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = DEFAULT",
                 self.view.lock_key()
             ))
-            .await?;
+            .await
+            .map_err(|error| match &error {
+                sqlx::Error::Database(e) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+                    ProjectionError::LockHeld
+                }
+                _ => ProjectionError::from(error),
+            })?;
         let forgotten = self.outbox.to_forget();
         let mut at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
         let next = next_in_order(batch, at.stream_seq);
@@ -363,6 +465,42 @@ impl Runner {
             }
             Err((error, _)) => Err(error),
         }
+    }
+}
+
+/// PostgreSQL's answer to a lock waited for past `lock_timeout`.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// A view standing aside while its lock is held elsewhere.
+struct Aside {
+    /// The first message it let by.
+    from: u64,
+    /// Since when.
+    since: tokio::time::Instant,
+    /// When it last said so.
+    told_at: tokio::time::Instant,
+}
+
+impl Aside {
+    /// Says again, now and then, that the view still stands aside.
+    fn still_held(&mut self, view: &'static str) {
+        if self.told_at.elapsed() >= ASIDE_TOLD {
+            self.told_at = tokio::time::Instant::now();
+            let seconds = self.since.elapsed().as_secs();
+            tracing::warn!(
+                view,
+                seconds,
+                "the view still stands aside: its lock is held elsewhere"
+            );
+        }
+    }
+}
+
+/// Lets a batch by unapplied while the view stands aside: the consumer may ack it for the other
+/// views, and the view reads it again from the stream once the consumer is made again.
+fn let_by(batch: &[Arc<Delivered>], committed: &Committed) {
+    if let Some(last) = batch.last() {
+        committed.reached(last.seq);
     }
 }
 

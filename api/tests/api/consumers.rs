@@ -1,7 +1,9 @@
 //! One durable consumer feeds every view a process runs: the consumers an older Moim kept, one
 //! per view, are deleted and the views carry on from their checkpoints without losing or
 //! doubling anything; one process leads every view, and a standby takes them all over when it
-//! stops; a view whose last commits PostgreSQL forgot reads them again without waiting.
+//! stops; a view whose last commits PostgreSQL forgot reads them again without waiting; a view
+//! whose lock a replay holds stands aside, so the others are acked and stop on time, and reads
+//! what it let by once the lock is free.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
 use moim_api::startup::Roles;
 use projections::{checkpoint, Registry};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, Connection, PgPool};
 use uuid::Uuid;
 
 use crate::helpers::{eventually, nats_url, say, spawn_app_with, view_reached, TestApp, User};
@@ -44,7 +46,7 @@ async fn the_consumers_an_older_moim_kept_per_view_give_way_to_one() {
     for i in 0..5 {
         token = say(&app, room, &kim, &format!("after {i}")).await.token();
     }
-    all_views_reached(&app, &token).await;
+    views_reached(&app, &token, &[]).await;
     assert!(
         stream.consumer_info(&old).await.is_err(),
         "the view's own consumer is gone"
@@ -71,13 +73,13 @@ async fn one_process_leads_every_view_and_a_standby_takes_them_all_over() {
 
     let first = app.instance(VIEWS).await;
     let token = say(&app, room, &kim, "to the first").await.token();
-    all_views_reached(&app, &token).await;
+    views_reached(&app, &token, &[]).await;
     let standby = app.instance(VIEWS).await;
     let led_by = one_leader(&app.pool).await;
 
     drop(first);
     let token = say(&app, room, &lee, "to the standby").await.token();
-    all_views_reached(&app, &token).await;
+    views_reached(&app, &token, &[]).await;
     assert_ne!(
         one_leader(&app.pool).await,
         led_by,
@@ -92,7 +94,7 @@ async fn a_view_whose_last_commits_were_forgotten_reads_them_again_at_once() {
     let (app, kim, _, room) = a_room_without_views().await;
     let views = app.instance(VIEWS).await;
     let token = say(&app, room, &kim, "kept").await.token();
-    all_views_reached(&app, &token).await;
+    views_reached(&app, &token, &[]).await;
     let chat = projections::chat::VIEW;
     let mut conn = app.pool.acquire().await.unwrap();
     let kept = checkpoint::load(&mut conn, chat.name()).await.unwrap();
@@ -102,7 +104,7 @@ async fn a_view_whose_last_commits_were_forgotten_reads_them_again_at_once() {
             .await
             .token();
     }
-    all_views_reached(&app, &token).await;
+    views_reached(&app, &token, &[]).await;
     drop(views);
     assert!(
         eventually(Duration::from_secs(10), || async {
@@ -131,6 +133,89 @@ async fn a_view_whose_last_commits_were_forgotten_reads_them_again_at_once() {
     assert_eq!(messages_in(&app, room).await, (4, 4), "every message once");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_whose_lock_a_replay_holds_stands_aside_and_reads_what_it_let_by_after() {
+    let (app, kim, _, room) = a_room_without_views().await;
+    let views = app.instance(VIEWS).await;
+    let token = say(&app, room, &kim, "before the replay").await.token();
+    views_reached(&app, &token, &[]).await;
+
+    // What a replay of the chat view holds from its start to its swap.
+    let chat = projections::chat::VIEW;
+    let mut replay = app.pool.connect_options().connect().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(chat.lock_key())
+        .execute(&mut replay)
+        .await
+        .unwrap();
+    let mut token = String::new();
+    for i in 0..5 {
+        token = say(&app, room, &kim, &format!("during {i}")).await.token();
+    }
+    views_reached(&app, &token, &[chat]).await;
+    assert!(
+        everything_acked(&app).await,
+        "what the held view let by is acked, so it cannot fill `max_ack_pending` for the others"
+    );
+    assert_eq!(
+        messages_in(&app, room).await,
+        (1, 1),
+        "the held view applied nothing meanwhile"
+    );
+
+    // Stopping is not held up by the lock, and the next run stands aside again.
+    drop(views);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            leaders(&app.pool).await.is_empty()
+        })
+        .await,
+        "the views stopped"
+    );
+    let _views = app.instance(VIEWS).await;
+    let after = say(&app, room, &kim, "after the restart").await.token();
+    views_reached(&app, &after, &[chat]).await;
+    assert!(
+        everything_acked(&app).await,
+        "the new run's chat view stood aside too"
+    );
+    assert_eq!(messages_in(&app, room).await, (1, 1));
+
+    // The replay ends: only the chat view's tries of its lock can show it what it let by.
+    replay.close().await.unwrap();
+    assert!(
+        view_reached(
+            &app.pool,
+            chat,
+            after.parse().unwrap(),
+            Duration::from_secs(15)
+        )
+        .await,
+        "once the lock is free the chat view reads what it let by, with no new event to show it"
+    );
+    assert_eq!(messages_in(&app, room).await, (7, 7), "every message once");
+}
+
+/// Whether the views' consumer comes to have acked everything in the stream.
+async fn everything_acked(app: &TestApp) -> bool {
+    let js = jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let mut stream = moim_nats::stream::ensure(&js, &app.subjects())
+        .await
+        .unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let name = app.subjects().consumer("views");
+    eventually(Duration::from_secs(10), || {
+        let (stream, name) = (&stream, &name);
+        async move {
+            stream
+                .consumer_info(name)
+                .await
+                .is_ok_and(|info| info.ack_floor.stream_sequence >= last)
+        }
+    })
+    .await
+}
+
 /// A deployment with no process running the views yet, and a room of two in it.
 async fn a_room_without_views() -> (TestApp, User, User, Uuid) {
     let app = spawn_app_with(Roles {
@@ -154,19 +239,22 @@ async fn messages_in(app: &TestApp, room: Uuid) -> (i64, i64) {
         .unwrap()
 }
 
-async fn all_views_reached(app: &TestApp, token: &str) {
+/// Asserts every view but those `apart` reaches `token`.
+async fn views_reached(app: &TestApp, token: &str, apart: &[projections::View]) {
     for &view in Registry::standard().views() {
-        assert!(
-            view_reached(
-                &app.pool,
-                view,
-                token.parse().unwrap(),
-                Duration::from_secs(20)
-            )
-            .await,
-            "the {} view catches up",
-            view.name()
-        );
+        if !apart.contains(&view) {
+            assert!(
+                view_reached(
+                    &app.pool,
+                    view,
+                    token.parse().unwrap(),
+                    Duration::from_secs(20)
+                )
+                .await,
+                "the {} view catches up",
+                view.name()
+            );
+        }
     }
 }
 
