@@ -28,7 +28,7 @@ use crate::revocations::Revocations;
 use crate::routes;
 use crate::scheduler::Scheduler;
 use crate::server::{self, ConnectionLimits};
-use crate::state::{AppState, WsLimits};
+use crate::state::{AppState, Shared, WsLimits};
 
 /// Which parts a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,7 +248,7 @@ impl Application {
                         .await
                 }
             });
-            let state = AppState {
+            let state = AppState::new(Shared {
                 roles: self.roles,
                 media,
                 connectors,
@@ -277,7 +277,7 @@ impl Application {
                 },
                 search_timeout: limits.search_timeout,
                 shutdown: stop.clone(),
-            };
+            });
             let edge = Edge {
                 trusted_proxies: self.settings.trusted_proxies.clone().into(),
                 cors_origins: self
