@@ -1,6 +1,6 @@
-//! The read side: one JetStream consumer feeding every read model, the read models and their queries, the
-//! notifier that pushes live frames, replay from the event store, and the wait behind
-//! read-your-writes.
+//! The read side: one JetStream consumer feeding every read model, the read models and their
+//! queries, the notifier that pushes live frames, replay from the event store, and the wait
+//! behind read-your-writes.
 //!
 //! Each read model is one module that describes itself ([`ReadModel`]) and one line in
 //! [`Registry::standard`]. It writes its rows and its checkpoint in one PostgreSQL transaction

@@ -103,23 +103,21 @@ impl Runner {
         // lock (read only while it does, which begins where a batch is settled).
         let mut aside: Option<Aside> = None;
         let mut probe_at = tokio::time::Instant::now();
-        metrics::gauge!("projection_standing_aside", "view" => self.view.name()).set(0.0);
         loop {
             let batch = tokio::select! {
                 // In this order, so that held messages wait no longer than promised however
                 // busy the consumer is.
                 biased;
-                () = stop.cancelled() => return self.step_in(aside.is_some(), Ok(())),
+                () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(probe_at), if aside.is_some() => {
                     if let Some(standing) = aside.as_mut() {
                         if self.lock_is_free().await? {
-                            let back = Err(ProjectionError::StoodAside {
+                            return Err(ProjectionError::StoodAside {
                                 view: self.view.name(),
                                 from: standing.from,
                             });
-                            return self.step_in(true, back);
                         }
-                        standing.still_held(self.view.name());
+                        standing.still_held();
                     }
                     probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
                     continue;
@@ -170,18 +168,6 @@ impl Runner {
         }
     }
 
-    /// Ends standing aside, if the view did, with the run's answer.
-    fn step_in(
-        &self,
-        was_aside: bool,
-        answer: Result<(), ProjectionError>,
-    ) -> Result<(), ProjectionError> {
-        if was_aside {
-            metrics::gauge!("projection_standing_aside", "view" => self.view.name()).set(0.0);
-        }
-        answer
-    }
-
     /// Applies `batch` ([`Self::apply_batch`]), or lets it by if the view's lock stays held
     /// elsewhere: answers since when the view stands aside, if it does now.
     async fn settle(
@@ -197,14 +183,8 @@ impl Runner {
                     view,
                     "the view's lock is held elsewhere (a replay?); standing aside until it is free"
                 );
-                metrics::gauge!("projection_standing_aside", "view" => view).set(1.0);
                 let_by(&batch, committed);
-                let now = tokio::time::Instant::now();
-                Ok(batch.first().map(|first| Aside {
-                    from: first.seq,
-                    since: now,
-                    told_at: now,
-                }))
+                Ok(batch.first().map(|first| Aside::begin(view, first.seq)))
             }
             other => other.map(|()| None),
         }
@@ -471,8 +451,11 @@ impl Runner {
 /// PostgreSQL's answer to a lock waited for past `lock_timeout`.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
-/// A view standing aside while its lock is held elsewhere.
+/// A view standing aside while its lock is held elsewhere; `projection_standing_aside` is 1
+/// while this lives, however the view's run ends.
 struct Aside {
+    /// Which view.
+    view: &'static str,
     /// The first message it let by.
     from: u64,
     /// Since when.
@@ -482,17 +465,35 @@ struct Aside {
 }
 
 impl Aside {
+    /// `view` begins standing aside, the first message it lets by being `from`.
+    fn begin(view: &'static str, from: u64) -> Self {
+        metrics::gauge!("projection_standing_aside", "view" => view).set(1.0);
+        let now = tokio::time::Instant::now();
+        Self {
+            view,
+            from,
+            since: now,
+            told_at: now,
+        }
+    }
+
     /// Says again, now and then, that the view still stands aside.
-    fn still_held(&mut self, view: &'static str) {
+    fn still_held(&mut self) {
         if self.told_at.elapsed() >= ASIDE_TOLD {
             self.told_at = tokio::time::Instant::now();
             let seconds = self.since.elapsed().as_secs();
             tracing::warn!(
-                view,
+                view = self.view,
                 seconds,
                 "the view still stands aside: its lock is held elsewhere"
             );
         }
+    }
+}
+
+impl Drop for Aside {
+    fn drop(&mut self) {
+        metrics::gauge!("projection_standing_aside", "view" => self.view).set(0.0);
     }
 }
 

@@ -106,13 +106,7 @@ async fn a_view_whose_last_commits_were_forgotten_reads_them_again_at_once() {
     }
     views_reached(&app, &token, &[]).await;
     drop(views);
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            leaders(&app.pool).await.is_empty()
-        })
-        .await,
-        "the views stopped"
-    );
+    views_stopped(&app).await;
 
     // What PostgreSQL forgetting the chat view's last commits (asynchronous ones) leaves: its
     // checkpoint back where it was, while the consumer has acked what came after.
@@ -165,13 +159,7 @@ async fn a_view_whose_lock_a_replay_holds_stands_aside_and_reads_what_it_let_by_
 
     // Stopping is not held up by the lock, and the next run stands aside again.
     drop(views);
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            leaders(&app.pool).await.is_empty()
-        })
-        .await,
-        "the views stopped"
-    );
+    views_stopped(&app).await;
     let _views = app.instance(VIEWS).await;
     let after = say(&app, room, &kim, "after the restart").await.token();
     views_reached(&app, &after, &[chat]).await;
@@ -256,6 +244,17 @@ async fn views_reached(app: &TestApp, token: &str, apart: &[projections::View]) 
             );
         }
     }
+}
+
+/// Asserts that no process leads the views any more.
+async fn views_stopped(app: &TestApp) {
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            leaders(&app.pool).await.is_empty()
+        })
+        .await,
+        "the views stopped"
+    );
 }
 
 /// The one server process holding every view's leader lock.
