@@ -1,12 +1,38 @@
 //! How Moim connects to PostgreSQL: the options `DATABASE_URL` gives, with TLS left off on the
-//! loopback unless asked for. TLS there guards nothing (the bytes never leave the machine) and
-//! costs both sides a cipher on every row: about 5 % of a replay (docs/performance.md).
+//! loopback unless asked for, and a pool that tests only the connections that sat idle.
+//!
+//! TLS on the loopback guards nothing (the bytes never leave the machine) and costs both sides a
+//! cipher on every row: about 5 % of a replay. sqlx tests every connection it hands out with a
+//! round trip of its own by default, as many as the statements themselves on the command path
+//! (docs/performance.md).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use reqwest::Url;
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::Connection;
+
+/// A connection idle longer than this is tested before it is handed out. One in steady use is
+/// not: sqlx has just tested it as it came back to the pool, and a PostgreSQL restarted since
+/// fails its next statement, which the caller sees as it would a restart mid-statement.
+const TEST_IDLE_OVER: Duration = Duration::from_secs(1);
+
+/// The pool's options: at most `max_connections`, each tested before use only when it sat idle.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > TEST_IDLE_OVER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 /// The connection options of `url`. A loopback host (`localhost`, `127.0.0.0/8`, `::1`) goes
 /// without TLS unless the URL names an `sslmode` or `PGSSLMODE` is set; any other host keeps

@@ -12,7 +12,6 @@ use projections::consumer::Views;
 use projections::progress::Progress;
 use projections::Registry;
 use secrecy::ExposeSecret;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,8 +62,7 @@ impl Roles {
 
 /// Connects to PostgreSQL, runs the migrations and any work on older rows they left to Rust.
 pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.db_max_connections)
+    let pool = crate::postgres::pool_options(settings.db_max_connections)
         .connect_with(crate::postgres::options(
             settings.database_url.expose_secret(),
         )?)

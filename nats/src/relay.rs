@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use domain::Position;
 use sqlx::postgres::PgListener;
-use sqlx::{ConnectOptions, FromRow, PgPool, Row};
+use sqlx::{ConnectOptions, FromRow, PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
 
 use crate::envelope::EventEnvelope;
@@ -100,7 +100,8 @@ impl Relay {
     /// Runs until `stop` is cancelled: waits for leadership, then relays.
     pub async fn run(self, stop: CancellationToken) -> Result<(), RelayError> {
         // Leadership lives on a connection of its own, outside the pool: closing it (on any exit,
-        // or when the process dies) is what releases the lock.
+        // or when the process dies) is what releases the lock. Each round reads on it, so a round
+        // that succeeded was read by the leader.
         let mut leader = self.pool.connect_options().connect().await?;
         loop {
             let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
@@ -120,28 +121,19 @@ impl Relay {
         listener.listen("moim_events").await?;
         let mut cursor = None;
         let mut backoff = Duration::from_millis(1);
-        let mut leader_seen = std::time::Instant::now();
         while !stop.is_cancelled() {
             let round = async {
                 let mut at = match cursor {
                     Some(at) => at,
                     None => self.recover().await?,
                 };
-                let round = self.publish_next(&mut at).await;
+                let round = self.publish_next(&mut leader, &mut at).await;
                 cursor = Some(at);
                 round
             };
             match round.await {
                 Ok(round) if round.published as i64 == self.batch => continue,
                 Ok(round) => {
-                    // Still the leader? If the lock's connection broke, start over. Asked once
-                    // a second, not every round: until then two relays can only publish the
-                    // same next event (the order below the horizon is final), and the stream
-                    // takes it once, as every publish names the stream's last sequence.
-                    if leader_seen.elapsed() >= Duration::from_secs(1) {
-                        sqlx::query("SELECT 1").execute(&mut leader).await?;
-                        leader_seen = std::time::Instant::now();
-                    }
                     // Committed rows can wait behind an older transaction still in flight, whose
                     // end may not notify (it may write no events): look again soon, backing off.
                     let pause = if round.waiting {
@@ -217,21 +209,29 @@ impl Relay {
                 cursor.position.tx_id
             )));
         }
-        self.save_checkpoint(cursor).await?;
+        self.save_checkpoint(&mut *self.pool.acquire().await?, cursor)
+            .await?;
         tracing::info!(?cursor, "relay resumes");
         Ok(cursor)
     }
 
     /// Publishes the next batch after `at`, advancing it; answers how many were published.
     pub async fn publish_batch(&self, at: &mut Cursor) -> Result<usize, RelayError> {
-        Ok(self.publish_next(at).await?.published)
+        let mut conn = self.pool.acquire().await?;
+        Ok(self.publish_next(&mut conn, at).await?.published)
     }
 
     /// Publishes the next batch after `at`, advancing it. The same statement reads the newest
     /// event if it is committed beyond the horizon (the oldest transaction in flight), where its
     /// order is not final yet: only whether there is one is kept, which a statement of its own
-    /// asked before, once a round (docs/performance.md).
-    async fn publish_next(&self, at: &mut Cursor) -> Result<Round, RelayError> {
+    /// asked before, once a round (docs/performance.md). A running relay reads on its leader
+    /// connection, which it keeps anyway: a pooled one costs sqlx's test round trip as it goes
+    /// back, once a round.
+    async fn publish_next(
+        &self,
+        conn: &mut PgConnection,
+        at: &mut Cursor,
+    ) -> Result<Round, RelayError> {
         let fetched = sqlx::query(&format!(
             "SELECT *, true AS ready FROM ({}) below
              UNION ALL
@@ -249,7 +249,7 @@ impl Relay {
         .bind(at.position.tx_id)
         .bind(at.position.position)
         .bind(self.batch)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         let mut rows = Vec::with_capacity(fetched.len());
         let mut waiting = false;
@@ -270,7 +270,7 @@ impl Relay {
                 .map(|s| s.1 != at.stream_seq && s.0.elapsed() >= Duration::from_secs(1))
                 .unwrap_or(true);
             if stale {
-                self.save_checkpoint(*at).await?;
+                self.save_checkpoint(conn, *at).await?;
             }
             return Ok(Round {
                 published: 0,
@@ -343,7 +343,7 @@ impl Relay {
             .map(|s| s.0.elapsed() >= Duration::from_secs(1))
             .unwrap_or(true);
         if due {
-            self.save_checkpoint(*at).await?;
+            self.save_checkpoint(conn, *at).await?;
         }
         Ok(Round {
             published: rows.len(),
@@ -351,7 +351,7 @@ impl Relay {
         })
     }
 
-    async fn save_checkpoint(&self, at: Cursor) -> Result<(), RelayError> {
+    async fn save_checkpoint(&self, conn: &mut PgConnection, at: Cursor) -> Result<(), RelayError> {
         if let Ok(mut saved) = self.saved.lock() {
             *saved = (std::time::Instant::now(), at.stream_seq);
         }
@@ -364,7 +364,7 @@ impl Relay {
         .bind(at.position.tx_id)
         .bind(at.position.position)
         .bind(at.stream_seq as i64)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }

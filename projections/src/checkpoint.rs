@@ -1,7 +1,7 @@
 //! Read models' checkpoints: how far each has applied the event stream.
 
 use domain::Position;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use crate::outbox::Forget;
 use crate::Push;
@@ -108,7 +108,7 @@ pub(crate) async fn save_keeping(
 /// own: answers whether it stood there. Committed asynchronously, as the runner's batches are
 /// (a checkpoint a crash forgets only means the events are passed over again).
 pub async fn advance(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     name: &str,
     from: u64,
     to: Checkpoint,
@@ -123,7 +123,7 @@ pub async fn advance(
     .bind(to.position.position)
     .bind(to.stream_seq as i64)
     .bind(from as i64)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)
 }

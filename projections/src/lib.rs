@@ -22,6 +22,7 @@ pub mod fingerprint;
 pub mod frames;
 pub mod games;
 mod jobs;
+mod kept;
 pub mod media;
 pub mod notifications;
 pub mod outbox;

@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moim_nats::{EventEnvelope, Subjects};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::consumer::{Batch, Committed, Delivered, BATCH};
+use crate::kept::Kept;
 use crate::outbox::Outbox;
 use crate::{dead_letters, ProjectionError, Push, View};
 
@@ -103,7 +104,9 @@ impl Runner {
         // lock (read only while it does, which begins where a batch is settled).
         let mut aside: Option<Aside> = None;
         let mut probe_at = tokio::time::Instant::now();
+        let mut kept = Kept::new(self.pool.clone());
         loop {
+            let give_back_at = kept.due();
             let batch = tokio::select! {
                 // In this order, so that held messages wait no longer than promised however
                 // busy the consumer is.
@@ -111,7 +114,7 @@ impl Runner {
                 () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(probe_at), if aside.is_some() => {
                     if let Some(standing) = aside.as_mut() {
-                        if self.lock_is_free().await? {
+                        if self.lock_is_free(&mut kept).await? {
                             return Err(ProjectionError::StoodAside {
                                 view: self.view.name(),
                                 from: standing.from,
@@ -124,8 +127,13 @@ impl Runner {
                 }
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
                     let held = std::mem::take(&mut held);
-                    aside = self.settle(held, run.take(), &committed).await?;
+                    aside = self.settle(&mut kept, held, run.take(), &committed).await?;
                     probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
+                    continue;
+                }
+                () = tokio::time::sleep_until(give_back_at.unwrap_or(probe_at)),
+                    if give_back_at.is_some() => {
+                    kept.give_back();
                     continue;
                 }
                 batch = batches.recv() => batch,
@@ -162,7 +170,7 @@ impl Runner {
                 continue;
             }
             aside = self
-                .settle(std::mem::take(&mut held), longer, &committed)
+                .settle(&mut kept, std::mem::take(&mut held), longer, &committed)
                 .await?;
             probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
         }
@@ -172,11 +180,12 @@ impl Runner {
     /// elsewhere: answers since when the view stands aside, if it does now.
     async fn settle(
         &self,
+        kept: &mut Kept,
         batch: Vec<Arc<Delivered>>,
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<Option<Aside>, ProjectionError> {
-        match self.apply_batch(&batch, run, committed).await {
+        match self.apply_batch(kept, &batch, run, committed).await {
             Err(ProjectionError::LockHeld) => {
                 let view = self.view.name();
                 tracing::info!(
@@ -191,10 +200,10 @@ impl Runner {
     }
 
     /// Whether the view's lock is free: taken and let go at once.
-    async fn lock_is_free(&self) -> Result<bool, ProjectionError> {
+    async fn lock_is_free(&self, kept: &mut Kept) -> Result<bool, ProjectionError> {
         let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
             .bind(self.view.lock_key())
-            .fetch_one(&self.pool)
+            .fetch_one(kept.get().await?)
             .await?;
         Ok(free)
     }
@@ -203,16 +212,23 @@ impl Runner {
     /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
     async fn apply_batch(
         &self,
+        kept: &mut Kept,
         batch: &[Arc<Delivered>],
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
         if let Some(run) = run {
-            if self.pass_over(batch, run, committed).await? {
+            if self
+                .pass_over(kept.get().await?, batch, run, committed)
+                .await?
+            {
                 return Ok(());
             }
         }
-        match self.apply_messages(batch, false, committed).await {
+        match self
+            .apply_messages(kept.get().await?, batch, false, committed)
+            .await
+        {
             Err(error) if error.is_poison() => {
                 let reason = domain::error::chain(&error);
                 tracing::warn!(
@@ -220,7 +236,8 @@ impl Runner {
                     reason,
                     "retrying the batch one event at a time"
                 );
-                self.apply_messages(batch, true, committed).await
+                self.apply_messages(kept.get().await?, batch, true, committed)
+                    .await
             }
             other => other,
         }
@@ -233,11 +250,12 @@ impl Runner {
     /// which sorts it out.
     async fn pass_over(
         &self,
+        conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         run: Run,
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
-        if !checkpoint::advance(&self.pool, self.view.name(), run.first - 1, run.to).await? {
+        if !checkpoint::advance(conn, self.view.name(), run.first - 1, run.to).await? {
             return Ok(false);
         }
         record_progress(
@@ -283,6 +301,7 @@ impl Runner {
     /// one that cannot be applied is dead-lettered and skipped.
     async fn apply_messages(
         &self,
+        conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         careful: bool,
         committed: &Committed,
@@ -296,13 +315,12 @@ impl Runner {
         // keeps every event.
         // The lock comes before `BEGIN`: PostgreSQL makes the implicit transaction it ran in
         // the explicit one, so it is held until the commit; and should it fail (a timeout, a
-        // cancel), that implicit transaction ends with the query and the connection goes back
-        // to the pool clean, where a failure after `BEGIN` would leave it inside an aborted
-        // transaction that sqlx, which did not see it open, never rolls back. The wait for it is
+        // cancel), that implicit transaction ends with the query and the connection is left
+        // clean, where a failure after `BEGIN` would leave it inside an aborted transaction that
+        // sqlx, which did not see it open, never rolls back. The wait for it is
         // bounded (`LOCK_WAIT`, then the view stands aside), and only it: the view's own work
         // keeps the session's lock timeout.
-        let mut tx = self
-            .pool
+        let mut tx = conn
             .begin_with(format!(
                 "SET LOCAL lock_timeout = '{LOCK_WAIT}'; SELECT pg_advisory_xact_lock({}); \
                  BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = DEFAULT",

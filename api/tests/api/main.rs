@@ -17,6 +17,7 @@ mod causes;
 mod chat;
 mod chat_rooms;
 mod clubs;
+mod connections;
 mod consumers;
 mod couple_life;
 mod couples;
