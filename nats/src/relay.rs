@@ -100,8 +100,8 @@ impl Relay {
     /// Runs until `stop` is cancelled: waits for leadership, then relays.
     pub async fn run(self, stop: CancellationToken) -> Result<(), RelayError> {
         // Leadership lives on a connection of its own, outside the pool: closing it (on any exit,
-        // or when the process dies) is what releases the lock. Each round reads on it, so a round
-        // that succeeded was read by the leader.
+        // or when the process dies) is what releases the lock. Each round reads the events on it,
+        // so events a round read were read by the leader.
         let mut leader = self.pool.connect_options().connect().await?;
         loop {
             let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")

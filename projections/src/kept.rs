@@ -3,8 +3,13 @@
 //! sqlx tests each connection with a round trip of its own as it goes back to the pool. A runner
 //! taking one for each batch paid that round trip once a batch, and at a low rate every event is
 //! a batch of its own for every view (docs/performance.md). Kept, the connection goes back only
-//! once the runner has had nothing to do for a while, so an idle view holds none. A failure ends
-//! the runner's run, and the connection goes back with it, to be tested there.
+//! once the runner has had nothing to do for a while, so an idle view holds none.
+//!
+//! A failure that ends the runner's run gives the connection back with it, to be tested there.
+//! The two the runner goes on from leave it fit for the next statement: a lock held elsewhere
+//! fails the opening query before its `BEGIN`, so no transaction is left open, and a batch that
+//! fails inside its transaction drops it, which queues a `ROLLBACK` that sqlx sends before the
+//! next statement on the connection.
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
@@ -17,22 +22,16 @@ const KEEP_IDLE: Duration = Duration::from_secs(1);
 pub(crate) struct Kept {
     pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,
-    used: Instant,
 }
 
 impl Kept {
     /// Nothing kept yet; connections come from `pool`.
     pub(crate) fn new(pool: PgPool) -> Self {
-        Self {
-            pool,
-            conn: None,
-            used: Instant::now(),
-        }
+        Self { pool, conn: None }
     }
 
     /// The kept connection, taken from the pool if none is kept.
     pub(crate) async fn get(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
-        self.used = Instant::now();
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.pool.acquire().await?,
@@ -40,9 +39,10 @@ impl Kept {
         Ok(&mut **self.conn.insert(conn))
     }
 
-    /// When the kept connection is due back to the pool, if one is kept.
+    /// When the kept connection, if one is kept, is due back to the pool should the runner have
+    /// nothing to do from now on.
     pub(crate) fn due(&self) -> Option<Instant> {
-        self.conn.as_ref().map(|_| self.used + KEEP_IDLE)
+        self.conn.as_ref().map(|_| Instant::now() + KEEP_IDLE)
     }
 
     /// Gives the kept connection back to the pool.

@@ -106,6 +106,8 @@ impl Runner {
         let mut probe_at = tokio::time::Instant::now();
         let mut kept = Kept::new(self.pool.clone());
         loop {
+            // Each time round is something done, so the kept connection's idle second starts
+            // here.
             let give_back_at = kept.due();
             let batch = tokio::select! {
                 // In this order, so that held messages wait no longer than promised however
@@ -131,6 +133,7 @@ impl Runner {
                     probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
                     continue;
                 }
+                // A disabled branch's future is made but never polled: any instant will do.
                 () = tokio::time::sleep_until(give_back_at.unwrap_or(probe_at)),
                     if give_back_at.is_some() => {
                     kept.give_back();
