@@ -188,7 +188,10 @@ impl Runner {
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<Option<Aside>, ProjectionError> {
-        match self.apply_batch(kept, &batch, run, committed).await {
+        match self
+            .apply_batch(kept.get().await?, &batch, run, committed)
+            .await
+        {
             Err(ProjectionError::LockHeld) => {
                 let view = self.view.name();
                 tracing::info!(
@@ -215,23 +218,17 @@ impl Runner {
     /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
     async fn apply_batch(
         &self,
-        kept: &mut Kept,
+        conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
         if let Some(run) = run {
-            if self
-                .pass_over(kept.get().await?, batch, run, committed)
-                .await?
-            {
+            if self.pass_over(conn, batch, run, committed).await? {
                 return Ok(());
             }
         }
-        match self
-            .apply_messages(kept.get().await?, batch, false, committed)
-            .await
-        {
+        match self.apply_messages(conn, batch, false, committed).await {
             Err(error) if error.is_poison() => {
                 let reason = domain::error::chain(&error);
                 tracing::warn!(
@@ -239,8 +236,7 @@ impl Runner {
                     reason,
                     "retrying the batch one event at a time"
                 );
-                self.apply_messages(kept.get().await?, batch, true, committed)
-                    .await
+                self.apply_messages(conn, batch, true, committed).await
             }
             other => other,
         }
