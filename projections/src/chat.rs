@@ -11,9 +11,9 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::bigrams;
 use crate::decode::decode;
 use crate::frames::{seq_of, ChatMessage};
+use crate::{bigrams, chat_bulk};
 use crate::{ProjectionError, Push, ReadModel, View};
 
 /// The chat view.
@@ -594,12 +594,9 @@ enum Insert {
     Fresh,
 }
 
-/// The statement that writes a pending run, with `$conflict` as its insert's conflict clause: a
-/// literal, so each variant is one static string.
-macro_rules! flush_sql {
-    ($conflict:literal) => {
-        concat!(
-            "WITH batch AS (
+/// The statement that writes a pending run live. A replay writes one with `COPY` instead
+/// ([`chat_bulk`]), which keeps the counts and pointers this keeps.
+const FLUSH: &str = "WITH batch AS (
                  SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
                                       $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
                                       $10::int[], $11::int[])
@@ -622,9 +619,7 @@ macro_rules! flush_sql {
                         CASE WHEN b.media_id IS NULL THEN 'text' ELSE 'image' END,
                         ($12::bigint[])[b.grams_from:b.grams_to]
                  FROM batch b JOIN base USING (room_id)
-                 ",
-            $conflict,
-            "
+                 ON CONFLICT DO NOTHING
              ), readers AS (
                  UPDATE chat_room_members m SET last_read_seq = GREATEST(m.last_read_seq, s.seq)
                  FROM (SELECT room_id, sender_id, max(seq) AS seq FROM batch GROUP BY 1, 2) s
@@ -637,25 +632,22 @@ macro_rules! flush_sql {
                                      last_message_at = latest.sent_at,
                                      text_count = GREATEST(r.text_count,
                                                            base.n0 + latest.seq - base.first_seq + 1)
-             FROM latest JOIN base USING (room_id) WHERE r.room_id = latest.room_id"
-        )
-    };
-}
+             FROM latest JOIN base USING (room_id) WHERE r.room_id = latest.room_id";
 
 /// Messages waiting to be written together.
 #[derive(Default)]
-struct Pending {
-    room_ids: Vec<Uuid>,
-    seqs: Vec<i64>,
-    message_ids: Vec<Uuid>,
-    sender_ids: Vec<Uuid>,
-    client_msg_ids: Vec<Uuid>,
-    bodies: Vec<String>,
+pub(crate) struct Pending {
+    pub(crate) room_ids: Vec<Uuid>,
+    pub(crate) seqs: Vec<i64>,
+    pub(crate) message_ids: Vec<Uuid>,
+    pub(crate) sender_ids: Vec<Uuid>,
+    pub(crate) client_msg_ids: Vec<Uuid>,
+    pub(crate) bodies: Vec<String>,
     /// The bodies' search pairs.
-    grams: bigrams::Packed,
-    sent_ats: Vec<DateTime<Utc>>,
-    recipients: Vec<i32>,
-    media_ids: Vec<Option<Uuid>>,
+    pub(crate) grams: bigrams::Packed,
+    pub(crate) sent_ats: Vec<DateTime<Utc>>,
+    pub(crate) recipients: Vec<i32>,
+    pub(crate) media_ids: Vec<Option<Uuid>>,
 }
 
 impl Pending {
@@ -685,11 +677,16 @@ impl Pending {
         if self.seqs.is_empty() {
             return Ok(());
         }
-        let sql = match insert {
-            Insert::Idempotent => flush_sql!("ON CONFLICT DO NOTHING"),
-            Insert::Fresh => flush_sql!(""),
-        };
-        sqlx::query(sql)
+        match insert {
+            Insert::Idempotent => self.insert(tx).await?,
+            Insert::Fresh => chat_bulk::write(tx, self).await?,
+        }
+        *self = Self::default();
+        Ok(())
+    }
+
+    async fn insert(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query(FLUSH)
             .bind(&self.room_ids)
             .bind(&self.seqs)
             .bind(&self.message_ids)
@@ -704,7 +701,6 @@ impl Pending {
             .bind(&self.grams.pairs)
             .execute(&mut *tx)
             .await?;
-        *self = Self::default();
         Ok(())
     }
 }

@@ -7,8 +7,10 @@
 //! and acks the messages only after that commits, so a redelivered message changes nothing.
 
 pub mod bigrams;
+mod binary_copy;
 pub mod board;
 pub mod chat;
+mod chat_bulk;
 pub mod chat_search;
 pub mod checkpoint;
 pub mod clubs;

@@ -79,6 +79,18 @@ async fn replaying_every_view_rebuilds_what_was_built_live() {
     ] {
         assert_eq!(answer.status, StatusCode::OK, "{what}: {:?}", answer.body);
     }
+    // Messages after system ones: a replay writes them as a run of their own, whose running
+    // counts start from the count the room had.
+    for body in ["m15", "m16"] {
+        let sent = app
+            .post(
+                &path("/messages"),
+                &lee,
+                json!({ "client_msg_id": Uuid::now_v7(), "body": body }),
+            )
+            .await;
+        ok(&sent, StatusCode::CREATED);
+    }
     let public = app
         .post(
             "/chat/rooms",
