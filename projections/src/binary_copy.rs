@@ -1,11 +1,12 @@
 //! Rows for `COPY … FROM STDIN (FORMAT binary)`: how a replay writes a view's bulk rows.
 //!
-//! `COPY` writes a page's rows together (one WAL record, one heap insert call) where an
-//! `INSERT … SELECT` writes them one by one, and the binary format spares PostgreSQL parsing
-//! each value's text (docs/performance.md). A binary field is exactly what sqlx sends for a bound
-//! parameter of that type, so each value is encoded by sqlx's own `Encode`, and only the framing
-//! (PostgreSQL's "Binary Format" for `COPY`: a header, a field count per row, a length per field,
-//! a trailer) is written here.
+//! `COPY` inserts rows in buffered groups, a page's worth under one WAL record, where an
+//! `INSERT … SELECT` inserts them one at a time (docs/performance.md, "Replay, eighth slice").
+//! A binary field holds what sqlx sends for a bound parameter of PostgreSQL's built-in scalar
+//! types and arrays of them, so each value is encoded by sqlx's own `Encode`, and only the
+//! framing (PostgreSQL's binary format for `COPY`: a header, a field count per row, a length per
+//! field, a trailer) is written here. Types sqlx completes after encoding (its type-OID holes for
+//! user-declared types, the version byte of `json`) must not be used.
 
 use sqlx::encode::IsNull;
 use sqlx::postgres::PgArgumentBuffer;
@@ -23,11 +24,14 @@ pub(crate) struct BinaryCopy {
 }
 
 impl BinaryCopy {
-    /// Rows of `columns` fields each.
-    pub(crate) fn new(columns: i16) -> Self {
+    /// Rows with a field for each of `columns`.
+    pub(crate) fn new(columns: &[&str]) -> Self {
         let mut buf = PgArgumentBuffer::default();
         buf.extend_from_slice(HEADER);
-        Self { buf, columns }
+        Self {
+            buf,
+            columns: i16::try_from(columns.len()).unwrap_or(i16::MAX),
+        }
     }
 
     /// Starts a row: its fields follow, one [`field`](Self::field) each, in the statement's
@@ -55,16 +59,16 @@ impl BinaryCopy {
         Ok(())
     }
 
-    /// Sends the rows with `statement` (a `COPY … FROM STDIN (FORMAT binary)`); answers how many
-    /// it wrote.
+    /// Sends the rows with `statement`, a `COPY … FROM STDIN (FORMAT binary)` naming the columns.
     pub(crate) async fn send(
         mut self,
         conn: &mut PgConnection,
         statement: &str,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<(), sqlx::Error> {
         self.buf.extend_from_slice(TRAILER);
         let mut copy = conn.copy_in_raw(statement).await?;
         copy.send(self.buf.as_slice()).await?;
-        copy.finish().await
+        copy.finish().await?;
+        Ok(())
     }
 }

@@ -665,10 +665,11 @@ impl Pending {
         self.media_ids.push(e.media_id);
     }
 
-    /// Writes the messages with one statement: inserts them, moves each room's latest seq and
-    /// message count, and each sender's read pointer. A pending run holds only sent messages,
-    /// in order and without gaps per room (a system message flushes it), so each message's
-    /// running count `n` is the count before the run plus its place in it.
+    /// Writes the messages, moves each room's latest seq and message count, and each sender's
+    /// read pointer: live with one statement, in a replay with `COPY` ([`chat_bulk`]). A pending
+    /// run holds only sent messages, in order and without gaps per room (a system message
+    /// flushes it), so each message's running count `n` is the count before the run plus its
+    /// place in it.
     async fn flush(
         &mut self,
         tx: &mut PgConnection,
@@ -705,7 +706,7 @@ impl Pending {
     }
 }
 
-/// Applies events in order, writing each run of sent messages with one statement.
+/// Applies events in order, writing each run of sent messages together.
 async fn apply_many(
     tx: &mut PgConnection,
     events: &[&EventEnvelope],

@@ -8,6 +8,7 @@
 //! system message ends a run), so each message's running count is the count before the run plus
 //! its place in it. The replay tests compare the two.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -18,10 +19,21 @@ use crate::binary_copy::BinaryCopy;
 use crate::chat::Pending;
 use crate::ProjectionError;
 
-const COPY: &str = "COPY chat_messages (room_id, seq, message_id, sender_id, client_msg_id, body,
-                                        sent_at, recipients, n, media_id, kind, grams)
-                    FROM STDIN (FORMAT binary)";
-const COLUMNS: i16 = 12;
+/// The columns the rows give, in the order each row gives its fields.
+const COLUMNS: &[&str] = &[
+    "room_id",
+    "seq",
+    "message_id",
+    "sender_id",
+    "client_msg_id",
+    "body",
+    "sent_at",
+    "recipients",
+    "n",
+    "media_id",
+    "kind",
+    "grams",
+];
 
 /// Each room's count before the run: the running count of the message before its first.
 const COUNTS_BEFORE: &str = "SELECT f.room_id, p.n
@@ -54,14 +66,24 @@ pub(crate) async fn write(tx: &mut PgConnection, run: &Pending) -> Result<(), Pr
     let mut rooms: HashMap<Uuid, Room> = HashMap::new();
     let mut readers: HashMap<(Uuid, Uuid), i64> = HashMap::new();
     for (i, (&room_id, &seq)) in run.room_ids.iter().zip(&run.seqs).enumerate() {
-        rooms
-            .entry(room_id)
-            .and_modify(|room| room.last = i)
-            .or_insert(Room {
-                first_seq: seq,
-                before: 0,
-                last: i,
-            });
+        match rooms.entry(room_id) {
+            Entry::Occupied(mut room) => {
+                // The counts below take each message's place from its seq: a run that skipped
+                // or repeated one would count wrong rather than fail.
+                let due = run.seqs[room.get().last] + 1;
+                if seq != due {
+                    return Err(ProjectionError::OutOfOrder { room_id, seq, due });
+                }
+                room.get_mut().last = i;
+            }
+            Entry::Vacant(room) => {
+                room.insert(Room {
+                    first_seq: seq,
+                    before: 0,
+                    last: i,
+                });
+            }
+        }
         let read = readers.entry((room_id, run.sender_ids[i])).or_insert(seq);
         *read = (*read).max(seq);
     }
@@ -107,7 +129,11 @@ pub(crate) async fn write(tx: &mut PgConnection, run: &Pending) -> Result<(), Pr
         rows.field(&kind)?;
         rows.field(&grams)?;
     }
-    rows.send(&mut *tx, COPY).await?;
+    let copy = format!(
+        "COPY chat_messages ({}) FROM STDIN (FORMAT binary)",
+        COLUMNS.join(", ")
+    );
+    rows.send(&mut *tx, &copy).await?;
 
     let (mut reader_rooms, mut reader_ids, mut read_seqs) = (Vec::new(), Vec::new(), Vec::new());
     for ((room_id, user_id), seq) in readers {
@@ -135,8 +161,9 @@ pub(crate) async fn write(tx: &mut PgConnection, run: &Pending) -> Result<(), Pr
     Ok(())
 }
 
-/// [`bigrams::Packed`](crate::bigrams::Packed)'s 1-based inclusive `from..=to` as a slice range.
+/// [`bigrams::Packed`](crate::bigrams::Packed)'s 1-based inclusive `from..=to` (empty where
+/// `from` is past `to`) as a slice range. Packed makes both from lengths, so neither is below 0.
 fn slice(from: i32, to: i32) -> std::ops::Range<usize> {
-    let from = usize::try_from(from).unwrap_or(1).saturating_sub(1);
-    from..usize::try_from(to).unwrap_or(0).max(from)
+    let (from, to) = (from.unsigned_abs() as usize, to.unsigned_abs() as usize);
+    from - 1..to
 }

@@ -52,6 +52,17 @@ pub enum ProjectionError {
         /// What came.
         got: u64,
     },
+    /// A replay met a room's messages out of order: a store that breaks the aggregate's own
+    /// numbering.
+    #[error("room {room_id}: message {seq} came where {due} was due")]
+    OutOfOrder {
+        /// The room.
+        room_id: uuid::Uuid,
+        /// The message's seq.
+        seq: i64,
+        /// The seq that should have come.
+        due: i64,
+    },
     /// A view's lock stayed held elsewhere (by a replay) past the wait a batch allows.
     #[error("the view's lock is held elsewhere")]
     LockHeld,

@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use moim_nats::EventEnvelope;
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -301,9 +302,14 @@ impl Shadow {
     ) -> Result<(), ProjectionError> {
         while let Some(share) = shares.recv().await {
             let events = share.events();
-            let mut tx = pool.begin().await?;
+            let mut lane = Lane {
+                conn: pool.acquire().await?,
+                finished: false,
+            };
+            let mut tx = lane.conn.begin().await?;
             apply_into(&mut tx, &self.schema, self.view, &events).await?;
             tx.commit().await?;
+            lane.finished = true;
         }
         Ok(())
     }
@@ -331,6 +337,22 @@ impl Shadow {
         .execute(pool)
         .await?;
         Ok(())
+    }
+}
+
+/// A lane's connection for one batch: closed rather than pooled unless the batch committed. A
+/// lane dropped with a statement half-answered (a `COPY` cancelled after its end was sent, which
+/// sqlx does not track) must not hand a connection out of step to anyone.
+struct Lane {
+    conn: PoolConnection<Postgres>,
+    finished: bool,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
     }
 }
 

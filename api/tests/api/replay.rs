@@ -554,6 +554,41 @@ async fn a_replay_with_a_failing_view_swaps_in_none_of_its_views() {
     );
 }
 
+/// Stores the room's one message again, as no command would: `seqs_on` seqs past it, under a new
+/// message id when `new_id`; answers once the live chat view has it.
+async fn store_the_message_again(
+    app: &crate::helpers::TestApp,
+    room: Uuid,
+    seqs_on: i64,
+    new_id: bool,
+) {
+    let (tx, position): (i64, i64) = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata, event_id)
+         SELECT aggregate_type, aggregate_id, sequence + 1, event_type, event_version,
+                jsonb_set(jsonb_set(payload, '{MessageSent,seq}',
+                                    to_jsonb((payload #>> '{MessageSent,seq}')::bigint + $2)),
+                          '{MessageSent,message_id}',
+                          CASE WHEN $3 THEN to_jsonb(gen_random_uuid())
+                               ELSE payload #> '{MessageSent,message_id}' END),
+                metadata, gen_random_uuid()
+         FROM events WHERE aggregate_id = $1 AND event_type = 'MessageSent'
+         RETURNING tx_id::text::bigint, position",
+    )
+    .bind(room.to_string())
+    .bind(seqs_on)
+    .bind(new_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let chat = Registry::standard().get("chat").unwrap();
+    let stored = domain::Position {
+        tx_id: tx,
+        position,
+    };
+    assert!(view_reached(&app.pool, chat, stored, Duration::from_secs(20)).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_whose_events_break_a_unique_index_built_after_filling_swaps_in_nothing() {
     let app = spawn_app().await;
@@ -564,26 +599,8 @@ async fn a_replay_whose_events_break_a_unique_index_built_after_filling_swaps_in
     // live, the chat view keeps the first; a replay checks the id's uniqueness only once the
     // messages are in (`chat_messages_message_id_key` is built, partition by partition, after
     // filling).
-    let (tx, position): (i64, i64) = sqlx::query_as(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                             payload, metadata, event_id)
-         SELECT aggregate_type, aggregate_id, sequence + 1, event_type, event_version,
-                jsonb_set(payload, '{MessageSent,seq}',
-                          to_jsonb((payload #>> '{MessageSent,seq}')::bigint + 1)),
-                metadata, gen_random_uuid()
-         FROM events WHERE aggregate_id = $1 AND event_type = 'MessageSent'
-         RETURNING tx_id::text::bigint, position",
-    )
-    .bind(room.to_string())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
     let chat = Registry::standard().get("chat").unwrap();
-    let stored = domain::Position {
-        tx_id: tx,
-        position,
-    };
-    assert!(view_reached(&app.pool, chat, stored, Duration::from_secs(20)).await);
+    store_the_message_again(&app, room, 1, false).await;
     let rows = |pool: PgPool| async move {
         let (oid, count): (i64, i64) = sqlx::query_as(
             "SELECT 'public.chat_messages'::regclass::oid::bigint,
@@ -606,6 +623,30 @@ async fn a_replay_whose_events_break_a_unique_index_built_after_filling_swaps_in
     );
     assert_eq!(
         rows(app.pool.clone()).await,
+        before,
+        "the live tables stayed in place"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_meeting_a_room_s_messages_out_of_order_fails_and_swaps_in_nothing() {
+    let app = spawn_app().await;
+    let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
+    let room = app.create_room(&kim, &[&lee]).await;
+    say(&app, room, &kim, "hello").await;
+    // A message stored two seqs past the last, as no command writes: a replay writes a run of
+    // messages with each one's running count taken from its seq, so it must refuse the gap
+    // rather than count wrong.
+    store_the_message_again(&app, room, 2, true).await;
+    let chat = Registry::standard().get("chat").unwrap();
+    let fingerprint = || async { dump(&app.pool).await };
+    let before = fingerprint().await;
+
+    let replayed = projections::replay::replay(&app.pool, chat, false).await;
+    let error = domain::error::chain(&replayed.unwrap_err());
+    assert!(error.contains("was due"), "{error}");
+    assert_eq!(
+        fingerprint().await,
         before,
         "the live tables stayed in place"
     );
