@@ -341,8 +341,8 @@ impl Shadow {
 }
 
 /// A lane's connection for one batch: closed rather than pooled unless the batch committed. A
-/// lane dropped with a statement half-answered (a `COPY` cancelled after its end was sent, which
-/// sqlx does not track) must not hand a connection out of step to anyone.
+/// lane dropped with a statement half-answered (a `COPY` cancelled once begun, whose replies sqlx
+/// does not track) must not hand a connection out of step to anyone.
 struct Lane {
     conn: PoolConnection<Postgres>,
     finished: bool,

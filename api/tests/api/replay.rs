@@ -555,7 +555,8 @@ async fn a_replay_with_a_failing_view_swaps_in_none_of_its_views() {
 }
 
 /// Stores the room's one message again, as no command would: `seqs_on` seqs past it, under a new
-/// message id when `new_id`; answers once the live chat view has it.
+/// message id when `new_id`; answers once the live chat view has applied it. The room must hold
+/// one message, its last event.
 async fn store_the_message_again(
     app: &crate::helpers::TestApp,
     room: Uuid,
