@@ -44,6 +44,8 @@ const COUNTS_BEFORE: &str = "SELECT f.room_id, p.n
      JOIN LATERAL (SELECT n FROM chat_messages
                    WHERE room_id = f.room_id AND seq = f.first_seq - 1 LIMIT 1) p ON true";
 
+/// What the rows move, from values worked out here: each sender's read pointer, and each room's
+/// latest seq, its time and the room's count. `GREATEST`, as live, so a run never moves one back.
 const AFTER: &str = "WITH readers AS (
          UPDATE chat_room_members m SET last_read_seq = GREATEST(m.last_read_seq, s.seq)
          FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS s(room_id, user_id, seq)
