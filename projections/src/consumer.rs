@@ -5,8 +5,9 @@
 //! deliver every event eight times, and receiving and dropping them was a good part of Moim's
 //! CPU per send (docs/performance.md). The consumer acks a message (`AckPolicy::All`: everything
 //! before it too) once every view has committed past it, or let it by while standing aside (its
-//! lock held by a replay, [`crate::runner`]), so a crash anywhere has it delivered again, and
-//! each view passes over what its checkpoint already holds.
+//! lock held by a replay, or after it failed, [`crate::runner`]), so a crash anywhere has it
+//! delivered again, and each view passes over what its checkpoint already holds. A view is not
+//! handed a batch its checkpoint held when the run began.
 //!
 //! One process runs the views at a time: it holds every view's leader lock, taken in the
 //! registry's order, so that two processes starting together never split them, and a Moim of
@@ -144,7 +145,7 @@ impl Views {
                     tracing::info!(
                         view,
                         from,
-                        "a view's lock is free again; re-creating the consumer"
+                        "a view that stood aside reads what it let by; re-creating the consumer"
                     );
                 }
                 Err(error) => {
@@ -364,7 +365,14 @@ impl Views {
                     }
                     let batch: Batch = fresh.into();
                     unacked.extend(batch.iter().cloned());
-                    for feed in &feeds {
+                    let last = batch.last().map_or(0, |delivered| delivered.seq);
+                    for (feed, &start) in feeds.iter().zip(&starts) {
+                        // The consumer starts after the lowest checkpoint: a view that holds
+                        // all of a batch already (one stood aside, say, and the others went
+                        // on) is not handed it to pass over.
+                        if last <= start {
+                            continue;
+                        }
                         if feed.send(batch.clone()).await.is_err() {
                             // That view has ended: `views` gives its answer next.
                             break;

@@ -66,9 +66,9 @@ pub enum ProjectionError {
     /// A view's lock stayed held elsewhere (by a replay) past the wait a batch allows.
     #[error("the view's lock is held elsewhere")]
     LockHeld,
-    /// A view let messages by while its lock was held elsewhere (a replay's); the consumer is
-    /// made again after the lowest checkpoint to hand them to it.
-    #[error("the {view} view stood aside from stream sequence {from} while its lock was held")]
+    /// A view let messages by while its lock was held elsewhere (a replay's) or after it failed;
+    /// the consumer is made again after the lowest checkpoint to hand them to it.
+    #[error("the {view} view stood aside from stream sequence {from}")]
     StoodAside {
         /// Which view.
         view: &'static str,
@@ -108,6 +108,16 @@ impl ProjectionError {
             Self::Database(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
             _ => false,
         }
+    }
+
+    /// Whether a view's batch failed in the view's own work (its connection, its statements),
+    /// which the view waits out standing aside while the others go on ([`crate::runner`]).
+    /// Anything else (the consumer, NATS, a gap) starts every view again.
+    pub(crate) fn is_the_views_own(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(_) | Self::TimedOut(_) | Self::Encode(_)
+        )
     }
 
     /// Wraps an async-nats error with what was being done.

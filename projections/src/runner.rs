@@ -15,10 +15,17 @@
 //! views, which would otherwise wait with it once `max_ack_pending` is reached, and it touches
 //! nothing meanwhile. Once the lock is free it ends the run, and the consumer is made again
 //! after the lowest checkpoint: the one the replay set, or the view's own if the replay failed.
+//!
+//! A view whose batch fails in its own work (its connection, a statement PostgreSQL refuses)
+//! stands aside the same way, so that one broken view neither holds the others back nor has
+//! them all start again: it ends the run to try again after a wait that doubles with each
+//! failure in a row, from half a second up to half a minute.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use moim_nats::{EventEnvelope, Subjects};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
@@ -44,6 +51,12 @@ const LOCK_WAIT: &str = "2s";
 /// How often a view that stood aside tries whether its lock is free again.
 const ASIDE_PROBE: Duration = Duration::from_secs(1);
 
+/// How long a view that failed stands aside before it tries again, the first time in a row.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+
+/// The longest a view that keeps failing stands aside between tries.
+const RETRY_MOST: Duration = Duration::from_secs(30);
+
 /// How often a view that stands aside says so again: a lock that stays held (a replay that
 /// hangs, a forgotten session) leaves the view stale, and its lag gauges stand still meanwhile.
 const ASIDE_TOLD: Duration = Duration::from_secs(60);
@@ -55,6 +68,8 @@ pub(crate) struct Runner {
     subjects: Subjects,
     view: View,
     outbox: Outbox,
+    /// How many of the view's batches failed in a row, across the consumer's runs.
+    failures: AtomicU32,
 }
 
 impl Runner {
@@ -71,6 +86,7 @@ impl Runner {
             subjects,
             view,
             outbox: Outbox::default(),
+            failures: AtomicU32::new(0),
         }
     }
 
@@ -116,7 +132,7 @@ impl Runner {
                 () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(probe_at), if aside.is_some() => {
                     if let Some(standing) = aside.as_mut() {
-                        if self.lock_is_free(&mut kept).await? {
+                        if standing.failed() || self.lock_is_free(&mut kept).await? {
                             return Err(ProjectionError::StoodAside {
                                 view: self.view.name(),
                                 from: standing.from,
@@ -130,7 +146,7 @@ impl Runner {
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
                     let held = std::mem::take(&mut held);
                     aside = self.settle(&mut kept, held, run.take(), &committed).await?;
-                    probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
+                    probe_at = next_try(aside.as_ref());
                     continue;
                 }
                 // A disabled branch's future is made but never polled: any instant will do.
@@ -175,12 +191,13 @@ impl Runner {
             aside = self
                 .settle(&mut kept, std::mem::take(&mut held), longer, &committed)
                 .await?;
-            probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
+            probe_at = next_try(aside.as_ref());
         }
     }
 
     /// Applies `batch` ([`Self::apply_batch`]), or lets it by if the view's lock stays held
-    /// elsewhere: answers since when the view stands aside, if it does now.
+    /// elsewhere or the view fails at it: answers why and since when the view stands aside, if
+    /// it does now.
     async fn settle(
         &self,
         kept: &mut Kept,
@@ -188,21 +205,45 @@ impl Runner {
         run: Option<Run>,
         committed: &Committed,
     ) -> Result<Option<Aside>, ProjectionError> {
-        match self
-            .apply_batch(kept.get().await?, &batch, run, committed)
-            .await
-        {
+        let applied = match kept.get().await {
+            Ok(conn) => self.apply_batch(conn, &batch, run, committed).await,
+            Err(error) => Err(error.into()),
+        };
+        let view = self.view.name();
+        let why = match applied {
+            Ok(()) => {
+                self.failures.store(0, Ordering::Relaxed);
+                return Ok(None);
+            }
             Err(ProjectionError::LockHeld) => {
-                let view = self.view.name();
                 tracing::info!(
                     view,
                     "the view's lock is held elsewhere (a replay?); standing aside until it is free"
                 );
-                let_by(&batch, committed);
-                Ok(batch.first().map(|first| Aside::begin(view, first.seq)))
+                Why::LockHeld
             }
-            other => other.map(|()| None),
-        }
+            Err(error) if error.is_the_views_own() => {
+                // The connection goes back to be tested: the failure may have been its own.
+                kept.give_back();
+                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                let wait = retry_wait(failures);
+                let error = domain::error::chain(&error);
+                tracing::warn!(
+                    view,
+                    error,
+                    failures,
+                    retry_in_ms = wait.as_millis(),
+                    "the view failed; it stands aside, so the others go on, and tries again"
+                );
+                metrics::counter!("projection_failures_total", "view" => view).increment(1);
+                Why::Failed(wait)
+            }
+            Err(error) => return Err(error),
+        };
+        let_by(&batch, committed);
+        Ok(batch
+            .first()
+            .map(|first| Aside::begin(view, first.seq, why)))
     }
 
     /// Whether the view's lock is free: taken and let go at once.
@@ -468,13 +509,23 @@ impl Runner {
 /// PostgreSQL's answer to a lock waited for past `lock_timeout`.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
-/// A view standing aside while its lock is held elsewhere; `projection_standing_aside` is 1
-/// while this lives, however the view's run ends.
+/// Why a view stands aside.
+enum Why {
+    /// Its lock is held elsewhere: it tries the lock every `ASIDE_PROBE`.
+    LockHeld,
+    /// It failed: it tries again after this long.
+    Failed(Duration),
+}
+
+/// A view standing aside while its lock is held elsewhere or after it failed;
+/// `projection_standing_aside` is 1 while this lives, however the view's run ends.
 struct Aside {
     /// Which view.
     view: &'static str,
     /// The first message it let by.
     from: u64,
+    /// Why.
+    why: Why,
     /// Since when.
     since: tokio::time::Instant,
     /// When it last said so.
@@ -483,14 +534,28 @@ struct Aside {
 
 impl Aside {
     /// `view` begins standing aside, the first message it lets by being `from`.
-    fn begin(view: &'static str, from: u64) -> Self {
+    fn begin(view: &'static str, from: u64, why: Why) -> Self {
         metrics::gauge!("projection_standing_aside", "view" => view).set(1.0);
         let now = tokio::time::Instant::now();
         Self {
             view,
             from,
+            why,
             since: now,
             told_at: now,
+        }
+    }
+
+    /// Whether it failed, and so ends its run at its next try without asking for its lock.
+    fn failed(&self) -> bool {
+        matches!(self.why, Why::Failed(_))
+    }
+
+    /// How long after it began it first tries whether it may stop standing aside.
+    fn first_try(&self) -> Duration {
+        match self.why {
+            Why::LockHeld => ASIDE_PROBE,
+            Why::Failed(wait) => wait,
         }
     }
 
@@ -512,6 +577,24 @@ impl Drop for Aside {
     fn drop(&mut self) {
         metrics::gauge!("projection_standing_aside", "view" => self.view).set(0.0);
     }
+}
+
+/// When a view that settled a batch next tries whether it may stop standing aside, if it stands
+/// aside now.
+fn next_try(aside: Option<&Aside>) -> tokio::time::Instant {
+    tokio::time::Instant::now() + aside.map_or(ASIDE_PROBE, Aside::first_try)
+}
+
+/// How long a view that failed `failures` times in a row stands aside before it tries again.
+fn retry_wait(failures: u32) -> Duration {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(RETRY_FIRST)
+        .with_max_delay(RETRY_MOST)
+        .without_max_times()
+        .build()
+        // Past the few doublings that reach the longest wait, the count no longer matters.
+        .nth(usize::try_from(failures.clamp(1, 32) - 1).unwrap_or_default())
+        .unwrap_or(RETRY_MOST)
 }
 
 /// Lets a batch by unapplied while the view stands aside: the consumer may ack it for the other
@@ -590,5 +673,22 @@ fn record_progress(
     }
     if let Some(last) = last {
         metrics::gauge!("projection_lag_events", "view" => view).set(last.pending as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_failing_in_a_row_waits_twice_as_long_each_time_up_to_half_a_minute() {
+        let waits: Vec<u64> = (1..=8)
+            .map(|failures| retry_wait(failures).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
+        );
+        assert_eq!(retry_wait(u32::MAX), RETRY_MOST, "however long it fails");
     }
 }

@@ -3,7 +3,8 @@
 //! doubling anything; one process leads every view, and a standby takes them all over when it
 //! stops; a view whose last commits PostgreSQL forgot reads them again without waiting; a view
 //! whose lock a replay holds stands aside, so the others are acked and stop on time, and reads
-//! what it let by once the lock is free.
+//! what it let by once the lock is free; a view that fails stands aside too, so the others go
+//! on, and reads what it let by once it is mended.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -182,6 +183,75 @@ async fn a_view_whose_lock_a_replay_holds_stands_aside_and_reads_what_it_let_by_
         "once the lock is free the chat view reads what it let by, with no new event to show it"
     );
     assert_eq!(messages_in(&app, room).await, (7, 7), "every message once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_that_fails_stands_aside_so_the_others_go_on_and_reads_what_it_let_by_once_mended() {
+    let (app, kim, _, room) = a_room_without_views().await;
+    let _views = app.instance(VIEWS).await;
+    let token = say(&app, room, &kim, "before the disk filled")
+        .await
+        .token();
+    views_reached(&app, &token, &[]).await;
+
+    // The chat view's table refuses rows, as a full disk would: nothing is wrong with the events.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'no space left' USING ERRCODE = 'disk_full'; END $$;
+         CREATE TRIGGER disk_full BEFORE INSERT ON chat_messages
+             FOR EACH STATEMENT EXECUTE FUNCTION refuse_rows();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let chat = projections::chat::VIEW;
+    let mut token = String::new();
+    for i in 0..5 {
+        token = say(&app, room, &kim, &format!("while full {i}"))
+            .await
+            .token();
+    }
+    views_reached(&app, &token, &[chat]).await;
+    assert!(
+        everything_acked(&app).await,
+        "what the failing view let by is acked, so it holds nothing back for the others"
+    );
+    assert_eq!(messages_in(&app, room).await, (1, 1));
+    let others = checkpoints_but(&app, chat).await;
+
+    // Mended, it reads what it let by at its next try, with no new event to show it.
+    sqlx::raw_sql("DROP TRIGGER disk_full ON chat_messages")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        view_reached(
+            &app.pool,
+            chat,
+            token.parse().unwrap(),
+            Duration::from_secs(40)
+        )
+        .await,
+        "the mended chat view catches up"
+    );
+    assert_eq!(messages_in(&app, room).await, (6, 6), "every message once");
+    assert_eq!(
+        checkpoints_but(&app, chat).await,
+        others,
+        "the consumer made again for the chat view's sake did not hand the others what they held"
+    );
+}
+
+/// Every view's checkpoint but `apart`'s, with when it was last written.
+async fn checkpoints_but(app: &TestApp, apart: projections::View) -> Vec<(String, i64, String)> {
+    sqlx::query_as(
+        "SELECT name, stream_seq, updated_at::text FROM projection_checkpoints
+         WHERE name <> $1 ORDER BY name",
+    )
+    .bind(apart.name())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
 }
 
 /// Whether the views' consumer comes to have acked everything in the stream.
