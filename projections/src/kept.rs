@@ -5,11 +5,12 @@
 //! a batch of its own for every view (docs/performance.md). Kept, the connection goes back only
 //! once the runner has had nothing to do for a while, so an idle view holds none.
 //!
-//! A failure that ends the runner's run gives the connection back with it, to be tested there.
-//! The two the runner goes on from leave it fit for the next statement: a lock held elsewhere
-//! fails the opening query before its `BEGIN`, so no transaction is left open, and a batch that
-//! fails inside its transaction drops it, which queues a `ROLLBACK` that sqlx sends before the
-//! next statement on the connection.
+//! A failure that ends the runner's run gives the connection back with it, to be tested there,
+//! and so does a failure of the view's own, which it goes on from standing aside. The others it
+//! goes on from leave the connection fit for the next statement: a lock held elsewhere fails the
+//! opening query before its `BEGIN`, so no transaction is left open, and a batch of events one
+//! of which is at fault drops its transaction, which queues a `ROLLBACK` that sqlx sends before
+//! the next statement on the connection.
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};

@@ -18,8 +18,12 @@
 //!
 //! A view whose batch fails in its own work (its connection, a statement PostgreSQL refuses)
 //! stands aside the same way, so that one broken view neither holds the others back nor has
-//! them all start again: it ends the run to try again after a wait that doubles with each
-//! failure in a row, from half a second up to half a minute.
+//! them all start again. It keeps the batch it failed at and tries it again, rolled back, after
+//! a wait that doubles with each failure in a row, from half a second up to half a minute. It
+//! ends the run, so that the consumer hands it what it let by, only once that try goes through
+//! (or meets a replay's lock, or an event at fault, which the next run sorts out). Ending the
+//! run at every try instead would have the others wait, at every try, for the consumer to
+//! deliver again all the view let by, which grows for as long as it stays broken.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -27,7 +31,7 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use moim_nats::{EventEnvelope, Subjects};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -116,8 +120,8 @@ impl Runner {
         let mut held: Vec<Arc<Delivered>> = Vec::new();
         let mut run: Option<Run> = None;
         let mut held_until = tokio::time::Instant::now();
-        // Whether the view stands aside (see the module's notes), and when it next tries its
-        // lock (read only while it does, which begins where a batch is settled).
+        // Whether the view stands aside (see the module's notes), and when it next tries whether
+        // it may stop (read only while it does, which begins where a batch is settled).
         let mut aside: Option<Aside> = None;
         let mut probe_at = tokio::time::Instant::now();
         let mut kept = Kept::new(self.pool.clone());
@@ -132,15 +136,14 @@ impl Runner {
                 () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(probe_at), if aside.is_some() => {
                     if let Some(standing) = aside.as_mut() {
-                        if standing.failed() || self.lock_is_free(&mut kept).await? {
+                        if self.may_stop_aside(&mut kept, standing).await? {
                             return Err(ProjectionError::StoodAside {
                                 view: self.view.name(),
                                 from: standing.from,
                             });
                         }
-                        standing.still_held();
                     }
-                    probe_at = tokio::time::Instant::now() + ASIDE_PROBE;
+                    probe_at = next_try(aside.as_ref());
                     continue;
                 }
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
@@ -222,28 +225,104 @@ impl Runner {
                 );
                 Why::LockHeld
             }
-            Err(error) if error.is_the_views_own() => {
-                // The connection goes back to be tested: the failure may have been its own.
-                kept.give_back();
-                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                let wait = retry_wait(failures);
-                let error = domain::error::chain(&error);
-                tracing::warn!(
-                    view,
-                    error,
-                    failures,
-                    retry_in_ms = wait.as_millis(),
-                    "the view failed; it stands aside, so the others go on, and tries again"
-                );
-                metrics::counter!("projection_failures_total", "view" => view).increment(1);
-                Why::Failed(wait)
-            }
+            Err(error) if error.is_the_views_own() => Why::Failed {
+                wait: self.failed(kept, &error),
+                batch: batch.clone(),
+            },
             Err(error) => return Err(error),
         };
         let_by(&batch, committed);
         Ok(batch
             .first()
             .map(|first| Aside::begin(view, first.seq, why)))
+    }
+
+    /// Counts a failure of the view's own, says so, and answers how long the view now stands
+    /// aside before it tries again.
+    fn failed(&self, kept: &mut Kept, error: &ProjectionError) -> Duration {
+        // The connection goes back to be tested: the failure may have been its own.
+        kept.give_back();
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let wait = retry_wait(failures);
+        let view = self.view.name();
+        let error = domain::error::chain(error);
+        tracing::warn!(
+            view,
+            error,
+            failures,
+            retry_in_ms = wait.as_millis(),
+            "the view failed; it stands aside, so the others go on, and tries again"
+        );
+        metrics::counter!("projection_failures_total", "view" => view).increment(1);
+        wait
+    }
+
+    /// Whether the view may stop standing aside: its lock is free, or the batch it failed at
+    /// now goes through. Until then it keeps standing aside, and tries again later.
+    async fn may_stop_aside(
+        &self,
+        kept: &mut Kept,
+        standing: &mut Aside,
+    ) -> Result<bool, ProjectionError> {
+        let Why::Failed { batch, wait } = &mut standing.why else {
+            if self.lock_is_free(kept).await? {
+                return Ok(true);
+            }
+            standing.still_held();
+            return Ok(false);
+        };
+        let rehearsed = match kept.get().await {
+            Ok(conn) => self.rehearse(conn, batch).await,
+            Err(error) => Err(error.into()),
+        };
+        match rehearsed {
+            // A replay took the lock meanwhile, or an event is itself at fault: the next run
+            // stands aside for the replay, or records the event in the dead letters.
+            Ok(()) | Err(ProjectionError::LockHeld) => Ok(true),
+            Err(error) if error.is_poison() => Ok(true),
+            Err(error) if error.is_the_views_own() => {
+                *wait = self.failed(kept, &error);
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Applies `batch` as a batch is applied ([`Self::apply_messages`]), with the same
+    /// statements, and rolls it back: whether a view that failed at it would go through it now.
+    async fn rehearse(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[Arc<Delivered>],
+    ) -> Result<(), ProjectionError> {
+        let mut tx = self.begin(conn).await?;
+        let forgotten = self.outbox.to_forget();
+        let at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
+        let next = next_in_order(batch, at.stream_seq);
+        let events = next
+            .apply
+            .iter()
+            .map(|delivered| delivered.event())
+            .collect::<Result<Vec<_>, _>>()?;
+        // The pushes are made, as some views read more to make them, and dropped.
+        let mut pushes = Vec::new();
+        self.view
+            .apply(&mut tx, &self.read(events), Some(&mut pushes))
+            .await?;
+        checkpoint::save_keeping(&mut tx, self.view.name(), at, &pushes).await?;
+        tx.rollback().await?;
+        Ok(())
+    }
+
+    /// Of `events`, those the view reads.
+    fn read<'e>(&self, events: Vec<&'e EventEnvelope>) -> Vec<&'e EventEnvelope> {
+        events
+            .into_iter()
+            .filter(|event| {
+                self.view
+                    .reads_event(&event.aggregate_type, &event.event_type)
+            })
+            .collect()
     }
 
     /// Whether the view's lock is free: taken and let go at once.
@@ -346,33 +425,9 @@ impl Runner {
         careful: bool,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
-        // A batch is a handful of statements, and at a low rate every event is a batch of its
-        // own for each view: round trips are most of its cost, so the transaction opens, takes
-        // the view's lock and commits asynchronously in one, and the checkpoint is read and the
-        // sent pushes deleted in the next. Asynchronous commit is safe here: if a crash forgets
-        // this transaction, it forgets the checkpoint with it, the next messages then look like
-        // a gap, and the consumer is re-created to read them again from the stream, which
-        // keeps every event.
-        // The lock comes before `BEGIN`: PostgreSQL makes the implicit transaction it ran in
-        // the explicit one, so it is held until the commit; and should it fail (a timeout, a
-        // cancel), that implicit transaction ends with the query and the connection is left
-        // clean, where a failure after `BEGIN` would leave it inside an aborted transaction that
-        // sqlx, which did not see it open, never rolls back. The wait for it is
-        // bounded (`LOCK_WAIT`, then the view stands aside), and only it: the view's own work
-        // keeps the session's lock timeout.
-        let mut tx = conn
-            .begin_with(format!(
-                "SET LOCAL lock_timeout = '{LOCK_WAIT}'; SELECT pg_advisory_xact_lock({}); \
-                 BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = DEFAULT",
-                self.view.lock_key()
-            ))
-            .await
-            .map_err(|error| match &error {
-                sqlx::Error::Database(e) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
-                    ProjectionError::LockHeld
-                }
-                _ => ProjectionError::from(error),
-            })?;
+        // The checkpoint is read and the sent pushes deleted in the round trip after the one
+        // that opens the transaction.
+        let mut tx = self.begin(conn).await?;
         let forgotten = self.outbox.to_forget();
         let mut at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
         let next = next_in_order(batch, at.stream_seq);
@@ -414,14 +469,9 @@ impl Runner {
                     stream_seq: delivered.seq,
                 };
             }
-            let read: Vec<&EventEnvelope> = events
-                .into_iter()
-                .filter(|event| {
-                    self.view
-                        .reads_event(&event.aggregate_type, &event.event_type)
-                })
-                .collect();
-            self.view.apply(&mut tx, &read, Some(&mut pushes)).await?;
+            self.view
+                .apply(&mut tx, &self.read(events), Some(&mut pushes))
+                .await?;
         }
         let row = checkpoint::save_keeping(&mut tx, self.view.name(), at, &pushes).await?;
         tx.commit().await?;
@@ -448,6 +498,38 @@ impl Runner {
         }
         drop(spans);
         next.gap.map_or(Ok(()), Err)
+    }
+
+    /// Opens a batch's transaction, holding the view's lock until it ends.
+    async fn begin<'c>(
+        &self,
+        conn: &'c mut PgConnection,
+    ) -> Result<Transaction<'c, Postgres>, ProjectionError> {
+        // A batch is a handful of statements, and at a low rate every event is a batch of its
+        // own for each view: round trips are most of its cost, so the transaction opens, takes
+        // the view's lock and commits asynchronously in one. Asynchronous commit is safe here:
+        // if a crash forgets this transaction, it forgets the checkpoint with it, the next
+        // messages then look like a gap, and the consumer is re-created to read them again from
+        // the stream, which keeps every event.
+        // The lock comes before `BEGIN`: PostgreSQL makes the implicit transaction it ran in
+        // the explicit one, so it is held until the commit; and should it fail (a timeout, a
+        // cancel), that implicit transaction ends with the query and the connection is left
+        // clean, where a failure after `BEGIN` would leave it inside an aborted transaction that
+        // sqlx, which did not see it open, never rolls back. The wait for it is
+        // bounded (`LOCK_WAIT`, then the view stands aside), and only it: the view's own work
+        // keeps the session's lock timeout.
+        conn.begin_with(format!(
+            "SET LOCAL lock_timeout = '{LOCK_WAIT}'; SELECT pg_advisory_xact_lock({}); \
+             BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = DEFAULT",
+            self.view.lock_key()
+        ))
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(e) if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+                ProjectionError::LockHeld
+            }
+            _ => ProjectionError::from(error),
+        })
     }
 
     /// Applies one event under a savepoint; one that cannot be applied is dead-lettered and
@@ -513,8 +595,12 @@ const LOCK_NOT_AVAILABLE: &str = "55P03";
 enum Why {
     /// Its lock is held elsewhere: it tries the lock every `ASIDE_PROBE`.
     LockHeld,
-    /// It failed: it tries again after this long.
-    Failed(Duration),
+    /// It failed at `batch` (what one transaction takes, a few times [`BATCH`] messages at
+    /// most), which it tries again, rolled back, after `wait`.
+    Failed {
+        batch: Vec<Arc<Delivered>>,
+        wait: Duration,
+    },
 }
 
 /// A view standing aside while its lock is held elsewhere or after it failed;
@@ -546,16 +632,11 @@ impl Aside {
         }
     }
 
-    /// Whether it failed, and so ends its run at its next try without asking for its lock.
-    fn failed(&self) -> bool {
-        matches!(self.why, Why::Failed(_))
-    }
-
-    /// How long after it began it first tries whether it may stop standing aside.
-    fn first_try(&self) -> Duration {
+    /// How long until it next tries whether it may stop standing aside.
+    fn next_try(&self) -> Duration {
         match self.why {
             Why::LockHeld => ASIDE_PROBE,
-            Why::Failed(wait) => wait,
+            Why::Failed { wait, .. } => wait,
         }
     }
 
@@ -579,10 +660,9 @@ impl Drop for Aside {
     }
 }
 
-/// When a view that settled a batch next tries whether it may stop standing aside, if it stands
-/// aside now.
+/// When a view next tries whether it may stop standing aside, if it stands aside now.
 fn next_try(aside: Option<&Aside>) -> tokio::time::Instant {
-    tokio::time::Instant::now() + aside.map_or(ASIDE_PROBE, Aside::first_try)
+    tokio::time::Instant::now() + aside.map_or(ASIDE_PROBE, Aside::next_try)
 }
 
 /// How long a view that failed `failures` times in a row stands aside before it tries again.

@@ -193,6 +193,7 @@ async fn a_view_that_fails_stands_aside_so_the_others_go_on_and_reads_what_it_le
         .await
         .token();
     views_reached(&app, &token, &[]).await;
+    let made = consumer_made(&app).await;
 
     // The chat view's table refuses rows, as a full disk would: nothing is wrong with the events.
     sqlx::raw_sql(
@@ -217,6 +218,14 @@ async fn a_view_that_fails_stands_aside_so_the_others_go_on_and_reads_what_it_le
         "what the failing view let by is acked, so it holds nothing back for the others"
     );
     assert_eq!(messages_in(&app, room).await, (1, 1));
+    // Its tries (after 0.5 s, then 1 s) go on aside: the consumer is made again only once one
+    // goes through, or the others would wait at every try for all it let by to come again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        consumer_made(&app).await,
+        made,
+        "the consumer is not made again while the view stays broken"
+    );
     let others = checkpoints_but(&app, chat).await;
 
     // Mended, it reads what it let by at its next try, with no new event to show it.
@@ -240,6 +249,19 @@ async fn a_view_that_fails_stands_aside_so_the_others_go_on_and_reads_what_it_le
         others,
         "the consumer made again for the chat view's sake did not hand the others what they held"
     );
+}
+
+/// When the views' consumer was made.
+async fn consumer_made(app: &TestApp) -> String {
+    let js = jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let stream = moim_nats::stream::ensure(&js, &app.subjects())
+        .await
+        .unwrap();
+    let info = stream
+        .consumer_info(app.subjects().consumer("views"))
+        .await
+        .unwrap();
+    info.created.to_string()
 }
 
 /// Every view's checkpoint but `apart`'s, with when it was last written.
