@@ -110,9 +110,9 @@ impl ProjectionError {
         }
     }
 
-    /// Whether a view's batch failed in the view's own work (its connection, its statements),
-    /// which the view waits out standing aside while the others go on ([`crate::runner`]).
-    /// Anything else (the consumer, NATS, a gap) starts every view again.
+    /// Whether a view's batch failed in the view's own work (its connection, its statements,
+    /// the frames it makes), which the view waits out standing aside while the others go on
+    /// ([`crate::runner`]). Anything else (the consumer, NATS, a gap) starts every view again.
     pub(crate) fn is_the_views_own(&self) -> bool {
         matches!(
             self,

@@ -598,7 +598,9 @@ enum Why {
     /// It failed at `batch` (what one transaction takes, a few times [`BATCH`] messages at
     /// most), which it tries again, rolled back, after `wait`.
     Failed {
+        /// The batch it failed at.
         batch: Vec<Arc<Delivered>>,
+        /// How long until it tries again.
         wait: Duration,
     },
 }
