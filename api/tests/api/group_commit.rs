@@ -164,3 +164,32 @@ async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_retried_after_its_first_try_was_written_is_a_duplicate_alone_as_in_a_group() {
+    let app = spawn_app().await;
+    let store = EventStore::new(app.pool.clone());
+    let user = Uuid::now_v7();
+    let room = Uuid::now_v7().to_string();
+    let empty = store.load::<ChatRoom>(&room).await.unwrap();
+    store.append_all(vec![create(&empty, user)]).await.unwrap();
+    let created = store.load::<ChatRoom>(&room).await.unwrap();
+
+    // Both tries decided on the same state, as a retry sent at once is; each goes alone.
+    let message = Uuid::now_v7();
+    store
+        .append_all(vec![say(&created, user, message)])
+        .await
+        .unwrap();
+    let again = store.append_all(vec![say(&created, user, message)]).await;
+    assert!(
+        matches!(again, Err(AppendError::Duplicate)),
+        "the second try is a duplicate, not a stale sequence: {again:?}"
+    );
+    // A different message decided on that state is stale.
+    let stale = store
+        .append_all(vec![say(&created, user, Uuid::now_v7())])
+        .await;
+    assert!(matches!(stale, Err(AppendError::Conflict)), "{stale:?}");
+    assert_eq!(events_of(&store, &room).await, 2);
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use domain::Position;
 use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
 
 use super::{EventStore, Rows};
 use crate::error::CommandError;
@@ -120,13 +121,38 @@ impl EventStore {
         pool: &PgPool,
         changes: &[Rows],
     ) -> Result<Position, AppendError> {
-        if changes.iter().all(|c| c.snapshot.is_none()) {
-            return Self::append(&mut *pool.acquire().await?, changes).await;
+        let appended = if changes.iter().all(|c| c.snapshot.is_none()) {
+            Self::append(&mut *pool.acquire().await?, changes).await
+        } else {
+            let mut tx = pool.begin().await?;
+            match Self::append(&mut tx, changes).await {
+                Ok(position) => tx.commit().await.map(|()| position).map_err(Into::into),
+                refused => refused,
+            }
+        };
+        match appended {
+            // PostgreSQL names the first unique index a row breaks, and the sequence's comes
+            // first: an event written already (a send retried at once, its first try written
+            // just before) is a duplicate, as a group answers it, not a stale sequence.
+            Err(AppendError::Conflict) if Self::written_already(pool, changes).await? => {
+                Err(AppendError::Duplicate)
+            }
+            other => other,
         }
-        let mut tx = pool.begin().await?;
-        let position = Self::append(&mut tx, changes).await?;
-        tx.commit().await?;
-        Ok(position)
+    }
+
+    /// Whether any event of `changes` is in the store.
+    async fn written_already(pool: &PgPool, changes: &[Rows]) -> Result<bool, AppendError> {
+        let ids: Vec<Uuid> = changes
+            .iter()
+            .flat_map(|change| change.events.iter().map(|row| row.event_id))
+            .collect();
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ANY($1))")
+                .bind(&ids)
+                .fetch_one(pool)
+                .await?;
+        Ok(found)
     }
 }
 
