@@ -37,6 +37,18 @@ fn say(room: &Loaded<ChatRoom>, sender: Uuid, client_msg_id: Uuid) -> Rows {
         .unwrap()
 }
 
+/// A new room `creator` made, and its state once made.
+async fn a_room(store: &EventStore, creator: Uuid) -> (String, Loaded<ChatRoom>) {
+    let id = Uuid::now_v7().to_string();
+    let empty = store.load::<ChatRoom>(&id).await.unwrap();
+    store
+        .append_all(vec![create(&empty, creator)])
+        .await
+        .unwrap();
+    let created = store.load::<ChatRoom>(&id).await.unwrap();
+    (id, created)
+}
+
 async fn events_of(store: &EventStore, room: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
         .bind(room)
@@ -52,10 +64,7 @@ async fn a_stale_or_repeated_append_fails_alone_in_its_group() {
     let user = Uuid::now_v7();
 
     // A room with one message, and that state as it was before the message (stale).
-    let busy = Uuid::now_v7().to_string();
-    let empty = store.load::<ChatRoom>(&busy).await.unwrap();
-    store.append_all(vec![create(&empty, user)]).await.unwrap();
-    let before = store.load::<ChatRoom>(&busy).await.unwrap();
+    let (busy, before) = a_room(&store, user).await;
     let first_msg = Uuid::now_v7();
     store
         .append_all(vec![say(&before, user, first_msg)])
@@ -170,10 +179,7 @@ async fn a_send_retried_after_its_first_try_was_written_is_a_duplicate_alone_as_
     let app = spawn_app().await;
     let store = EventStore::new(app.pool.clone());
     let user = Uuid::now_v7();
-    let room = Uuid::now_v7().to_string();
-    let empty = store.load::<ChatRoom>(&room).await.unwrap();
-    store.append_all(vec![create(&empty, user)]).await.unwrap();
-    let created = store.load::<ChatRoom>(&room).await.unwrap();
+    let (room, created) = a_room(&store, user).await;
 
     // Both tries decided on the same state, as a retry sent at once is; each goes alone.
     let message = Uuid::now_v7();
