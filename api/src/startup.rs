@@ -134,6 +134,13 @@ impl Application {
     /// Runs until `stop` is cancelled, then shuts down gracefully.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let subjects = Subjects::new(&self.settings.subject_prefix);
+        // The API's recorder is installed before any role starts: a series recorded before it
+        // is lost, such as those the views export from the start.
+        let metrics = self
+            .listener
+            .as_ref()
+            .map(|_| crate::metrics::handle())
+            .transpose()?;
         let mut tasks = tokio::task::JoinSet::new();
         let connectors = Arc::new(
             crate::connectors::Connectors::new(
@@ -185,7 +192,7 @@ impl Application {
                 &stop,
             );
         }
-        if let Some(listener) = self.listener {
+        if let Some((listener, metrics)) = self.listener.zip(metrics) {
             let limits = self.settings.limits;
             let progress = Arc::new(Progress::new(self.pool.clone()));
             tasks.spawn({
@@ -258,7 +265,7 @@ impl Application {
                     self.settings.refresh_ttl,
                 ),
                 revocations,
-                metrics: crate::metrics::handle()?,
+                metrics,
                 oauth: Arc::new(Providers::new(
                     &self.settings.oauth,
                     self.settings.oauth_redirect_uris.clone(),

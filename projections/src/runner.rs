@@ -84,6 +84,13 @@ impl Runner {
         subjects: Subjects,
         view: View,
     ) -> Self {
+        // Exported from the start, so that a dashboard shows a view that never failed as
+        // failing none rather than as no data. Adding zero leaves a value another part of the
+        // process set (tests run several apps in one) as it was.
+        let name = view.name();
+        metrics::gauge!("projection_standing_aside", "view" => name).increment(0.0);
+        metrics::counter!("projection_failures_total", "view" => name).increment(0);
+        metrics::counter!("projection_dead_letters_total", "view" => name).increment(0);
         Self {
             pool,
             nats,
