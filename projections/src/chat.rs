@@ -65,9 +65,8 @@ impl ReadModel for Chat {
     }
 
     fn indexed_after_filling(&self) -> &'static [&'static str] {
-        // A message is found by its room and seq; its id is unique because its event's is. The
-        // readers' index is for the room list's unread counts.
-        &["chat_messages_message_id_key", "chat_room_members_reading"]
+        // A message is found by its room and seq; its id is unique because its event's is.
+        &["chat_messages_message_id_key"]
     }
 }
 
