@@ -138,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let scale = Scale::of(options.quick);
     let mut report = Report::new(options.quick);
+    report.machine.read_database(&options.database_url).await;
     if options.commands_only {
         let target = target::Target::start(&options).await?;
         command_path(&target, scale, &mut report).await?;

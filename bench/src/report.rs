@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use sqlx::{Connection, PgConnection};
 
 use crate::ceiling::{BatchCeiling, Ceiling};
 use crate::cpu::CpuUse;
@@ -28,6 +29,8 @@ pub struct Machine {
     pub cores: usize,
     pub cpu: String,
     pub memory: String,
+    /// The PostgreSQL measured against, set by [`Machine::read_database`].
+    pub database: String,
 }
 
 impl Machine {
@@ -49,6 +52,27 @@ impl Machine {
                 .unwrap_or(0),
             cpu: field("/proc/cpuinfo", "model name"),
             memory: field("/proc/meminfo", "MemTotal"),
+            database: "PostgreSQL unknown".into(),
+        }
+    }
+
+    /// Reads the version of the PostgreSQL at `url`, and whether autovacuum runs there: without
+    /// it, a table updated often grows within a run by what its updates leave behind, unless
+    /// they are made in place (docs/performance.md, "Read pointers updated in place").
+    pub async fn read_database(&mut self, url: &str) {
+        let read = async {
+            let mut conn = PgConnection::connect(url).await?;
+            let (version,): (String,) = sqlx::query_as("SHOW server_version")
+                .fetch_one(&mut conn)
+                .await?;
+            let (autovacuum,): (String,) = sqlx::query_as("SHOW autovacuum")
+                .fetch_one(&mut conn)
+                .await?;
+            Ok::<_, sqlx::Error>(format!("PostgreSQL {version}, autovacuum {autovacuum}"))
+        };
+        match read.await {
+            Ok(database) => self.database = database,
+            Err(error) => eprintln!("bench: reading the database's settings: {error}"),
         }
     }
 }
@@ -341,11 +365,12 @@ impl Report {
         let m = &self.machine;
         let _ = writeln!(
             out,
-            "\nMoim benchmark{} — {} cores, {}, {}",
+            "\nMoim benchmark{} — {} cores, {}, {}; {}",
             if self.quick { " (quick)" } else { "" },
             m.cores,
             m.cpu,
-            m.memory
+            m.memory,
+            m.database
         );
         // An --abuse-only run has none of these.
         if !self.throughput.is_empty() {
