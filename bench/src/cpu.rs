@@ -3,6 +3,9 @@
 //! processes, nats-server, and what stayed idle. Per send it is the cost a floor is made of: two
 //! cores give 2,000,000 µs per second, so a rate of R sends/s leaves 2,000,000 / R µs for each.
 //!
+//! With it go the context switches per send, per party the same way: at a low rate much of a
+//! send's cost is the parties waking one another up (docs/performance.md).
+//!
 //! Read from Linux's `/proc`. A database or NATS on another machine shows as zero; elsewhere
 //! than Linux the figure is absent. A Moim thread that ends during a phase (one of its blocking
 //! pool's) takes its time with it, and that time is counted as the load generator's.
@@ -28,6 +31,8 @@ pub struct CpuUse {
     pub postgres: f64,
     pub nats: f64,
     pub idle: f64,
+    /// Context switches: each time a thread left a core, by itself or not.
+    pub switches: Switches,
     /// The sends the phase made, to divide by.
     pub sends: u64,
 }
@@ -37,6 +42,21 @@ impl CpuUse {
     pub fn per_send_us(&self, core_seconds: f64) -> f64 {
         core_seconds * 1e6 / self.sends.max(1) as f64
     }
+
+    /// `switches` per send.
+    pub fn per_send(&self, switches: u64) -> f64 {
+        switches as f64 / self.sends.max(1) as f64
+    }
+}
+
+/// Context switches over a phase, on the whole machine and per party.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Switches {
+    pub all: u64,
+    pub moim: u64,
+    pub load_generator: u64,
+    pub postgres: u64,
+    pub nats: u64,
 }
 
 /// Ticks per party at one moment.
@@ -48,6 +68,9 @@ struct Sample {
     nats: u64,
     idle: u64,
     all: u64,
+    switches: Switches,
+    /// The bench's threads, Moim's among them.
+    whole_bench_switches: u64,
 }
 
 /// A phase being measured.
@@ -72,6 +95,8 @@ impl CpuMeter {
             |f: fn(&Sample) -> u64| f(&end).saturating_sub(f(&start)) as f64 / TICKS_PER_SEC;
         let (all, idle) = (ticks(|s| s.all), ticks(|s| s.idle));
         let moim = ticks(|s| s.moim);
+        let counted = |f: fn(&Sample) -> u64| f(&end).saturating_sub(f(&start));
+        let moim_switches = counted(|s| s.switches.moim);
         Some(CpuUse {
             seconds,
             available: all,
@@ -80,6 +105,13 @@ impl CpuMeter {
             postgres: ticks(|s| s.postgres),
             nats: ticks(|s| s.nats),
             idle,
+            switches: Switches {
+                all: counted(|s| s.switches.all),
+                moim: moim_switches,
+                load_generator: counted(|s| s.whole_bench_switches).saturating_sub(moim_switches),
+                postgres: counted(|s| s.switches.postgres),
+                nats: counted(|s| s.switches.nats),
+            },
             sends,
         })
     }
@@ -97,11 +129,23 @@ fn sample() -> Option<Sample> {
         .collect();
     let all = fields.iter().take(8).sum();
     let idle = fields.get(3)? + fields.get(4)?;
-    let mut moim = 0;
+    let mut switches = Switches {
+        all: machine
+            .lines()
+            .find_map(|line| line.strip_prefix("ctxt "))?
+            .trim()
+            .parse()
+            .ok()?,
+        ..Switches::default()
+    };
+    let (mut moim, mut whole_bench_switches) = (0, 0);
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let switched = switched(&task.path());
+        whole_bench_switches += switched;
         if let Some((name, used)) = stat(&task.path().join("stat")) {
             if name == MOIM_THREADS {
                 moim += used;
+                switches.moim += switched;
             }
         }
     }
@@ -110,8 +154,20 @@ fn sample() -> Option<Sample> {
     for process in std::fs::read_dir("/proc").ok()?.flatten() {
         let path = process.path().join("stat");
         match stat(&path) {
-            Some((name, used)) if name == "postgres" => postgres += used,
-            Some((name, used)) if name == "nats-server" => nats += used,
+            Some((name, used)) if name == "postgres" => {
+                postgres += used;
+                switches.postgres += switched(&process.path());
+            }
+            Some((name, used)) if name == "nats-server" => {
+                nats += used;
+                // Its goroutines run on several threads, each counted on its own.
+                for task in std::fs::read_dir(process.path().join("task"))
+                    .ok()?
+                    .flatten()
+                {
+                    switches.nats += switched(&task.path());
+                }
+            }
             _ => {}
         }
     }
@@ -122,7 +178,25 @@ fn sample() -> Option<Sample> {
         nats,
         idle,
         all,
+        switches,
+        whole_bench_switches,
     })
+}
+
+/// A thread's context switches, voluntary and not, from its `status` (a single-threaded
+/// process's are its one thread's); none if it has ended.
+fn switched(task: &std::path::Path) -> u64 {
+    let Ok(text) = std::fs::read_to_string(task.join("status")) else {
+        return 0;
+    };
+    ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
+        .iter()
+        .filter_map(|key| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|count| count.trim().parse::<u64>().ok())
+        })
+        .sum()
 }
 
 /// A process's or thread's name and its user plus system ticks.

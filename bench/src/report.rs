@@ -613,17 +613,26 @@ impl Report {
     }
 }
 
-/// One phase's CPU per send and per party, and how much of the machine stayed idle.
+/// One phase's CPU and context switches per send and per party, and how much of the machine
+/// stayed idle.
 fn cpu_line(phase: &str, cpu: &CpuUse) -> String {
+    let s = &cpu.switches;
     format!(
         "  CPU per send {phase}: Moim {:.0} µs, load generator {:.0} µs, PostgreSQL {:.0} µs, \
-         NATS {:.0} µs; all {:.0} µs; idle {:.0} % of {:.1} core-s",
+         NATS {:.0} µs; all {:.0} µs; idle {:.0} % of {:.1} core-s\n    \
+         context switches per send: Moim {:.1}, load generator {:.1}, PostgreSQL {:.1}, \
+         NATS {:.1}; all {:.1}",
         cpu.per_send_us(cpu.moim),
         cpu.per_send_us(cpu.load_generator),
         cpu.per_send_us(cpu.postgres),
         cpu.per_send_us(cpu.nats),
         cpu.per_send_us(cpu.available - cpu.idle),
         cpu.idle / cpu.available.max(f64::EPSILON) * 100.0,
-        cpu.available
+        cpu.available,
+        cpu.per_send(s.moim),
+        cpu.per_send(s.load_generator),
+        cpu.per_send(s.postgres),
+        cpu.per_send(s.nats),
+        cpu.per_send(s.all)
     )
 }
