@@ -8,8 +8,12 @@
 //!
 //! Read from Linux's `/proc`. A database or NATS on another machine shows as zero; elsewhere
 //! than Linux the figure is absent. A Moim thread that ends during a phase (one of its blocking
-//! pool's) takes its time with it, and that time is counted as the load generator's.
+//! pool's) takes its time with it, and that time is counted as the load generator's. Switches
+//! are counted per thread (and per PostgreSQL process) alive at the phase's end, from what it
+//! had at the start: one that ends during the phase takes its switches in it with it.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -44,23 +48,45 @@ impl CpuUse {
     }
 
     /// `switches` per send.
-    pub fn per_send(&self, switches: u64) -> f64 {
+    pub fn switches_per_send(&self, switches: u64) -> f64 {
         switches as f64 / self.sends.max(1) as f64
     }
 }
 
-/// Context switches over a phase, on the whole machine and per party.
+/// Context switches over a phase per party, each time one of its threads left a core (by
+/// itself or not), and on the whole machine.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Switches {
-    pub all: u64,
     pub moim: u64,
     pub load_generator: u64,
     pub postgres: u64,
     pub nats: u64,
+    /// The machine's, kernel threads' and every other process's among them.
+    pub all: u64,
 }
 
-/// Ticks per party at one moment.
-#[derive(Debug, Clone, Copy, Default)]
+impl Switches {
+    fn of(&mut self, party: Party) -> &mut u64 {
+        match party {
+            Party::Moim => &mut self.moim,
+            Party::LoadGenerator => &mut self.load_generator,
+            Party::Postgres => &mut self.postgres,
+            Party::Nats => &mut self.nats,
+        }
+    }
+}
+
+/// Whose a thread is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Party {
+    Moim,
+    LoadGenerator,
+    Postgres,
+    Nats,
+}
+
+/// Ticks per party at one moment, and switches per thread.
+#[derive(Debug, Clone, Default)]
 struct Sample {
     moim: u64,
     whole_bench: u64,
@@ -68,9 +94,10 @@ struct Sample {
     nats: u64,
     idle: u64,
     all: u64,
-    switches: Switches,
-    /// The bench's threads, Moim's among them.
-    whole_bench_switches: u64,
+    /// The machine's context switches.
+    all_switches: u64,
+    /// Each thread's context switches, by its party and id.
+    switches: HashMap<(Party, u32), u64>,
 }
 
 /// A phase being measured.
@@ -95,8 +122,14 @@ impl CpuMeter {
             |f: fn(&Sample) -> u64| f(&end).saturating_sub(f(&start)) as f64 / TICKS_PER_SEC;
         let (all, idle) = (ticks(|s| s.all), ticks(|s| s.idle));
         let moim = ticks(|s| s.moim);
-        let counted = |f: fn(&Sample) -> u64| f(&end).saturating_sub(f(&start));
-        let moim_switches = counted(|s| s.switches.moim);
+        let mut switches = Switches {
+            all: end.all_switches.saturating_sub(start.all_switches),
+            ..Switches::default()
+        };
+        for (thread, &count) in &end.switches {
+            let before = start.switches.get(thread).copied().unwrap_or_default();
+            *switches.of(thread.0) += count.saturating_sub(before);
+        }
         Some(CpuUse {
             seconds,
             available: all,
@@ -105,13 +138,7 @@ impl CpuMeter {
             postgres: ticks(|s| s.postgres),
             nats: ticks(|s| s.nats),
             idle,
-            switches: Switches {
-                all: counted(|s| s.switches.all),
-                moim: moim_switches,
-                load_generator: counted(|s| s.whole_bench_switches).saturating_sub(moim_switches),
-                postgres: counted(|s| s.switches.postgres),
-                nats: counted(|s| s.switches.nats),
-            },
+            switches,
             sends,
         })
     }
@@ -129,43 +156,41 @@ fn sample() -> Option<Sample> {
         .collect();
     let all = fields.iter().take(8).sum();
     let idle = fields.get(3)? + fields.get(4)?;
-    let mut switches = Switches {
-        all: machine
-            .lines()
-            .find_map(|line| line.strip_prefix("ctxt "))?
-            .trim()
-            .parse()
-            .ok()?,
-        ..Switches::default()
-    };
-    let (mut moim, mut whole_bench_switches) = (0, 0);
+    let all_switches = machine
+        .lines()
+        .find_map(|line| line.strip_prefix("ctxt "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let mut switches = HashMap::new();
+    let mut moim = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let switched = switched(&task.path());
-        whole_bench_switches += switched;
         if let Some((name, used)) = stat(&task.path().join("stat")) {
-            if name == MOIM_THREADS {
+            let party = if name == MOIM_THREADS {
                 moim += used;
-                switches.moim += switched;
-            }
+                Party::Moim
+            } else {
+                Party::LoadGenerator
+            };
+            count_switches(&mut switches, party, &task.path());
         }
     }
-    let (_, whole_bench) = stat(std::path::Path::new("/proc/self/stat"))?;
+    let (_, whole_bench) = stat(Path::new("/proc/self/stat"))?;
     let (mut postgres, mut nats) = (0, 0);
     for process in std::fs::read_dir("/proc").ok()?.flatten() {
         let path = process.path().join("stat");
         match stat(&path) {
             Some((name, used)) if name == "postgres" => {
                 postgres += used;
-                switches.postgres += switched(&process.path());
+                // One thread a process.
+                count_switches(&mut switches, Party::Postgres, &process.path());
             }
             Some((name, used)) if name == "nats-server" => {
                 nats += used;
-                // Its goroutines run on several threads, each counted on its own.
-                for task in std::fs::read_dir(process.path().join("task"))
-                    .ok()?
-                    .flatten()
-                {
-                    switches.nats += switched(&task.path());
+                // A process's own `status` counts only its main thread's switches.
+                let tasks = std::fs::read_dir(process.path().join("task"));
+                for task in tasks.into_iter().flatten().flatten() {
+                    count_switches(&mut switches, Party::Nats, &task.path());
                 }
             }
             _ => {}
@@ -178,29 +203,36 @@ fn sample() -> Option<Sample> {
         nats,
         idle,
         all,
+        all_switches,
         switches,
-        whole_bench_switches,
     })
 }
 
-/// A thread's context switches, voluntary and not, from its `status` (a single-threaded
-/// process's are its one thread's); none if it has ended.
-fn switched(task: &std::path::Path) -> u64 {
-    let Ok(text) = std::fs::read_to_string(task.join("status")) else {
-        return 0;
+/// Records the context switches, voluntary and not, of the thread (or single-threaded process)
+/// at `task` in `/proc`, unless it has ended.
+fn count_switches(switches: &mut HashMap<(Party, u32), u64>, party: Party, task: &Path) {
+    let Some(id) = task.file_name().and_then(|id| id.to_str()?.parse().ok()) else {
+        return;
     };
-    ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
-        .iter()
-        .filter_map(|key| {
-            text.lines()
-                .find_map(|line| line.strip_prefix(key))
-                .and_then(|count| count.trim().parse::<u64>().ok())
-        })
-        .sum()
+    let Ok(status) = std::fs::read_to_string(task.join("status")) else {
+        return;
+    };
+    let count = |key: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|count| count.trim().parse::<u64>().ok())
+    };
+    if let (Some(voluntary), Some(not)) = (
+        count("voluntary_ctxt_switches:"),
+        count("nonvoluntary_ctxt_switches:"),
+    ) {
+        switches.insert((party, id), voluntary + not);
+    }
 }
 
 /// A process's or thread's name and its user plus system ticks.
-fn stat(path: &std::path::Path) -> Option<(String, u64)> {
+fn stat(path: &Path) -> Option<(String, u64)> {
     let text = std::fs::read_to_string(path).ok()?;
     // pid (comm) state … : the name may hold spaces and parentheses, so split at the last ')'.
     let (head, rest) = text.rsplit_once(')')?;

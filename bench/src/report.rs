@@ -629,10 +629,10 @@ fn cpu_line(phase: &str, cpu: &CpuUse) -> String {
         cpu.per_send_us(cpu.available - cpu.idle),
         cpu.idle / cpu.available.max(f64::EPSILON) * 100.0,
         cpu.available,
-        cpu.per_send(s.moim),
-        cpu.per_send(s.load_generator),
-        cpu.per_send(s.postgres),
-        cpu.per_send(s.nats),
-        cpu.per_send(s.all)
+        cpu.switches_per_send(s.moim),
+        cpu.switches_per_send(s.load_generator),
+        cpu.switches_per_send(s.postgres),
+        cpu.switches_per_send(s.nats),
+        cpu.switches_per_send(s.all)
     )
 }
