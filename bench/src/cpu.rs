@@ -10,7 +10,8 @@
 //! than Linux the figure is absent. A Moim thread that ends during a phase (one of its blocking
 //! pool's) takes its time with it, and that time is counted as the load generator's. Switches
 //! are counted per thread (and per PostgreSQL process) alive at the phase's end, from what it
-//! had at the start: one that ends during the phase takes its switches in it with it.
+//! had at the start (or from zero, if it began during the phase): the switches a thread made
+//! before it ended are lost with it.
 
 use std::collections::HashMap;
 use std::path::Path;
