@@ -104,17 +104,43 @@ pub(crate) async fn save_keeping(
     Ok(Some(id))
 }
 
+/// Whether a checkpoint stands at stream sequence `from` while its view's lock (`lock_key`) is
+/// free: no batch or replay holds it. The lock is tried and let go within the statement. A batch
+/// that needs no transaction asks this before it does anything ([`advance`] moves the checkpoint
+/// after), so it goes ahead only where a transaction would.
+pub(crate) async fn stands_free_at(
+    conn: &mut PgConnection,
+    name: &str,
+    lock_key: i64,
+    from: u64,
+) -> Result<bool, sqlx::Error> {
+    let free: Option<bool> = sqlx::query_scalar(
+        "SELECT stream_seq = $2 AND pg_try_advisory_xact_lock($3)
+         FROM projection_checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .bind(from as i64)
+    .bind(lock_key)
+    .fetch_optional(conn)
+    .await?;
+    Ok(free == Some(true))
+}
+
 /// Moves a checkpoint that stands at stream sequence `from` on to `to`, in one statement of its
-/// own: answers whether it stood there. Committed asynchronously, as the runner's batches are
-/// (a checkpoint a crash forgets only means the events are passed over again).
-pub async fn advance(
+/// own that also deletes the outbox rows whose pushes are sent, as a batch's first statement does
+/// ([`load_forgetting`]): answers whether it stood there. Committed asynchronously, as the
+/// runner's batches are (a checkpoint a crash forgets only means the events are passed over, or
+/// their pushes sent, again).
+pub(crate) async fn advance(
     conn: &mut PgConnection,
     name: &str,
     from: u64,
     to: Checkpoint,
+    sent: Forget,
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(
-        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true))
+        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
+              forgotten AS (DELETE FROM push_outbox WHERE id > $6 AND id <= $7)
          UPDATE projection_checkpoints SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()
          FROM quick WHERE name = $1 AND stream_seq = $5",
     )
@@ -123,6 +149,8 @@ pub async fn advance(
     .bind(to.position.position)
     .bind(to.stream_seq as i64)
     .bind(from as i64)
+    .bind(sent.after)
+    .bind(sent.up_to)
     .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)

@@ -4,6 +4,8 @@
 //! What happens in a chat room (messages, edits, deletions, joins, leaves, renames, roles, read
 //! pointers) is published once per room, not per member, and not kept in the feed: the room's
 //! history, its read model and its events already hold it (a resuming socket replays them).
+//! A message writes nothing here at all, so its runner pushes it without a transaction
+//! ([`ReadModel::only_pushes`]).
 //!
 //! Of what is kept for a user, `in_feed` says what is an entry of their notification feed:
 //! each new entry is pushed twice, as its own frame and as `notification.created`. What the
@@ -70,6 +72,10 @@ impl ReadModel for Notifications {
         true
     }
 
+    fn only_pushes(&self, aggregate_type: &str, event_type: &str) -> bool {
+        is_message_type(aggregate_type, event_type)
+    }
+
     fn reads(&self) -> Option<&'static [&'static str]> {
         Some(&[
             ChatRoom::TYPE,
@@ -108,7 +114,11 @@ async fn apply_all(
 }
 
 fn is_message(event: &EventEnvelope) -> bool {
-    event.aggregate_type == ChatRoom::TYPE && event.event_type == "MessageSent"
+    is_message_type(&event.aggregate_type, &event.event_type)
+}
+
+fn is_message_type(aggregate_type: &str, event_type: &str) -> bool {
+    aggregate_type == ChatRoom::TYPE && event_type == "MessageSent"
 }
 
 async fn apply(

@@ -1,6 +1,7 @@
 //! The push outbox: a view's live pushes are written in the same transaction as its rows (by the
 //! statement that saves its checkpoint, [`crate::checkpoint::save_keeping`]), sent on core NATS
-//! after that commits, and forgotten by the next batch's transaction. A crash
+//! after that commits, and forgotten by the next batch's transaction, or by the next statement
+//! that moves the checkpoint past a batch that needs none ([`crate::checkpoint::advance`]). A crash
 //! between the commit and the send leaves them in the outbox, and the next run sends them again
 //! (receivers drop the repeat by its push id). Only views whose [`makes_pushes`] hook says so
 //! keep one.
@@ -29,7 +30,8 @@ pub(crate) struct Outbox {
     deleted: AtomicI64,
 }
 
-/// The outbox rows a batch's transaction deletes: those in `(after, up_to]`, sent already.
+/// The outbox rows a batch's transaction (or a statement that moves the checkpoint past a batch
+/// with none) deletes: those in `(after, up_to]`, sent already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Forget {
     pub after: i64,
@@ -37,7 +39,8 @@ pub(crate) struct Forget {
 }
 
 impl Outbox {
-    /// What the next batch's transaction deletes, for [`Outbox::committed`] after it commits.
+    /// What the next batch's transaction (or checkpoint's move) deletes, for
+    /// [`Outbox::committed`] after it commits.
     pub(crate) fn to_forget(&self) -> Forget {
         Forget {
             after: self.deleted.load(Ordering::Relaxed),
@@ -66,10 +69,7 @@ impl Outbox {
         row: i64,
         pushes: &[Push],
     ) -> Result<(), ProjectionError> {
-        publish(nats, subjects, pushes).await?;
-        nats.flush()
-            .await
-            .map_err(ProjectionError::nats("flushing pushes"))?;
+        send(nats, subjects, pushes).await?;
         self.sent.fetch_max(row, Ordering::Relaxed);
         Ok(())
     }
@@ -98,6 +98,21 @@ impl Outbox {
         self.deleted.store(sent, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Publishes `pushes` ([`publish`]) and waits until NATS has them.
+pub(crate) async fn send(
+    nats: &async_nats::Client,
+    subjects: &Subjects,
+    pushes: &[Push],
+) -> Result<(), ProjectionError> {
+    if pushes.is_empty() {
+        return Ok(());
+    }
+    publish(nats, subjects, pushes).await?;
+    nats.flush()
+        .await
+        .map_err(ProjectionError::nats("flushing pushes"))
 }
 
 /// Publishes pushes on core NATS as frames, a user's on their subject and a room's on the

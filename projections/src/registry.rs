@@ -86,6 +86,19 @@ pub trait ReadModel: Send + Sync + 'static {
         true
     }
 
+    /// Hook: of the events it reads, whether it only pushes from those of `event_type` of
+    /// `aggregate_type` and writes nothing for them (the notifications view: a chat message goes
+    /// to its room's sockets, and the feed keeps nothing of it); none, unless it says otherwise.
+    /// Its live runner sends a batch of only such events, and events it passes over, with no
+    /// transaction and no outbox, then moves the checkpoint (docs/architecture.md): a chat
+    /// message reaches the sockets after two round trips instead of five, and a third moves the
+    /// checkpoint. So its `apply` must
+    /// only read for them, outside a transaction, and their pushes must be safe to send twice
+    /// (a crash before the checkpoint moves sends them again).
+    fn only_pushes(&self, _aggregate_type: &str, _event_type: &str) -> bool {
+        false
+    }
+
     /// Hook: whether every row it writes for an aggregate follows from that aggregate's events
     /// alone, so a replay may apply different aggregates' events on connections side by side,
     /// each aggregate's in order (the chat view: every row is one room's). A view that reads
@@ -192,6 +205,12 @@ impl View {
         self.reads()
             .is_none_or(|types| types.contains(&aggregate_type))
             && self.0.reads_event(aggregate_type, event_type)
+    }
+
+    /// Whether it applies events of `event_type` of `aggregate_type` only to push from them.
+    pub fn only_pushes(self, aggregate_type: &str, event_type: &str) -> bool {
+        self.reads_event(aggregate_type, event_type)
+            && self.0.only_pushes(aggregate_type, event_type)
     }
 
     /// Applies events in order, their personal fields opened; see [`ReadModel::apply`].

@@ -10,6 +10,12 @@
 //! knows no particular view: what a view does beyond applying events (making pushes) it says
 //! through its [`ReadModel`](crate::ReadModel) hooks.
 //!
+//! A batch the view reads nothing of is passed over, and one the view only pushes from (a chat
+//! message, for the notifier) is pushed over: neither takes a transaction, and the checkpoint
+//! moves in one statement only if it stands right before the batch; a batch is pushed over only
+//! while the view's lock is free, so a view whose lock a replay holds stands aside all the same
+//! (docs/architecture.md).
+//!
 //! A view whose lock is held elsewhere for long (a replay holds it from start to swap) stands
 //! aside: it lets the messages go by unapplied, so that the consumer acks them for the other
 //! views, which would otherwise wait with it once `max_ack_pending` is reached, and it touches
@@ -38,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checkpoint::{self, Checkpoint};
 use crate::consumer::{Batch, Committed, Delivered, BATCH};
 use crate::kept::Kept;
-use crate::outbox::Outbox;
+use crate::outbox::{send, Outbox};
 use crate::{dead_letters, ProjectionError, Push, View};
 
 /// How long events a view passes over wait for the ones after them, so that one statement moves
@@ -341,8 +347,9 @@ impl Runner {
         Ok(free)
     }
 
-    /// Applies `batch`: passes over it if `run` says the view reads none of it, and otherwise
-    /// (or if passing over finds the checkpoint elsewhere) applies it in a transaction.
+    /// Applies `batch`: passes over it if `run` says the view reads none of it, pushes over it
+    /// if the view only pushes from it, and otherwise (or if either finds the checkpoint
+    /// elsewhere) applies it in a transaction.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
@@ -352,6 +359,10 @@ impl Runner {
     ) -> Result<(), ProjectionError> {
         if let Some(run) = run {
             if self.pass_over(conn, batch, run, committed).await? {
+                return Ok(());
+            }
+        } else if let Some(run) = self.only_pushed(batch) {
+            if self.push_over(conn, batch, run, committed).await? {
                 return Ok(());
             }
         }
@@ -369,8 +380,9 @@ impl Runner {
         }
     }
 
-    /// Passes over a batch none of whose events the view reads ([`crate::ReadModel::reads`]):
-    /// only the checkpoint moves, in one statement with no transaction or lock around it, and
+    /// Passes over a batch the view writes nothing for: none of its events it reads
+    /// ([`crate::ReadModel::reads`]), or their pushes are sent ([`Self::push_over`]). Only the
+    /// checkpoint moves, in one statement with no transaction or lock around it, and
     /// only if it stands right before the batch. Answers whether it did; anything else (a
     /// redelivery, a gap, a replay that set the checkpoint elsewhere) takes the full path,
     /// which sorts it out.
@@ -381,7 +393,7 @@ impl Runner {
         run: Run,
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
-        if !checkpoint::advance(conn, self.view.name(), run.first - 1, run.to).await? {
+        if !self.advance(conn, &run).await? {
             return Ok(false);
         }
         record_progress(
@@ -394,33 +406,105 @@ impl Runner {
         Ok(true)
     }
 
+    /// Sends the pushes of a batch the view only pushes from or passes over
+    /// ([`Self::only_pushed`]), then passes over it ([`Self::pass_over`]): with nothing to
+    /// write but the checkpoint, it takes no transaction and no outbox row. It goes ahead only
+    /// if the checkpoint stands right before the batch and the view's lock is free, so that
+    /// what the view reads to make the pushes is the state right before them, as in a
+    /// transaction; anything else (a redelivery, a gap, a replay, an event at fault) takes the
+    /// full path before anything is sent. The pushes go before the checkpoint moves, so a crash
+    /// in between only sends them again, and receivers drop the repeats (a room's frames by
+    /// their `rev`, a user's by push id). Answers whether the checkpoint moved.
+    async fn push_over(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[Arc<Delivered>],
+        run: Run,
+        committed: &Committed,
+    ) -> Result<bool, ProjectionError> {
+        let (name, from) = (self.view.name(), run.first - 1);
+        if !checkpoint::stands_free_at(conn, name, self.view.lock_key(), from).await? {
+            return Ok(false);
+        }
+        let events = batch
+            .iter()
+            .map(|delivered| delivered.event())
+            .collect::<Result<Vec<_>, _>>()?;
+        let spans = self.spans(batch.iter().map(|delivered| &**delivered));
+        let mut pushes = Vec::new();
+        match self
+            .view
+            .apply(conn, &self.read(events), Some(&mut pushes))
+            .await
+        {
+            Err(error) if error.is_poison() => return Ok(false),
+            applied => applied?,
+        }
+        send(&self.nats, &self.subjects, &pushes).await?;
+        drop(spans);
+        if !self.pass_over(conn, batch, run, committed).await? {
+            return Ok(false);
+        }
+        let view = self.view.name();
+        metrics::histogram!("projection_batch_size", "view" => view).record(batch.len() as f64);
+        metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
+        Ok(true)
+    }
+
+    /// Moves the checkpoint past `run` if it stands right before it ([`checkpoint::advance`]),
+    /// and deletes the outbox rows already sent meanwhile: answers whether it moved.
+    async fn advance(&self, conn: &mut PgConnection, run: &Run) -> Result<bool, ProjectionError> {
+        let forgotten = self.outbox.to_forget();
+        let moved =
+            checkpoint::advance(conn, self.view.name(), run.first - 1, run.to, forgotten).await?;
+        if moved {
+            self.outbox.committed(forgotten);
+        }
+        Ok(moved)
+    }
+
     /// Whether the view would pass over all of `batch`, a run of consecutive events none of
     /// which it reads (or whose heads it cannot read: the full path sorts those out).
     fn passed_over(&self, batch: &[Arc<Delivered>]) -> Option<Run> {
         self.view.reads()?;
-        let mut run: Option<Run> = None;
-        for delivered in batch {
-            let event = delivered.event().ok()?;
-            if self
+        run_of(batch, |event| {
+            !self
                 .view
                 .reads_event(&event.aggregate_type, &event.event_type)
-            {
-                return None;
-            }
-            let next = Run {
-                first: delivered.seq,
-                to: Checkpoint {
-                    position: event.position,
-                    stream_seq: delivered.seq,
-                },
-                newest: event.recorded_at,
-            };
-            run = match run {
-                None => Some(next),
-                Some(run) => Some(run.then(next)?),
-            };
+        })
+    }
+
+    /// Whether all of `batch` is a run of consecutive events the view only pushes from
+    /// ([`crate::ReadModel::only_pushes`]) or passes over, one at least of the first kind.
+    fn only_pushed(&self, batch: &[Arc<Delivered>]) -> Option<Run> {
+        let mut pushes = false;
+        let run = run_of(batch, |event| {
+            let (aggregate_type, event_type) = (&event.aggregate_type, &event.event_type);
+            let only_pushes = self.view.only_pushes(aggregate_type, event_type);
+            pushes |= only_pushes;
+            only_pushes || !self.view.reads_event(aggregate_type, event_type)
+        })?;
+        pushes.then_some(run)
+    }
+
+    /// A span per traced message of `batch`, continuing its trace from the relay's, for as
+    /// long as the caller keeps it: until the batch is committed and its pushes sent.
+    fn spans<'d>(&self, batch: impl Iterator<Item = &'d Delivered>) -> Vec<tracing::Span> {
+        if !moim_nats::trace::is_on() {
+            return Vec::new();
         }
-        run
+        batch
+            .filter_map(|delivered| {
+                let parent = delivered
+                    .message
+                    .headers
+                    .as_ref()?
+                    .get(moim_nats::envelope::headers::TRACEPARENT)?;
+                let span = tracing::info_span!("view.apply", view = self.view.name());
+                moim_nats::trace::follow(&span, parent.as_str());
+                Some(span)
+            })
+            .collect()
     }
 
     /// Applies a batch in one transaction. With `careful`, each event runs under a savepoint and
@@ -438,25 +522,7 @@ impl Runner {
         let forgotten = self.outbox.to_forget();
         let mut at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
         let next = next_in_order(batch, at.stream_seq);
-        // A span per traced event, continuing its trace from the relay's, open until the batch
-        // is committed and its pushes sent.
-        let spans: Vec<tracing::Span> = if moim_nats::trace::is_on() {
-            next.apply
-                .iter()
-                .filter_map(|delivered| {
-                    let parent = delivered
-                        .message
-                        .headers
-                        .as_ref()?
-                        .get(moim_nats::envelope::headers::TRACEPARENT)?;
-                    let span = tracing::info_span!("view.apply", view = self.view.name());
-                    moim_nats::trace::follow(&span, parent.as_str());
-                    Some(span)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let spans = self.spans(next.apply.iter().copied());
         let mut pushes = Vec::new();
         if careful {
             for delivered in &next.apply {
@@ -712,6 +778,31 @@ impl Run {
             ..next
         })
     }
+}
+
+/// The run of consecutive events `batch` is, if `takes` every one of them (and can read each
+/// one's head: the full path sorts out one it cannot).
+fn run_of(batch: &[Arc<Delivered>], mut takes: impl FnMut(&EventEnvelope) -> bool) -> Option<Run> {
+    let mut run: Option<Run> = None;
+    for delivered in batch {
+        let event = delivered.event().ok()?;
+        if !takes(event) {
+            return None;
+        }
+        let next = Run {
+            first: delivered.seq,
+            to: Checkpoint {
+                position: event.position,
+                stream_seq: delivered.seq,
+            },
+            newest: event.recorded_at,
+        };
+        run = match run {
+            None => Some(next),
+            Some(run) => Some(run.then(next)?),
+        };
+    }
+    run
 }
 
 /// A batch sorted against the checkpoint.

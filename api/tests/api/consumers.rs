@@ -4,12 +4,15 @@
 //! stops; a view whose last commits PostgreSQL forgot reads them again without waiting; a view
 //! whose lock a replay holds stands aside, so the others are acked and stop on time, and reads
 //! what it let by once the lock is free; a view that fails stands aside too, so the others go
-//! on, and reads what it let by once it is mended.
+//! on, and reads what it let by once it is mended; the notifier pushes a chat message with no
+//! outbox row, and one it pushed before a crash let its checkpoint move it sends again, which
+//! the socket drops as a repeat; and while a replay holds its lock it pushes no message.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use futures::StreamExt;
 use moim_api::startup::Roles;
 use projections::{checkpoint, Registry};
 use sqlx::{ConnectOptions, Connection, PgPool};
@@ -129,6 +132,83 @@ async fn a_view_whose_last_commits_were_forgotten_reads_them_again_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_pushed_without_the_outbox_and_a_crash_before_its_checkpoint_sends_it_again() {
+    let (app, kim, lee, room) = a_room_without_views().await;
+    let views = app.instance(VIEWS).await;
+    let mut lee_ws = app.ws(&lee).await;
+    let token = say(&app, room, &kim, "first").await.token();
+    views_reached(&app, &token, &[]).await;
+    let first = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    let rev = first["rev"].as_i64().expect("room frames carry their rev");
+    let notifier = projections::notifications::VIEW;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let before = checkpoint::load(&mut conn, notifier.name()).await.unwrap();
+    let rows = outbox_rows_made(&app).await;
+
+    let second = say(&app, room, &kim, "second").await;
+    let pushed = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    assert_eq!(pushed["data"]["message_id"], second.body["message_id"]);
+    views_reached(&app, &second.token(), &[]).await;
+    assert_eq!(
+        outbox_rows_made(&app).await,
+        rows,
+        "a message goes to its room with no outbox row"
+    );
+
+    // What a crash after the push and before the checkpoint moved leaves: the notifier reads the
+    // message again and sends it again, and the socket drops the repeat by its rev.
+    drop(views);
+    views_stopped(&app).await;
+    checkpoint::save(&mut conn, notifier.name(), before)
+        .await
+        .unwrap();
+    let nats = async_nats::connect(nats_url()).await.unwrap();
+    let mut room_pushes = nats
+        .subscribe(app.subjects().push_room(room))
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+    let _views = app.instance(VIEWS).await;
+    let again = tokio::time::timeout(Duration::from_secs(10), room_pushes.next())
+        .await
+        .expect("sent again")
+        .unwrap();
+    let again: serde_json::Value = serde_json::from_slice(&again.payload).unwrap();
+    assert_eq!(again["data"]["message_id"], second.body["message_id"]);
+    assert_eq!(
+        outbox_rows_made(&app).await,
+        rows,
+        "sent again, still with no outbox row"
+    );
+    assert!(
+        view_reached(
+            &app.pool,
+            notifier,
+            second.token().parse().unwrap(),
+            Duration::from_secs(10)
+        )
+        .await,
+        "the notifier's checkpoint moves past it again"
+    );
+    let third = say(&app, room, &kim, "third").await;
+    let pushed = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    assert_eq!(
+        pushed["data"]["message_id"], third.body["message_id"],
+        "the socket dropped the repeat"
+    );
+    assert_eq!(pushed["rev"], rev + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_whose_lock_a_replay_holds_stands_aside_and_reads_what_it_let_by_after() {
     let (app, kim, _, room) = a_room_without_views().await;
     let views = app.instance(VIEWS).await;
@@ -183,6 +263,51 @@ async fn a_view_whose_lock_a_replay_holds_stands_aside_and_reads_what_it_let_by_
         "once the lock is free the chat view reads what it let by, with no new event to show it"
     );
     assert_eq!(messages_in(&app, room).await, (7, 7), "every message once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifier_whose_lock_a_replay_holds_pushes_no_message_until_the_lock_is_free() {
+    let (app, kim, lee, room) = a_room_without_views().await;
+    let _views = app.instance(VIEWS).await;
+    let token = say(&app, room, &kim, "before the replay").await.token();
+    views_reached(&app, &token, &[]).await;
+    let mut lee_ws = app.ws(&lee).await;
+
+    // What a replay of the notifier holds from its start to its swap: a message, which the
+    // notifier only pushes, waits for it all the same.
+    let notifier = projections::notifications::VIEW;
+    let mut replay = app.pool.connect_options().connect().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(notifier.lock_key())
+        .execute(&mut replay)
+        .await
+        .unwrap();
+    let held = say(&app, room, &kim, "during the replay").await;
+    views_reached(&app, &held.token(), &[notifier]).await;
+    assert!(
+        !view_reached(
+            &app.pool,
+            notifier,
+            held.token().parse().unwrap(),
+            Duration::from_millis(500)
+        )
+        .await,
+        "the notifier stood aside"
+    );
+    assert!(
+        lee_ws
+            .next_of("message.sent", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "nothing was pushed while the lock was held"
+    );
+
+    replay.close().await.unwrap();
+    let pushed = lee_ws
+        .next_of("message.sent", Duration::from_secs(15))
+        .await
+        .expect("pushed once the lock is free");
+    assert_eq!(pushed["data"]["message_id"], held.body["message_id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,6 +397,16 @@ async fn checkpoints_but(app: &TestApp, apart: projections::View) -> Vec<(String
     )
     .bind(apart.name())
     .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// How many rows the push outbox has ever been given.
+async fn outbox_rows_made(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(last_value, 0) FROM pg_sequences WHERE sequencename = 'push_outbox_id_seq'",
+    )
+    .fetch_one(&app.pool)
     .await
     .unwrap()
 }
