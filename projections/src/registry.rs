@@ -92,9 +92,8 @@ pub trait ReadModel: Send + Sync + 'static {
     /// Its live runner sends a batch of only such events, and events it passes over, with no
     /// transaction and no outbox, then moves the checkpoint (docs/architecture.md): a chat
     /// message reaches the sockets after two round trips instead of five, and a third moves the
-    /// checkpoint. So its `apply` must
-    /// only read for them, outside a transaction, and their pushes must be safe to send twice
-    /// (a crash before the checkpoint moves sends them again).
+    /// checkpoint. So its `apply` must only read for them, outside a transaction, and their
+    /// pushes must be safe to send twice (a crash before the checkpoint moves sends them again).
     fn only_pushes(&self, _aggregate_type: &str, _event_type: &str) -> bool {
         false
     }
