@@ -104,26 +104,59 @@ pub(crate) async fn save_keeping(
     Ok(Some(id))
 }
 
+/// What [`stands_free_at`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// The move it was given was made: the checkpoint stood where it starts.
+    pub moved: bool,
+    /// The checkpoint stands at the sequence asked about (after the move) and the view's lock is
+    /// free.
+    pub free: bool,
+}
+
 /// Whether a checkpoint stands at stream sequence `from` while its view's lock (`lock_key`) is
 /// free: no batch or replay holds it. The lock is tried and let go within the statement. A batch
-/// that needs no transaction asks this before it does anything ([`advance`] moves the checkpoint
-/// after), so it goes ahead only where a transaction would.
+/// that needs no transaction asks this before it does anything, so it goes ahead only where a
+/// transaction would. The same statement first makes the move `before` (from the first
+/// sequence to the checkpoint), if the checkpoint stands where it starts, and deletes the outbox
+/// rows whose pushes are sent, as [`advance`] does: the previous such batch's move, which
+/// waited for this one (docs/architecture.md).
 pub(crate) async fn stands_free_at(
     conn: &mut PgConnection,
     name: &str,
     lock_key: i64,
     from: u64,
-) -> Result<bool, sqlx::Error> {
-    let free: Option<bool> = sqlx::query_scalar(
-        "SELECT stream_seq = $2 AND pg_try_advisory_xact_lock($3)
-         FROM projection_checkpoints WHERE name = $1",
+    before: Option<(u64, Checkpoint)>,
+    sent: Forget,
+) -> Result<Standing, sqlx::Error> {
+    let (moved, free): (bool, Option<bool>) = sqlx::query_as(
+        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
+              forgotten AS (DELETE FROM push_outbox WHERE id > $8 AND id <= $9),
+              moved AS (
+                UPDATE projection_checkpoints
+                   SET tx_id = $4, position = $5, stream_seq = $6, updated_at = now()
+                  FROM quick WHERE name = $1 AND stream_seq = $7
+                RETURNING stream_seq)
+         SELECT EXISTS (SELECT FROM moved),
+                COALESCE((SELECT stream_seq FROM moved),
+                         (SELECT stream_seq FROM projection_checkpoints WHERE name = $1)) = $2
+                  AND pg_try_advisory_xact_lock($3)",
     )
     .bind(name)
     .bind(from as i64)
     .bind(lock_key)
-    .fetch_optional(conn)
+    .bind(before.map(|(_, to)| to.position.tx_id))
+    .bind(before.map(|(_, to)| to.position.position))
+    .bind(before.map(|(_, to)| to.stream_seq as i64))
+    .bind(before.map(|(from, _)| from as i64))
+    .bind(sent.after)
+    .bind(sent.up_to)
+    .fetch_one(conn)
     .await?;
-    Ok(free == Some(true))
+    Ok(Standing {
+        moved,
+        free: free == Some(true),
+    })
 }
 
 /// Moves a checkpoint that stands at stream sequence `from` on to `to`, in one statement of its

@@ -1,10 +1,10 @@
 //! The push outbox: a view's live pushes are written in the same transaction as its rows (by the
 //! statement that saves its checkpoint, [`crate::checkpoint::save_keeping`]), sent on core NATS
 //! after that commits, and forgotten by the next batch's transaction, or by the next statement
-//! that moves the checkpoint past a batch that needs none ([`crate::checkpoint::advance`]). A crash
-//! between the commit and the send leaves them in the outbox, and the next run sends them again
-//! (receivers drop the repeat by its push id). Only views whose [`makes_pushes`] hook says so
-//! keep one.
+//! that moves the checkpoint past a batch that needs none ([`crate::checkpoint::advance`],
+//! [`crate::checkpoint::stands_free_at`]). A crash between the commit and the send leaves them
+//! in the outbox, and the next run sends them again (receivers drop the repeat by its push id).
+//! Only views whose [`makes_pushes`] hook says so keep one.
 //!
 //! [`makes_pushes`]: crate::ReadModel::makes_pushes
 

@@ -13,7 +13,8 @@
 //! A batch the view reads nothing of is passed over, and one the view only pushes from (a chat
 //! message, for the notifier) is pushed over: neither takes a transaction, and the checkpoint
 //! moves in one statement only if it stands right before the batch; a batch is pushed over only
-//! while the view's lock is free, so a view whose lock a replay holds stands aside all the same
+//! while the view's lock is free, so a view whose lock a replay holds stands aside all the same.
+//! A pushed batch's move waits for the next batch's first statement, or `PASS_OVER_WAIT`
 //! (docs/architecture.md).
 //!
 //! A view whose lock is held elsewhere for long (a replay holds it from start to swap) stands
@@ -133,6 +134,8 @@ impl Runner {
         let mut held: Vec<Arc<Delivered>> = Vec::new();
         let mut run: Option<Run> = None;
         let mut held_until = tokio::time::Instant::now();
+        // A batch pushed over whose checkpoint has not moved yet (see `Self::push_over`).
+        let mut pushed: Option<Pushed> = None;
         // Whether the view stands aside (see the module's notes), and when it next tries whether
         // it may stop (read only while it does, which begins where a batch is settled).
         let mut aside: Option<Aside> = None;
@@ -161,7 +164,17 @@ impl Runner {
                 }
                 () = tokio::time::sleep_until(held_until), if !held.is_empty() => {
                     let held = std::mem::take(&mut held);
-                    aside = self.settle(&mut kept, held, run.take(), &committed).await?;
+                    aside = self
+                        .settle(&mut kept, held, run.take(), &mut pushed, &committed)
+                        .await?;
+                    probe_at = next_try(aside.as_ref());
+                    continue;
+                }
+                () = tokio::time::sleep_until(pushed.as_ref().map_or(probe_at, |p| p.until)),
+                    if pushed.is_some() => {
+                    aside = self
+                        .settle(&mut kept, Vec::new(), None, &mut pushed, &committed)
+                        .await?;
                     probe_at = next_try(aside.as_ref());
                     continue;
                 }
@@ -205,7 +218,13 @@ impl Runner {
                 continue;
             }
             aside = self
-                .settle(&mut kept, std::mem::take(&mut held), longer, &committed)
+                .settle(
+                    &mut kept,
+                    std::mem::take(&mut held),
+                    longer,
+                    &mut pushed,
+                    &committed,
+                )
                 .await?;
             probe_at = next_try(aside.as_ref());
         }
@@ -219,10 +238,11 @@ impl Runner {
         kept: &mut Kept,
         batch: Vec<Arc<Delivered>>,
         run: Option<Run>,
+        pushed: &mut Option<Pushed>,
         committed: &Committed,
     ) -> Result<Option<Aside>, ProjectionError> {
         let applied = match kept.get().await {
-            Ok(conn) => self.apply_batch(conn, &batch, run, committed).await,
+            Ok(conn) => self.apply_batch(conn, &batch, run, pushed, committed).await,
             Err(error) => Err(error.into()),
         };
         let view = self.view.name();
@@ -349,22 +369,33 @@ impl Runner {
 
     /// Applies `batch`: passes over it if `run` says the view reads none of it, pushes over it
     /// if the view only pushes from it, and otherwise (or if either finds the checkpoint
-    /// elsewhere) applies it in a transaction.
+    /// elsewhere) applies it in a transaction. Whichever it does moves the checkpoint past the
+    /// batch `pushed` holds first, if any; an empty batch only does that.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         run: Option<Run>,
+        pushed: &mut Option<Pushed>,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
+        let before = pushed.take().map(|pushed| pushed.run);
         if let Some(run) = run {
-            if self.pass_over(conn, batch, run, committed).await? {
+            if self.pass_over(conn, batch, run, before, committed).await? {
                 return Ok(());
             }
         } else if let Some(run) = self.only_pushed(batch) {
-            if self.push_over(conn, batch, run, committed).await? {
+            if self
+                .push_over(conn, batch, run, before, pushed, committed)
+                .await?
+            {
                 return Ok(());
             }
+        } else if let Some(before) = before {
+            self.move_past(conn, before, committed).await?;
+        }
+        if batch.is_empty() {
+            return Ok(());
         }
         match self.apply_messages(conn, batch, false, committed).await {
             Err(error) if error.is_poison() => {
@@ -386,13 +417,23 @@ impl Runner {
     /// only if it stands right before the batch. Answers whether it did; anything else (a
     /// redelivery, a gap, a replay that set the checkpoint elsewhere) takes the full path,
     /// which sorts it out.
+    /// A pushed batch's move waiting (`before`) goes with it when the two are consecutive.
     async fn pass_over(
         &self,
         conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         run: Run,
+        before: Option<Run>,
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
+        let run = match before.map(|before| (before, before.then(run))) {
+            None => run,
+            Some((_, Some(joined))) => joined,
+            Some((before, None)) => {
+                self.move_past(conn, before, committed).await?;
+                run
+            }
+        };
         if !self.advance(conn, &run).await? {
             return Ok(false);
         }
@@ -407,23 +448,43 @@ impl Runner {
     }
 
     /// Sends the pushes of a batch the view only pushes from or passes over
-    /// ([`Self::only_pushed`]), then passes over it ([`Self::pass_over`]): with nothing to
-    /// write but the checkpoint, it takes no transaction and no outbox row. It goes ahead only
-    /// if the checkpoint stands right before the batch and the view's lock is free, so that
-    /// what the view reads to make the pushes is the state right before them, as in a
-    /// transaction; anything else (a redelivery, a gap, a replay, an event at fault) takes the
-    /// full path before anything is sent. The pushes go before the checkpoint moves, so a crash
-    /// in between only sends them again, and receivers drop the repeats (a room's frames by
-    /// their `rev`, a user's by push id). Answers whether the checkpoint moved.
+    /// ([`Self::only_pushed`]): with nothing to write but the checkpoint, it takes no
+    /// transaction and no outbox row. It goes ahead only if the checkpoint stands right before
+    /// the batch and the view's lock is free, so that what the view reads to make the pushes is
+    /// the state right before them, as in a transaction; anything else (a redelivery, a gap, a
+    /// replay, an event at fault) takes the full path before anything is sent. The checkpoint
+    /// moves past the batch later, in the first statement of whatever the view does next (or
+    /// after `PASS_OVER_WAIT`, if nothing comes): until then `pushed` holds it. The statement
+    /// that asks makes the move `before` waited for, so a stream of messages costs the view
+    /// two round trips a batch, both before its frames go out. The pushes go before the
+    /// checkpoint moves, so a crash in between only sends them again, and receivers drop the
+    /// repeats (a room's frames by their `rev`, a user's by push id). Answers whether the batch
+    /// was pushed.
     async fn push_over(
         &self,
         conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         run: Run,
+        before: Option<Run>,
+        pushed: &mut Option<Pushed>,
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
-        let (name, from) = (self.view.name(), run.first - 1);
-        if !checkpoint::stands_free_at(conn, name, self.view.lock_key(), from).await? {
+        let view = self.view.name();
+        let forgotten = self.outbox.to_forget();
+        let standing = checkpoint::stands_free_at(
+            conn,
+            view,
+            self.view.lock_key(),
+            run.first - 1,
+            before.map(|before| (before.first - 1, before.to)),
+            forgotten,
+        )
+        .await?;
+        self.outbox.committed(forgotten);
+        if let Some(before) = before.filter(|_| standing.moved) {
+            committed.reached(before.to.stream_seq);
+        }
+        if !standing.free {
             return Ok(false);
         }
         let events = batch
@@ -442,13 +503,33 @@ impl Runner {
         }
         send(&self.nats, &self.subjects, &pushes).await?;
         drop(spans);
-        if !self.pass_over(conn, batch, run, committed).await? {
-            return Ok(false);
-        }
-        let view = self.view.name();
+        *pushed = Some(Pushed {
+            run,
+            until: tokio::time::Instant::now() + PASS_OVER_WAIT,
+        });
+        record_progress(
+            view,
+            batch.len(),
+            Some(run.newest),
+            batch.last().map(|delivered| &**delivered),
+        );
         metrics::histogram!("projection_batch_size", "view" => view).record(batch.len() as f64);
         metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
         Ok(true)
+    }
+
+    /// Moves the checkpoint past a pushed batch (`before`) on its own, where what comes next
+    /// cannot take the move along.
+    async fn move_past(
+        &self,
+        conn: &mut PgConnection,
+        before: Run,
+        committed: &Committed,
+    ) -> Result<(), ProjectionError> {
+        if self.advance(conn, &before).await? {
+            committed.reached(before.to.stream_seq);
+        }
+        Ok(())
     }
 
     /// Moves the checkpoint past `run` if it stands right before it ([`checkpoint::advance`]),
@@ -761,6 +842,7 @@ fn let_by(batch: &[Arc<Delivered>], committed: &Committed) {
 }
 
 /// A run of consecutive events a view passes over.
+#[derive(Clone, Copy)]
 struct Run {
     /// The first one's stream sequence.
     first: u64,
@@ -778,6 +860,16 @@ impl Run {
             ..next
         })
     }
+}
+
+/// A batch pushed over whose checkpoint has not moved yet: the next batch's first statement
+/// moves it, or, if none comes first, a statement of its own at `until`. A crash or a stop
+/// meanwhile leaves the checkpoint before it, and whoever runs the view next pushes it again.
+struct Pushed {
+    /// Its events.
+    run: Run,
+    /// When it moves on its own.
+    until: tokio::time::Instant,
 }
 
 /// The run of consecutive events `batch` is, if `takes` every one of them (and can read each
