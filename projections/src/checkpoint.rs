@@ -1,7 +1,9 @@
 //! Read models' checkpoints: how far each has applied the event stream.
 
 use domain::Position;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgConnection, Postgres};
 
 use crate::outbox::Forget;
 use crate::Push;
@@ -104,6 +106,70 @@ pub(crate) async fn save_keeping(
     Ok(Some(id))
 }
 
+/// The start of a statement that moves a checkpoint (`$1`, its view's name) that stands at stream
+/// sequence `$5` on to (`$2`, `$3`, `$4`), and deletes the outbox rows in (`$6`, `$7`], whose
+/// pushes are sent; the rest of the statement reads whether it moved from `moved`. It commits
+/// asynchronously, as the runner's batches do (a checkpoint a crash forgets only means events
+/// are passed over, or their pushes sent, again). [`bind_move`] binds what it names.
+macro_rules! move_sql {
+    () => {
+        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
+              forgotten AS (DELETE FROM push_outbox WHERE id > $6 AND id <= $7),
+              moved AS (
+                UPDATE projection_checkpoints
+                   SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()
+                  FROM quick WHERE name = $1 AND stream_seq = $5
+                RETURNING stream_seq) "
+    };
+}
+
+/// Binds what [`move_sql`] names: the move of `name`'s checkpoint from a stream sequence to a
+/// checkpoint, if any (none moves nothing), and the outbox rows `sent`.
+fn bind_move<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    name: &'q str,
+    moving: Option<(u64, Checkpoint)>,
+    sent: Forget,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    query
+        .bind(name)
+        .bind(moving.map(|(_, to)| to.position.tx_id))
+        .bind(moving.map(|(_, to)| to.position.position))
+        .bind(moving.map(|(_, to)| to.stream_seq as i64))
+        .bind(moving.map(|(from, _)| from as i64))
+        .bind(sent.after)
+        .bind(sent.up_to)
+}
+
+/// Writes a checkpoint at the end of a batch, as [`save_keeping`] does, but only if it stands at
+/// stream sequence `from`, where the runner left it: the batch did not read it first, so this
+/// makes sure. The same statement deletes the outbox rows whose pushes are sent, as the read
+/// would have. Answers `None` if the checkpoint stood elsewhere (the caller rolls back), or the
+/// batch's outbox row.
+pub(crate) async fn save_keeping_after(
+    conn: &mut PgConnection,
+    name: &str,
+    from: u64,
+    at: Checkpoint,
+    pushes: &[Push],
+    sent: Forget,
+) -> Result<Option<Option<i64>>, sqlx::Error> {
+    let sql = if pushes.is_empty() {
+        concat!(move_sql!(), "SELECT NULL::int8 FROM moved")
+    } else {
+        concat!(
+            move_sql!(),
+            "INSERT INTO push_outbox (pushes) SELECT $8 FROM moved RETURNING id"
+        )
+    };
+    let mut query = bind_move(sqlx::query_as(sql), name, Some((from, at)), sent);
+    if !pushes.is_empty() {
+        query = query.bind(sqlx::types::Json(pushes));
+    }
+    let row: Option<(Option<i64>,)> = query.fetch_optional(&mut *conn).await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// What [`stands_free_at`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Standing {
@@ -117,10 +183,10 @@ pub(crate) struct Standing {
 /// Whether a checkpoint stands at stream sequence `from` while its view's lock (`lock_key`) is
 /// free: no batch or replay holds it. The lock is tried and let go within the statement. A batch
 /// that needs no transaction asks this before it does anything, so it goes ahead only where a
-/// transaction would. The same statement first makes the move `before` (from the first
-/// sequence to the checkpoint), if the checkpoint stands where it starts, and deletes the outbox
-/// rows whose pushes are sent, as [`advance`] does: the previous such batch's move, which
-/// waited for this one (docs/architecture.md).
+/// transaction would. Before it answers, the same statement makes the move the previous such
+/// batch left waiting, `before` (from the stream sequence it names to the checkpoint it
+/// names), only if the checkpoint stands where that starts; and, as [`advance`] does, it deletes
+/// the outbox rows whose pushes are sent and commits asynchronously (docs/architecture.md).
 pub(crate) async fn stands_free_at(
     conn: &mut PgConnection,
     name: &str,
@@ -129,28 +195,23 @@ pub(crate) async fn stands_free_at(
     before: Option<(u64, Checkpoint)>,
     sent: Forget,
 ) -> Result<Standing, sqlx::Error> {
-    let (moved, free): (bool, Option<bool>) = sqlx::query_as(
-        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
-              forgotten AS (DELETE FROM push_outbox WHERE id > $8 AND id <= $9),
-              moved AS (
-                UPDATE projection_checkpoints
-                   SET tx_id = $4, position = $5, stream_seq = $6, updated_at = now()
-                  FROM quick WHERE name = $1 AND stream_seq = $7
-                RETURNING stream_seq)
-         SELECT EXISTS (SELECT FROM moved),
-                COALESCE((SELECT stream_seq FROM moved),
-                         (SELECT stream_seq FROM projection_checkpoints WHERE name = $1)) = $2
-                  AND pg_try_advisory_xact_lock($3)",
+    // The statement's snapshot is from before the move: where the checkpoint stands after it is
+    // the moved row's, if it moved.
+    let (moved, free): (bool, Option<bool>) = bind_move(
+        sqlx::query_as(concat!(
+            move_sql!(),
+            "SELECT EXISTS (SELECT FROM moved),
+                    COALESCE((SELECT stream_seq FROM moved),
+                             (SELECT stream_seq FROM projection_checkpoints WHERE name = $1)) = $8
+                      AND pg_try_advisory_xact_lock($9)
+               FROM quick"
+        )),
+        name,
+        before,
+        sent,
     )
-    .bind(name)
     .bind(from as i64)
     .bind(lock_key)
-    .bind(before.map(|(_, to)| to.position.tx_id))
-    .bind(before.map(|(_, to)| to.position.position))
-    .bind(before.map(|(_, to)| to.stream_seq as i64))
-    .bind(before.map(|(from, _)| from as i64))
-    .bind(sent.after)
-    .bind(sent.up_to)
     .fetch_one(conn)
     .await?;
     Ok(Standing {
@@ -161,9 +222,7 @@ pub(crate) async fn stands_free_at(
 
 /// Moves a checkpoint that stands at stream sequence `from` on to `to`, in one statement of its
 /// own that also deletes the outbox rows whose pushes are sent, as a batch's first statement does
-/// ([`load_forgetting`]): answers whether it stood there. Committed asynchronously, as the
-/// runner's batches are (a checkpoint a crash forgets only means the events are passed over, or
-/// their pushes sent, again).
+/// ([`load_forgetting`]): answers whether it stood there.
 pub(crate) async fn advance(
     conn: &mut PgConnection,
     name: &str,
@@ -171,20 +230,16 @@ pub(crate) async fn advance(
     to: Checkpoint,
     sent: Forget,
 ) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query(
-        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
-              forgotten AS (DELETE FROM push_outbox WHERE id > $6 AND id <= $7)
-         UPDATE projection_checkpoints SET tx_id = $2, position = $3, stream_seq = $4, updated_at = now()
-         FROM quick WHERE name = $1 AND stream_seq = $5",
+    let (moved,): (bool,) = bind_move(
+        sqlx::query_as(concat!(
+            move_sql!(),
+            "SELECT EXISTS (SELECT FROM moved) FROM quick"
+        )),
+        name,
+        Some((from, to)),
+        sent,
     )
-    .bind(name)
-    .bind(to.position.tx_id)
-    .bind(to.position.position)
-    .bind(to.stream_seq as i64)
-    .bind(from as i64)
-    .bind(sent.after)
-    .bind(sent.up_to)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(moved.rows_affected() == 1)
+    Ok(moved)
 }

@@ -6,9 +6,11 @@
 //! A message at or below the checkpoint was applied before (it was delivered again) and is
 //! passed without effect. A message beyond the next expected one means the consumer ran ahead
 //! (a redelivery is pending), so the consumer is made again to start right after the lowest
-//! checkpoint. The checkpoint in PostgreSQL, not the consumer's state, is the truth. The runner
-//! knows no particular view: what a view does beyond applying events (making pushes) it says
-//! through its [`ReadModel`](crate::ReadModel) hooks.
+//! checkpoint. The checkpoint in PostgreSQL, not the consumer's state, is the truth: a batch
+//! that follows right on where the run left it does not read it, but writes it only if it still
+//! stands there, and is applied again after reading it if not. The runner knows no particular
+//! view: what a view does beyond applying events (making pushes) it says through its
+//! [`ReadModel`](crate::ReadModel) hooks.
 //!
 //! A batch the view reads nothing of is passed over, and one the view only pushes from (a chat
 //! message, for the notifier) is pushed over: neither takes a transaction, and the checkpoint
@@ -33,7 +35,7 @@
 //! deliver again all the view let by, which grows for as long as it stays broken.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backon::BackoffBuilder;
@@ -52,7 +54,8 @@ use crate::{dead_letters, ProjectionError, Push, View};
 /// its checkpoint past many. At a low rate every event came alone, and moving the checkpoint of
 /// each of the six views that pass over a chat message was a fifth of the statements PostgreSQL
 /// ran (docs/performance.md). A read with a consistency token on such a view waits this much
-/// longer when the token names an event the view does not read.
+/// longer when the token names an event the view does not read. A batch pushed over waits as
+/// long, at most, for the statement that moves the checkpoint past it ([`Pushed`]).
 const PASS_OVER_WAIT: Duration = Duration::from_millis(20);
 
 /// How long a batch waits for its view's lock before the view stands aside. Only a replay or a
@@ -79,6 +82,9 @@ pub(crate) struct Runner {
     subjects: Subjects,
     view: View,
     outbox: Outbox,
+    /// Where this run last left the checkpoint, so that a batch that follows right on need not
+    /// read it first (its save makes sure it is still there, [`checkpoint::save_keeping_after`]).
+    left: Mutex<Option<Checkpoint>>,
     /// How many of the view's batches failed in a row, across the consumer's runs.
     failures: AtomicU32,
 }
@@ -104,6 +110,7 @@ impl Runner {
             subjects,
             view,
             outbox: Outbox::default(),
+            left: Mutex::new(None),
             failures: AtomicU32::new(0),
         }
     }
@@ -123,6 +130,8 @@ impl Runner {
         committed: Committed,
         stop: CancellationToken,
     ) -> Result<(), ProjectionError> {
+        // Whatever moved the checkpoint between runs (a replay's swap, an operator) is read.
+        self.leave(None);
         if self.view.makes_pushes() {
             self.outbox
                 .flush(&self.pool, &self.nats, &self.subjects)
@@ -170,8 +179,10 @@ impl Runner {
                     probe_at = next_try(aside.as_ref());
                     continue;
                 }
+                // While events wait to be passed over, their own wait (no longer than this one)
+                // takes the move along. A view standing aside has none waiting (`settle`).
                 () = tokio::time::sleep_until(pushed.as_ref().map_or(probe_at, |p| p.until)),
-                    if pushed.is_some() => {
+                    if pushed.is_some() && held.is_empty() => {
                     aside = self
                         .settle(&mut kept, Vec::new(), None, &mut pushed, &committed)
                         .await?;
@@ -210,7 +221,10 @@ impl Runner {
                 None => None,
             };
             if held.is_empty() {
-                held_until = tokio::time::Instant::now() + PASS_OVER_WAIT;
+                held_until = pushed.as_ref().map_or_else(
+                    || tokio::time::Instant::now() + PASS_OVER_WAIT,
+                    |pushed| pushed.until,
+                );
             }
             held.extend(batch);
             if longer.is_some() && held.len() < BATCH {
@@ -230,9 +244,10 @@ impl Runner {
         }
     }
 
-    /// Applies `batch` ([`Self::apply_batch`]), or lets it by if the view's lock stays held
-    /// elsewhere or the view fails at it: answers why and since when the view stands aside, if
-    /// it does now.
+    /// Applies `batch` ([`Self::apply_batch`]), first moving the checkpoint past the batch
+    /// `pushed` holds, or lets both by if the view's lock stays held elsewhere or the view fails
+    /// at them: answers why and since when the view stands aside, if it does now. An empty
+    /// `batch` only makes the move.
     async fn settle(
         &self,
         kept: &mut Kept,
@@ -241,28 +256,39 @@ impl Runner {
         pushed: &mut Option<Pushed>,
         committed: &Committed,
     ) -> Result<Option<Aside>, ProjectionError> {
+        let before = pushed.take();
+        let moving = before.as_ref().map(|before| before.run);
         let applied = match kept.get().await {
-            Ok(conn) => self.apply_batch(conn, &batch, run, pushed, committed).await,
+            Ok(conn) => {
+                self.apply_batch(conn, &batch, run, moving, pushed, committed)
+                    .await
+            }
             Err(error) => Err(error.into()),
         };
+        let Err(error) = applied else {
+            self.failures.store(0, Ordering::Relaxed);
+            return Ok(None);
+        };
+        // What the view stands aside from includes the pushed batch, whose move may not have
+        // been made: the run that follows reads it again, and sends its pushes again.
+        let batch = match before {
+            Some(before) => [before.batch, batch].concat(),
+            None => batch,
+        };
         let view = self.view.name();
-        let why = match applied {
-            Ok(()) => {
-                self.failures.store(0, Ordering::Relaxed);
-                return Ok(None);
-            }
-            Err(ProjectionError::LockHeld) => {
+        let why = match error {
+            ProjectionError::LockHeld => {
                 tracing::info!(
                     view,
                     "the view's lock is held elsewhere (a replay?); standing aside until it is free"
                 );
                 Why::LockHeld
             }
-            Err(error) if error.is_the_views_own() => Why::Failed {
+            error if error.is_the_views_own() => Why::Failed {
                 wait: self.failed(kept, &error),
                 batch: batch.clone(),
             },
-            Err(error) => return Err(error),
+            error => return Err(error),
         };
         let_by(&batch, committed);
         Ok(batch
@@ -368,18 +394,18 @@ impl Runner {
     }
 
     /// Applies `batch`: passes over it if `run` says the view reads none of it, pushes over it
-    /// if the view only pushes from it, and otherwise (or if either finds the checkpoint
-    /// elsewhere) applies it in a transaction. Whichever it does moves the checkpoint past the
-    /// batch `pushed` holds first, if any; an empty batch only does that.
+    /// (keeping it in `pushed`) if the view only pushes from it, and otherwise (or if either
+    /// finds the checkpoint elsewhere) applies it in a transaction. Whichever it does moves the
+    /// checkpoint past the pushed batch `before` first, if any; an empty batch only does that.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
         batch: &[Arc<Delivered>],
         run: Option<Run>,
+        before: Option<Run>,
         pushed: &mut Option<Pushed>,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
-        let before = pushed.take().map(|pushed| pushed.run);
         if let Some(run) = run {
             if self.pass_over(conn, batch, run, before, committed).await? {
                 return Ok(());
@@ -411,13 +437,11 @@ impl Runner {
         }
     }
 
-    /// Passes over a batch the view writes nothing for: none of its events it reads
-    /// ([`crate::ReadModel::reads`]), or their pushes are sent ([`Self::push_over`]). Only the
-    /// checkpoint moves, in one statement with no transaction or lock around it, and
-    /// only if it stands right before the batch. Answers whether it did; anything else (a
-    /// redelivery, a gap, a replay that set the checkpoint elsewhere) takes the full path,
-    /// which sorts it out.
-    /// A pushed batch's move waiting (`before`) goes with it when the two are consecutive.
+    /// Passes over a batch the view reads none of ([`crate::ReadModel::reads`]). Only the
+    /// checkpoint moves, in one statement with no transaction or lock around it, and only if it
+    /// stands right before the batch, or before a pushed batch whose move waits (`before`) and
+    /// the batch follows right on it. Answers whether it did; anything else (a redelivery, a
+    /// gap, a replay that set the checkpoint elsewhere) takes the full path, which sorts it out.
     async fn pass_over(
         &self,
         conn: &mut PgConnection,
@@ -482,9 +506,11 @@ impl Runner {
         .await?;
         self.outbox.committed(forgotten);
         if let Some(before) = before.filter(|_| standing.moved) {
+            self.leave(Some(before.to));
             committed.reached(before.to.stream_seq);
         }
         if !standing.free {
+            self.leave(None);
             return Ok(false);
         }
         let events = batch
@@ -505,6 +531,7 @@ impl Runner {
         drop(spans);
         *pushed = Some(Pushed {
             run,
+            batch: batch.to_vec(),
             until: tokio::time::Instant::now() + PASS_OVER_WAIT,
         });
         record_progress(
@@ -540,8 +567,26 @@ impl Runner {
             checkpoint::advance(conn, self.view.name(), run.first - 1, run.to, forgotten).await?;
         if moved {
             self.outbox.committed(forgotten);
+            self.leave(Some(run.to));
+        } else {
+            self.leave(None);
         }
         Ok(moved)
+    }
+
+    /// Where this run left the checkpoint, if `batch` starts right after it.
+    fn left_before(&self, batch: &[Arc<Delivered>]) -> Option<Checkpoint> {
+        let left = *self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        left.filter(|at| {
+            batch
+                .first()
+                .is_some_and(|first| first.seq == at.stream_seq + 1)
+        })
+    }
+
+    /// Notes where this run left the checkpoint, or forgets it (`None`) once it may be elsewhere.
+    fn leave(&self, at: Option<Checkpoint>) {
+        *self.left.lock().unwrap_or_else(PoisonError::into_inner) = at;
     }
 
     /// Whether the view would pass over all of `batch`, a run of consecutive events none of
@@ -597,11 +642,16 @@ impl Runner {
         careful: bool,
         committed: &Committed,
     ) -> Result<(), ProjectionError> {
-        // The checkpoint is read and the sent pushes deleted in the round trip after the one
-        // that opens the transaction.
+        // Where the run left the checkpoint, if the batch follows right on: then the checkpoint
+        // is not read, and the save makes sure it is still there. Otherwise it is read, and the
+        // sent pushes deleted, in the round trip after the one that opens the transaction.
+        let left = self.left_before(batch).filter(|_| !careful);
         let mut tx = self.begin(conn).await?;
         let forgotten = self.outbox.to_forget();
-        let mut at = checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?;
+        let mut at = match left {
+            Some(left) => left,
+            None => checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?,
+        };
         let next = next_in_order(batch, at.stream_seq);
         let spans = self.spans(next.apply.iter().copied());
         let mut pushes = Vec::new();
@@ -627,9 +677,28 @@ impl Runner {
                 .apply(&mut tx, &self.read(events), Some(&mut pushes))
                 .await?;
         }
-        let row = checkpoint::save_keeping(&mut tx, self.view.name(), at, &pushes).await?;
+        let name = self.view.name();
+        let row = match left {
+            None => checkpoint::save_keeping(&mut tx, name, at, &pushes).await?,
+            Some(left) => {
+                let from = left.stream_seq;
+                match checkpoint::save_keeping_after(&mut tx, name, from, at, &pushes, forgotten)
+                    .await?
+                {
+                    Some(row) => row,
+                    None => {
+                        // Moved by someone else since (a replay's swap): read it this time.
+                        tx.rollback().await?;
+                        self.leave(None);
+                        return Box::pin(self.apply_messages(conn, batch, careful, committed))
+                            .await;
+                    }
+                }
+            }
+        };
         tx.commit().await?;
         self.outbox.committed(forgotten);
+        self.leave(Some(at));
         let view = self.view.name();
         metrics::histogram!("projection_batch_size", "view" => view)
             .record(next.apply.len() as f64);
@@ -864,10 +933,13 @@ impl Run {
 
 /// A batch pushed over whose checkpoint has not moved yet: the next batch's first statement
 /// moves it, or, if none comes first, a statement of its own at `until`. A crash or a stop
-/// meanwhile leaves the checkpoint before it, and whoever runs the view next pushes it again.
+/// meanwhile leaves the checkpoint before it, and whoever runs the view next pushes it again;
+/// so does a view that fails at the move, as it stands aside from the batch.
 struct Pushed {
     /// Its events.
     run: Run,
+    /// Its messages, let by with what comes next should the view stand aside.
+    batch: Vec<Arc<Delivered>>,
     /// When it moves on its own.
     until: tokio::time::Instant,
 }

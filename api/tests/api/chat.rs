@@ -337,8 +337,8 @@ async fn a_push_re_sent_after_a_crash_reaches_a_socket_once() {
         "both copies of the re-sent push were dropped"
     );
     assert_eq!(pushed["rev"], rev + 1);
-    // A message's frames go out before the statement that moves the notifier's checkpoint and
-    // deletes what was sent, so the socket can see the frame before that statement runs.
+    // Deleted by the notifier's next statement that moves its checkpoint (for a message, the
+    // one before its frames go out); polled, as that is not a promise to the socket.
     assert!(
         eventually(Duration::from_secs(10), || async {
             let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM push_outbox WHERE id <= $1")

@@ -6,7 +6,9 @@
 //! what it let by once the lock is free; a view that fails stands aside too, so the others go
 //! on, and reads what it let by once it is mended; the notifier pushes a chat message with no
 //! outbox row, and one it pushed before a crash let its checkpoint move it sends again, which
-//! the socket drops as a repeat; and while a replay holds its lock it pushes no message.
+//! the socket drops as a repeat; while a replay holds its lock it pushes no message; and a view
+//! whose checkpoint a replay (or an operator) moved while it idled finds so at its next batch,
+//! which did not read it first, and carries on from there.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,6 +25,12 @@ use crate::helpers::{eventually, nats_url, say, spawn_app_with, view_reached, Te
 const VIEWS: Roles = Roles {
     api: true,
     projections: true,
+    ..Roles::NONE
+};
+
+const RELAY: Roles = Roles {
+    api: true,
+    relay: true,
     ..Roles::NONE
 };
 
@@ -206,6 +214,71 @@ async fn a_message_is_pushed_without_the_outbox_and_a_crash_before_its_checkpoin
         "the socket dropped the repeat"
     );
     assert_eq!(pushed["rev"], rev + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_whose_checkpoint_moved_while_it_idled_carries_on_from_there() {
+    let app = spawn_app_with(Roles {
+        api: true,
+        ..Roles::NONE
+    })
+    .await;
+    let relay = app.instance(RELAY).await;
+    let _views = app.instance(VIEWS).await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let room = app.create_room(&kim, &[&lee]).await;
+    let first = say(&app, room, &kim, "first").await.token();
+    views_reached(&app, &first, &[]).await;
+    let (before, _) = messages_in(&app, room).await;
+
+    // A message the store has and the stream not yet, which a replay of the chat view applies
+    // while the live view idles: the checkpoint moves past where the live view left it, and the
+    // live view's next batch, which starts right after that, finds so only as it saves.
+    relay_stopped(&app, relay).await;
+    let second = say(&app, room, &kim, "second").await.token();
+    let chat = projections::chat::VIEW;
+    projections::replay::replay(&app.pool, chat, false)
+        .await
+        .unwrap();
+    let relay = app.instance(RELAY).await;
+    views_reached(&app, &second, &[]).await;
+    assert_eq!(
+        messages_in(&app, room).await,
+        (before + 1, before + 1),
+        "the replayed message, once"
+    );
+
+    // Moved past a message by hand instead, the checkpoint says the view holds it: the view
+    // believes it over where it left the checkpoint itself, and so leaves the message out.
+    relay_stopped(&app, relay).await;
+    let third = say(&app, room, &kim, "third").await.token();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let at = checkpoint::load(&mut conn, chat.name()).await.unwrap();
+    let past_third = checkpoint::Checkpoint {
+        position: third.parse().unwrap(),
+        stream_seq: at.stream_seq + 1,
+    };
+    checkpoint::save(&mut conn, chat.name(), past_third)
+        .await
+        .unwrap();
+    let _relay = app.instance(RELAY).await;
+    views_reached(&app, &third, &[]).await;
+    let fourth = say(&app, room, &kim, "fourth").await.token();
+    views_reached(&app, &fourth, &[]).await;
+    let (thirds, fourths): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE body = 'third'), count(*) FILTER (WHERE body = 'fourth')
+         FROM chat_messages WHERE room_id = $1",
+    )
+    .bind(room)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (thirds, fourths),
+        (0, 1),
+        "the third left out, the fourth in"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,6 +572,20 @@ async fn one_leader(pool: &PgPool) -> i32 {
     leaders[0]
 }
 
+/// Stops the process `relay` and waits until it has let go of the relay's leader lock.
+async fn relay_stopped(app: &TestApp, relay: TestApp) {
+    drop(relay);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !advisory_locks(&app.pool)
+                .await
+                .contains_key(&moim_nats::relay::LEADER_LOCK)
+        })
+        .await,
+        "the relay stopped"
+    );
+}
+
 /// The server processes holding the views' leader locks, by key.
 async fn leaders(pool: &PgPool) -> HashMap<i64, i32> {
     let keys: Vec<i64> = Registry::standard()
@@ -506,6 +593,13 @@ async fn leaders(pool: &PgPool) -> HashMap<i64, i32> {
         .iter()
         .map(|view| view.leader_key())
         .collect();
+    let mut held = advisory_locks(pool).await;
+    held.retain(|key, _| keys.contains(key));
+    held
+}
+
+/// The advisory locks held in the test's database: by key, the backend holding each.
+async fn advisory_locks(pool: &PgPool) -> HashMap<i64, i32> {
     let held: Vec<(i64, i64, i32)> = sqlx::query_as(
         "SELECT classid::bigint, objid::bigint, pid FROM pg_locks
          WHERE locktype = 'advisory' AND granted AND objsubid = 1
@@ -516,6 +610,5 @@ async fn leaders(pool: &PgPool) -> HashMap<i64, i32> {
     .unwrap();
     held.into_iter()
         .map(|(high, low, pid)| ((high << 32) | low, pid))
-        .filter(|(key, _)| keys.contains(key))
         .collect()
 }
