@@ -221,8 +221,8 @@ pub(crate) async fn stands_free_at(
 }
 
 /// Moves a checkpoint that stands at stream sequence `from` on to `to`, in one statement of its
-/// own that also deletes the outbox rows whose pushes are sent, as a batch's first statement does
-/// ([`load_forgetting`]): answers whether it stood there.
+/// own that also deletes the outbox rows whose pushes are sent, as a batch does
+/// ([`load_forgetting`], [`save_keeping_after`]): answers whether it stood there.
 pub(crate) async fn advance(
     conn: &mut PgConnection,
     name: &str,

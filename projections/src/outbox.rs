@@ -1,5 +1,6 @@
 //! The push outbox: a view's live pushes are written in the same transaction as its rows (by the
-//! statement that saves its checkpoint, [`crate::checkpoint::save_keeping`]), sent on core NATS
+//! statement that saves its checkpoint, [`crate::checkpoint::save_keeping`] or
+//! [`crate::checkpoint::save_keeping_after`]), sent on core NATS
 //! after that commits, and forgotten by the next batch's transaction, or by the next statement
 //! that moves the checkpoint past a batch that needs none ([`crate::checkpoint::advance`],
 //! [`crate::checkpoint::stands_free_at`]). A crash between the commit and the send leaves them

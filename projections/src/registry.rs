@@ -90,10 +90,11 @@ pub trait ReadModel: Send + Sync + 'static {
     /// `aggregate_type` and writes nothing for them (the notifications view: a chat message goes
     /// to its room's sockets, and the feed keeps nothing of it); none, unless it says otherwise.
     /// Its live runner sends a batch of only such events, and events it passes over, with no
-    /// transaction and no outbox, then moves the checkpoint (docs/architecture.md): a chat
-    /// message reaches the sockets after two round trips instead of five, and a third moves the
-    /// checkpoint. So its `apply` must only read for them, outside a transaction, and their
-    /// pushes must be safe to send twice (a crash before the checkpoint moves sends them again).
+    /// transaction and no outbox, and moves the checkpoint past them with whatever statement
+    /// comes next (docs/architecture.md): a chat message reaches the sockets after two round
+    /// trips instead of a full batch's four or five. So its `apply` must only read for them,
+    /// outside a transaction, and their pushes must be safe to send twice (a crash before the
+    /// checkpoint moves sends them again).
     fn only_pushes(&self, _aggregate_type: &str, _event_type: &str) -> bool {
         false
     }

@@ -505,9 +505,13 @@ impl Runner {
         )
         .await?;
         self.outbox.committed(forgotten);
-        if let Some(before) = before.filter(|_| standing.moved) {
-            self.leave(Some(before.to));
-            committed.reached(before.to.stream_seq);
+        match before {
+            Some(before) if standing.moved => {
+                self.leave(Some(before.to));
+                committed.reached(before.to.stream_seq);
+            }
+            Some(_) => self.leave(None),
+            None => {}
         }
         if !standing.free {
             self.leave(None);
@@ -689,6 +693,7 @@ impl Runner {
                     None => {
                         // Moved by someone else since (a replay's swap): read it this time.
                         tx.rollback().await?;
+                        drop(spans);
                         self.leave(None);
                         return Box::pin(self.apply_messages(conn, batch, careful, committed))
                             .await;

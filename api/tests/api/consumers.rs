@@ -243,6 +243,8 @@ async fn a_view_whose_checkpoint_moved_while_it_idled_carries_on_from_there() {
         .unwrap();
     let relay = app.instance(RELAY).await;
     views_reached(&app, &second, &[]).await;
+    // The chat view's checkpoint was there already: the acks say its live runner is past it too.
+    assert!(everything_acked(&app).await, "every view handled it");
     assert_eq!(
         messages_in(&app, room).await,
         (before + 1, before + 1),
@@ -253,15 +255,22 @@ async fn a_view_whose_checkpoint_moved_while_it_idled_carries_on_from_there() {
     // believes it over where it left the checkpoint itself, and so leaves the message out.
     relay_stopped(&app, relay).await;
     let third = say(&app, room, &kim, "third").await.token();
-    let mut conn = app.pool.acquire().await.unwrap();
-    let at = checkpoint::load(&mut conn, chat.name()).await.unwrap();
+    // Under the view's lock, as an operator (or a replay's swap) moves it.
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(chat.lock_key())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let at = checkpoint::load(&mut tx, chat.name()).await.unwrap();
     let past_third = checkpoint::Checkpoint {
         position: third.parse().unwrap(),
         stream_seq: at.stream_seq + 1,
     };
-    checkpoint::save(&mut conn, chat.name(), past_third)
+    checkpoint::save(&mut tx, chat.name(), past_third)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     let _relay = app.instance(RELAY).await;
     views_reached(&app, &third, &[]).await;
     let fourth = say(&app, room, &kim, "fourth").await.token();
