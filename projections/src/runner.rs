@@ -450,13 +450,15 @@ impl Runner {
         before: Option<Run>,
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
-        let run = match before.map(|before| (before, before.then(run))) {
+        let run = match before {
             None => run,
-            Some((_, Some(joined))) => joined,
-            Some((before, None)) => {
-                self.move_past(conn, before, committed).await?;
-                run
-            }
+            Some(before) => match before.then(run) {
+                Some(joined) => joined,
+                None => {
+                    self.move_past(conn, before, committed).await?;
+                    run
+                }
+            },
         };
         if !self.advance(conn, &run).await? {
             return Ok(false);
@@ -650,11 +652,12 @@ impl Runner {
         // is not read, and the save makes sure it is still there. Otherwise it is read, and the
         // sent pushes deleted, in the round trip after the one that opens the transaction.
         let left = self.left_before(batch).filter(|_| !careful);
+        let view = self.view.name();
         let mut tx = self.begin(conn).await?;
         let forgotten = self.outbox.to_forget();
         let mut at = match left {
             Some(left) => left,
-            None => checkpoint::load_forgetting(&mut tx, self.view.name(), forgotten).await?,
+            None => checkpoint::load_forgetting(&mut tx, view, forgotten).await?,
         };
         let next = next_in_order(batch, at.stream_seq);
         let spans = self.spans(next.apply.iter().copied());
@@ -681,12 +684,11 @@ impl Runner {
                 .apply(&mut tx, &self.read(events), Some(&mut pushes))
                 .await?;
         }
-        let name = self.view.name();
         let row = match left {
-            None => checkpoint::save_keeping(&mut tx, name, at, &pushes).await?,
+            None => checkpoint::save_keeping(&mut tx, view, at, &pushes).await?,
             Some(left) => {
                 let from = left.stream_seq;
-                match checkpoint::save_keeping_after(&mut tx, name, from, at, &pushes, forgotten)
+                match checkpoint::save_keeping_after(&mut tx, view, from, at, &pushes, forgotten)
                     .await?
                 {
                     Some(row) => row,
@@ -704,7 +706,6 @@ impl Runner {
         tx.commit().await?;
         self.outbox.committed(forgotten);
         self.leave(Some(at));
-        let view = self.view.name();
         metrics::histogram!("projection_batch_size", "view" => view)
             .record(next.apply.len() as f64);
         metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
