@@ -2,11 +2,14 @@
 //! still gets its own outcome. The judges are a stale append and a repeated one in the middle of
 //! a crowd: only they fail, and nothing of theirs is left behind.
 
+use std::time::Duration;
+
 use commands::store::{AppendError, EventStore, Loaded, Rows};
 use commands::SystemServices;
 use domain::chat::{ChatCommand, ChatRoom, MessageContent, RoomKind};
 use domain::values::{MessageBody, RoomName};
 use domain::{Metadata, Position};
+use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 use crate::helpers::spawn_app;
@@ -198,4 +201,57 @@ async fn a_send_retried_after_its_first_try_was_written_is_a_duplicate_alone_as_
         .await;
     assert!(matches!(stale, Err(AppendError::Conflict)), "{stale:?}");
     assert_eq!(events_of(&store, &room).await, 2);
+}
+
+/// A group that gets no connection from the pool fails as a whole, at once: written one by one,
+/// each of its appends would wait the pool's whole timeout again, and, with one writer, every
+/// append behind them too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_that_gets_no_connection_fails_as_a_whole_and_the_next_is_written() {
+    let app = spawn_app().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_with((*app.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let store = EventStore::new(pool.clone());
+    let user = Uuid::now_v7();
+    let ids: Vec<String> = (0..5).map(|_| Uuid::now_v7().to_string()).collect();
+    let mut rooms = Vec::new();
+    for id in &ids {
+        let empty = store.load::<ChatRoom>(id).await.unwrap();
+        rooms.push(create(&empty, user));
+    }
+    let last = rooms.pop().unwrap();
+
+    // The pool's one connection is taken: the first append goes alone and waits for it, and the
+    // three that come meanwhile queue into one group behind it.
+    let held = pool.acquire().await.unwrap();
+    let mut appends = rooms.into_iter().map(|rows| {
+        let store = store.clone();
+        tokio::spawn(async move { store.append_all(vec![rows]).await })
+    });
+    let alone = appends.next().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let grouped: Vec<_> = appends.collect();
+    let alone = alone.await.unwrap();
+    assert!(matches!(alone, Err(AppendError::Database(_))), "{alone:?}");
+    for outcome in futures::future::join_all(grouped).await {
+        let outcome = outcome.unwrap();
+        assert!(matches!(outcome, Err(AppendError::Group(_))), "{outcome:?}");
+    }
+
+    drop(held);
+    store.append_all(vec![last]).await.unwrap();
+    let written: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = ANY($1)")
+            .bind(&ids)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        written, 1,
+        "only the room appended once the connection was back"
+    );
 }

@@ -26,8 +26,9 @@ pub enum AppendError {
     /// Anything else.
     #[error("append failed")]
     Database(#[from] sqlx::Error),
-    /// The connection failed while writing the group the append was in: whether it was written
-    /// is unknown, as for a lone append whose connection fails.
+    /// The group the append was in had no connection, or its connection failed while writing
+    /// it: in the second case whether it was written is unknown, as for a lone append whose
+    /// connection fails.
     #[error("the append's group could not be written")]
     Group(#[source] Arc<sqlx::Error>),
     /// The group's writer stopped before answering (the runtime is shutting down).

@@ -2,16 +2,18 @@
 //!
 //! A send is tiny next to what its commit costs (a round trip, a WAL flush, the store's notify),
 //! so the appends that queue up while a write is under way are written by the next one together.
-//! Nobody waits for company: an append that finds a writer free is written at once, alone, as it
-//! was before groups. A group never makes one append's failure its neighbours': the rows go in
+//! Nobody waits for company: an append that finds the writer free is written at once, alone, as
+//! it was before groups. A group never makes one append's failure its neighbours': the rows go in
 //! with `ON CONFLICT DO NOTHING`, and only the append whose row was refused is answered with its
 //! conflict (or with `Duplicate`, when its event id exists). Each group is written by a task of
 //! its own, so a caller that stops waiting cannot cut short the write its neighbours wait for.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use domain::Position;
+use futures::FutureExt;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -19,8 +21,11 @@ use uuid::Uuid;
 use super::append::{write_snapshot, AppendError, Columns};
 use super::{EventStore, Rows};
 
-/// How many groups are written at once: one can fill while the other commits.
-const WRITERS: usize = 2;
+/// How many groups are written at once. One: the next group fills while it commits. With a
+/// second writer, each append that came while the first wrote went at once and alone, so at a
+/// moderate rate groups held half as many appends, and every group is a commit, a WAL flush and
+/// a round of the relay (docs/performance.md, "One group writer").
+const WRITERS: usize = 1;
 /// Most events per group, so one statement stays small.
 const MAX_EVENTS: usize = 512;
 
@@ -97,6 +102,21 @@ impl Groups {
     }
 
     async fn write(self: Arc<Self>, group: Vec<Pending>, permit: OwnedSemaphorePermit) {
+        // A write that panicked would never look at the queue again, and with one writer every
+        // append after it would wait; its own appends are answered `Abandoned`.
+        if AssertUnwindSafe(self.write_answering(group))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!("a group write panicked; its appends were abandoned");
+        }
+        drop(permit);
+        self.write_next();
+    }
+
+    /// Writes `group` and answers each of its appends.
+    async fn write_answering(&self, group: Vec<Pending>) {
         metrics::histogram!("append_group_size").record(group.len() as f64);
         if group.len() == 1 {
             for Pending { changes, answer } in group {
@@ -119,9 +139,11 @@ impl Groups {
                         let _ = pending.answer.send(outcome);
                     }
                 }
-                // Whether the group was written is unknown, as a lone append's would be when its
-                // connection fails, so every append in it reports the failure.
-                Err(Unwritten::Unknown(error)) => {
+                // No connection was had, so written alone each would wait for one again (the
+                // pool's whole timeout, while every append behind the group waits too); or whether
+                // the group was written is unknown, as a lone append's would be when its
+                // connection fails. Either way every append in it reports the failure.
+                Err(Unwritten::Unreached(error) | Unwritten::Unknown(error)) => {
                     let error = Arc::new(error);
                     for pending in group {
                         let _ = pending
@@ -131,8 +153,6 @@ impl Groups {
                 }
             }
         }
-        drop(permit);
-        self.write_next();
     }
 }
 
@@ -140,12 +160,20 @@ impl Groups {
 enum Unwritten {
     /// Nothing of it was written.
     Nothing(sqlx::Error),
+    /// No connection could be had for it, so nothing was written.
+    Unreached(sqlx::Error),
     /// It may have been: the connection failed at the commit, or a query after the autocommitted
     /// statement failed.
     Unknown(sqlx::Error),
 }
 
 impl Unwritten {
+    fn into_error(self) -> sqlx::Error {
+        match self {
+            Self::Nothing(error) | Self::Unreached(error) | Self::Unknown(error) => error,
+        }
+    }
+
     /// A failure before anything was committed: a refusal by the server wrote nothing, a lost
     /// connection leaves it unknown.
     fn before_commit(error: sqlx::Error) -> Self {
@@ -163,7 +191,7 @@ async fn write_group(
     pool: &PgPool,
     appends: &[&[Rows]],
 ) -> Result<Vec<Result<Position, AppendError>>, Unwritten> {
-    let mut conn = pool.acquire().await.map_err(Unwritten::Nothing)?;
+    let mut conn = pool.acquire().await.map_err(Unwritten::Unreached)?;
     let whole_rows = appends
         .iter()
         .all(|changes| changes.iter().map(|c| c.events.len()).sum::<usize>() == 1);
@@ -180,7 +208,7 @@ async fn write_group(
     // Whatever failed inside the transaction, it rolls back.
     let outcomes = insert_group(&mut tx, appends)
         .await
-        .map_err(|(Unwritten::Nothing(e) | Unwritten::Unknown(e))| Unwritten::Nothing(e))?;
+        .map_err(|unwritten| Unwritten::Nothing(unwritten.into_error()))?;
     tx.commit().await.map_err(Unwritten::before_commit)?;
     Ok(outcomes)
 }
