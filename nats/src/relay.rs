@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use domain::Position;
+use futures::FutureExt;
 use sqlx::postgres::PgListener;
 use sqlx::{ConnectOptions, FromRow, PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
@@ -148,7 +149,13 @@ impl Relay {
                     };
                     tokio::select! {
                         () = stop.cancelled() => break,
-                        _ = listener.recv() => {}
+                        _ = listener.recv() => {
+                            // Each commit notifies, and the next round reads all that committed:
+                            // the notices already here would each cost a round finding nothing.
+                            // Polled once each, without a timer: a zero timeout waits for the
+                            // timer's next millisecond.
+                            while let Some(Ok(_)) = listener.recv().now_or_never() {}
+                        }
                         () = tokio::time::sleep(pause) => {}
                     }
                 }
