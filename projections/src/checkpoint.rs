@@ -4,6 +4,7 @@ use domain::Position;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{PgConnection, Postgres};
+use uuid::Uuid;
 
 use crate::outbox::Forget;
 use crate::Push;
@@ -171,13 +172,15 @@ pub(crate) async fn save_keeping_after(
 }
 
 /// What [`stands_free_at`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct Standing {
     /// The move it was given was made: the checkpoint stood where it starts.
     pub moved: bool,
     /// The checkpoint stands at the sequence asked about (after the move) and the view's lock is
     /// free.
     pub free: bool,
+    /// What the read it was given answered, in the same snapshot.
+    pub read: Option<serde_json::Value>,
 }
 
 /// Whether a checkpoint stands at stream sequence `from` while its view's lock (`lock_key`) is
@@ -186,7 +189,9 @@ pub(crate) struct Standing {
 /// transaction would. Before it answers, the same statement makes the move the previous such
 /// batch left waiting, `before` (from the stream sequence it names to the checkpoint it
 /// names), only if the checkpoint stands where that starts; and, as [`advance`] does, it deletes
-/// the outbox rows whose pushes are sent and commits asynchronously (docs/architecture.md).
+/// the outbox rows whose pushes are sent and commits asynchronously (docs/architecture.md). It
+/// also makes the batch's `read`, if any ([`crate::PushRead`]): where the checkpoint stands
+/// free, what that reads is the view as it stands right before the batch.
 pub(crate) async fn stands_free_at(
     conn: &mut PgConnection,
     name: &str,
@@ -194,29 +199,34 @@ pub(crate) async fn stands_free_at(
     from: u64,
     before: Option<(u64, Checkpoint)>,
     sent: Forget,
+    read: Option<(&str, &[Vec<Uuid>])>,
 ) -> Result<Standing, sqlx::Error> {
     // The statement's snapshot is from before the move: where the checkpoint stands after it is
     // the moved row's, if it moved.
-    let (moved, free): (bool, Option<bool>) = bind_move(
-        sqlx::query_as(concat!(
+    let sql = format!(
+        concat!(
             move_sql!(),
             "SELECT EXISTS (SELECT FROM moved),
                     COALESCE((SELECT stream_seq FROM moved),
                              (SELECT stream_seq FROM projection_checkpoints WHERE name = $1)) = $8
-                      AND pg_try_advisory_xact_lock($9)
+                      AND pg_try_advisory_xact_lock($9),
+                    ({})
                FROM quick"
-        )),
-        name,
-        before,
-        sent,
-    )
-    .bind(from as i64)
-    .bind(lock_key)
-    .fetch_one(conn)
-    .await?;
+        ),
+        read.map_or("NULL::jsonb", |(sql, _)| sql)
+    );
+    let mut query = bind_move(sqlx::query_as(&sql), name, before, sent)
+        .bind(from as i64)
+        .bind(lock_key);
+    for uuids in read.map_or(&[][..], |(_, uuids)| uuids) {
+        query = query.bind(uuids);
+    }
+    let (moved, free, read): (bool, Option<bool>, Option<serde_json::Value>) =
+        query.fetch_one(conn).await?;
     Ok(Standing {
         moved,
         free: free == Some(true),
+        read,
     })
 }
 

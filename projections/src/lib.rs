@@ -40,5 +40,5 @@ mod window;
 
 pub use error::ProjectionError;
 pub use frames::Push;
-pub use registry::{ApplyOne, ReadModel, Registry, Simple, View};
+pub use registry::{ApplyOne, PushFrom, PushRead, ReadModel, Registry, Simple, View};
 pub use window::Window;

@@ -34,7 +34,7 @@ use crate::frames::{
     CoupleMatched, CoupleSettings, FeedEntry, FeedRead, Frame, GameCalledOff, GamePlace, GameSoon,
     PlanEntry, PlanNews, PlanReminder, PlanRemoved, RoomFrame, ScoreNews,
 };
-use crate::{ProjectionError, Push, ReadModel, View};
+use crate::{ProjectionError, Push, PushRead, ReadModel, View};
 
 /// The notifications view.
 pub const VIEW: View = View::of(&Notifications);
@@ -74,6 +74,10 @@ impl ReadModel for Notifications {
 
     fn only_pushes(&self, aggregate_type: &str, event_type: &str) -> bool {
         is_message_type(aggregate_type, event_type)
+    }
+
+    fn push_read<'a>(&self, events: &'a [&'a EventEnvelope]) -> Option<PushRead<'a>> {
+        push_read(events)
     }
 
     fn reads(&self) -> Option<&'static [&'static str]> {
@@ -604,51 +608,102 @@ fn room_push(event: &EventEnvelope, room: &RoomFrame, except: Vec<Uuid>) -> Push
     }
 }
 
+/// Who blocks a message's sender among its room's members: (room, sender, blocker) for each
+/// (room, sender) pair of the two `uuid[]` parameters it is given the numbers of.
+macro_rules! blockers_sql {
+    ($rooms:literal, $senders:literal) => {
+        concat!(
+            "SELECT p.room_id, p.sender_id, b.user_id
+             FROM (SELECT DISTINCT * FROM unnest(",
+            $rooms,
+            "::uuid[], ",
+            $senders,
+            "::uuid[]) AS p (room_id, sender_id)) p
+             JOIN notifier_blocks b ON b.blocked_id = p.sender_id
+             JOIN notifier_room_members m ON m.user_id = b.user_id AND m.room_id = p.room_id"
+        )
+    };
+}
+
+/// The messages of a batch the runner pushes without a transaction, with who blocks their
+/// senders read in the statement that lets the batch go ahead.
+fn push_read<'a>(events: &'a [&'a EventEnvelope]) -> Option<PushRead<'a>> {
+    if !events.iter().all(|event| is_message(event)) {
+        return None;
+    }
+    // A message that cannot be read goes the way of `apply`, which fails it as it should.
+    let rooms = rooms_of(events).ok()?;
+    let (room_ids, senders) = senders_of(&rooms);
+    Some(PushRead {
+        sql: concat!(
+            "SELECT jsonb_agg(jsonb_build_array(room_id, sender_id, user_id)) FROM (",
+            blockers_sql!("$10", "$11"),
+            ") blockers"
+        ),
+        uuids: vec![room_ids, senders],
+        then: Box::new(move |read, out| {
+            let rows = match read {
+                None => Vec::new(),
+                Some(read) => serde_json::from_value(read)
+                    .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
+            };
+            push_rooms(events, &rooms, rows, out);
+            Ok(())
+        }),
+    })
+}
+
 /// Pushes each message of a run to its room, but not to the members who block its sender.
 async fn push_messages(
     tx: &mut PgConnection,
     events: &[&EventEnvelope],
     out: &mut Vec<Push>,
 ) -> Result<(), ProjectionError> {
-    let rooms = events
+    let rooms = rooms_of(events)?;
+    let (room_ids, senders) = senders_of(&rooms);
+    let rows = sqlx::query_as(blockers_sql!("$1", "$2"))
+        .bind(room_ids)
+        .bind(senders)
+        .fetch_all(&mut *tx)
+        .await?;
+    push_rooms(events, &rooms, rows, out);
+    Ok(())
+}
+
+fn rooms_of(events: &[&EventEnvelope]) -> Result<Vec<RoomFrame>, ProjectionError> {
+    events
         .iter()
         .map(|event| RoomFrame::of_envelope(event))
-        .collect::<Result<Vec<_>, _>>()?;
-    let blockers = blockers(tx, &rooms).await?;
-    for (event, room) in events.iter().zip(&rooms) {
+        .collect()
+}
+
+/// The (room, sender) pairs of `rooms`' messages, as the two arrays [`blockers_sql`] reads.
+fn senders_of(rooms: &[RoomFrame]) -> (Vec<Uuid>, Vec<Uuid>) {
+    rooms
+        .iter()
+        .filter_map(|room| Some((room.room_id, room.sender?)))
+        .unzip()
+}
+
+/// Pushes each message to its room, except to its sender's blockers among `blocking`'s
+/// (room, sender, blocker) rows.
+fn push_rooms(
+    events: &[&EventEnvelope],
+    rooms: &[RoomFrame],
+    blocking: Vec<(Uuid, Uuid, Uuid)>,
+    out: &mut Vec<Push>,
+) {
+    let mut blockers: HashMap<(Uuid, Uuid), Vec<Uuid>> = HashMap::new();
+    for (room_id, sender, user_id) in blocking {
+        blockers.entry((room_id, sender)).or_default().push(user_id);
+    }
+    for (event, room) in events.iter().zip(rooms) {
         let mut except: Vec<Uuid> = room.not_to.into_iter().collect();
         if let Some(sender) = room.sender {
             except.extend(blockers.get(&(room.room_id, sender)).into_iter().flatten());
         }
         out.push(room_push(event, room, except));
     }
-    Ok(())
-}
-
-/// For each (room, sender) of `rooms`' messages, the members of the room who block the sender.
-async fn blockers(
-    tx: &mut PgConnection,
-    rooms: &[RoomFrame],
-) -> Result<HashMap<(Uuid, Uuid), Vec<Uuid>>, ProjectionError> {
-    let (room_ids, senders): (Vec<Uuid>, Vec<Uuid>) = rooms
-        .iter()
-        .filter_map(|room| Some((room.room_id, room.sender?)))
-        .unzip();
-    let rows: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
-        "SELECT p.room_id, p.sender_id, b.user_id
-         FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS p (room_id, sender_id)) p
-         JOIN notifier_blocks b ON b.blocked_id = p.sender_id
-         JOIN notifier_room_members m ON m.user_id = b.user_id AND m.room_id = p.room_id",
-    )
-    .bind(room_ids)
-    .bind(senders)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut blockers: HashMap<(Uuid, Uuid), Vec<Uuid>> = HashMap::new();
-    for (room_id, sender, user_id) in rows {
-        blockers.entry((room_id, sender)).or_default().push(user_id);
-    }
-    Ok(blockers)
 }
 
 /// Records members with the seq they joined at (0 for a room's first members); a returning

@@ -481,8 +481,11 @@ impl Runner {
     /// replay, an event at fault) takes the full path before anything is sent. The checkpoint
     /// moves past the batch later, in the first statement of whatever the view does next (or
     /// after `PASS_OVER_WAIT`, if nothing comes): until then `pushed` holds it. The statement
-    /// that asks makes the move `before` waited for, so a stream of messages costs the view
-    /// two round trips a batch, both before its frames go out. The pushes go before the
+    /// that asks makes the move `before` waited for, and the read the pushes need if the view
+    /// says what it is ([`crate::ReadModel::push_read`]): so a stream of messages costs the
+    /// view one round trip a batch before its frames go out (two if the view reads on its own).
+    /// An event the batch cannot read fails it before that statement, leaving the move to the
+    /// run that follows, which takes the pushed batch in again. The pushes go before the
     /// checkpoint moves, so a crash in between only sends them again, and receivers drop the
     /// repeats (a room's frames by their `rev`, a user's by push id). Answers whether the batch
     /// was pushed.
@@ -496,6 +499,12 @@ impl Runner {
         committed: &Committed,
     ) -> Result<bool, ProjectionError> {
         let view = self.view.name();
+        let events = batch
+            .iter()
+            .map(|delivered| delivered.event())
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = self.read(events);
+        let read = self.view.push_read(&events);
         let forgotten = self.outbox.to_forget();
         let standing = checkpoint::stands_free_at(
             conn,
@@ -504,6 +513,7 @@ impl Runner {
             run.first - 1,
             before.map(|before| (before.first - 1, before.to)),
             forgotten,
+            read.as_ref().map(|read| (read.sql, read.uuids.as_slice())),
         )
         .await?;
         self.outbox.committed(forgotten);
@@ -519,19 +529,15 @@ impl Runner {
             self.leave(None);
             return Ok(false);
         }
-        let events = batch
-            .iter()
-            .map(|delivered| delivered.event())
-            .collect::<Result<Vec<_>, _>>()?;
         let spans = self.spans(batch.iter().map(|delivered| &**delivered));
         let mut pushes = Vec::new();
-        match self
-            .view
-            .apply(conn, &self.read(events), Some(&mut pushes))
-            .await
-        {
+        let made = match read {
+            Some(read) => (read.then)(standing.read, &mut pushes),
+            None => self.view.apply(conn, &events, Some(&mut pushes)).await,
+        };
+        match made {
             Err(error) if error.is_poison() => return Ok(false),
-            applied => applied?,
+            made => made?,
         }
         send(&self.nats, &self.subjects, &pushes).await?;
         drop(spans);

@@ -6,7 +6,8 @@
 //! what it let by once the lock is free; a view that fails stands aside too, so the others go
 //! on, and reads what it let by once it is mended; the notifier pushes a chat message with no
 //! outbox row, and one it pushed before a crash let its checkpoint move it sends again, which
-//! the socket drops as a repeat; while a replay holds its lock it pushes no message; and a view
+//! the socket drops as a repeat; such a message skips the members who block its sender, read
+//! afresh for each batch; while a replay holds its lock it pushes no message; and a view
 //! whose checkpoint a replay (or an operator) moved while it idled finds so at its next batch,
 //! which did not read it first, and carries on from there.
 
@@ -17,10 +18,14 @@ use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
 use futures::StreamExt;
 use moim_api::startup::Roles;
 use projections::{checkpoint, Registry};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 use sqlx::{ConnectOptions, Connection, PgPool};
 use uuid::Uuid;
 
-use crate::helpers::{eventually, nats_url, say, spawn_app_with, view_reached, TestApp, User};
+use crate::helpers::{
+    eventually, nats_url, say, spawn_app, spawn_app_with, view_reached, TestApp, User,
+};
 
 const VIEWS: Roles = Roles {
     api: true,
@@ -214,6 +219,64 @@ async fn a_message_is_pushed_without_the_outbox_and_a_crash_before_its_checkpoin
         "the socket dropped the repeat"
     );
     assert_eq!(pushed["rev"], rev + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_pushed_without_a_transaction_skips_the_members_who_block_its_sender() {
+    let app = spawn_app().await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    let park = app.register("Park").await;
+    let room = app.create_room(&park, &[&kim, &lee]).await;
+    let blocked = app
+        .post(&format!("/users/me/blocks/{}", kim.id), &lee, json!({}))
+        .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{:?}", blocked.body);
+    views_reached(&app, &blocked.token(), &[]).await;
+    let mut lee_ws = app.ws(&lee).await;
+    let mut park_ws = app.ws(&park).await;
+    let rows = outbox_rows_made(&app).await;
+
+    // Who blocks a sender is read in the statement that lets the batch go ahead.
+    say(&app, room, &kim, "from kim").await;
+    let last = say(&app, room, &park, "from park").await;
+    let to_lee = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    assert_eq!(to_lee["data"]["body"], "from park", "Kim's skipped Lee");
+    let to_park = park_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    assert_eq!(to_park["data"]["body"], "from kim");
+    views_reached(&app, &last.token(), &[]).await;
+    assert_eq!(
+        outbox_rows_made(&app).await,
+        rows,
+        "both went to the room with no transaction"
+    );
+
+    // Lifted, the block no longer holds Kim's messages back: each batch reads it afresh.
+    let lifted = app
+        .request(
+            Method::DELETE,
+            &format!("/users/me/blocks/{}", kim.id),
+            Some(&lee.token),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(lifted.status, StatusCode::OK);
+    views_reached(&app, &lifted.token(), &[]).await;
+    let rows = outbox_rows_made(&app).await;
+    say(&app, room, &kim, "kim again").await;
+    let to_lee = lee_ws
+        .next_of("message.sent", Duration::from_secs(10))
+        .await
+        .expect("pushed");
+    assert_eq!(to_lee["data"]["body"], "kim again");
+    assert_eq!(outbox_rows_made(&app).await, rows);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
