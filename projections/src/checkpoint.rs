@@ -218,6 +218,7 @@ pub(crate) async fn stands_free_at(
     let mut query = bind_move(sqlx::query_as(&sql), name, before, sent)
         .bind(from as i64)
         .bind(lock_key);
+    // Nine bound so far: the read's own are `$10` on, as `PushRead` tells the views.
     for uuids in read.map_or(&[][..], |(_, uuids)| uuids) {
         query = query.bind(uuids);
     }
