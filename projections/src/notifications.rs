@@ -646,9 +646,9 @@ fn push_read<'a>(events: &'a [&'a EventEnvelope]) -> Option<PushRead<'a>> {
             let rows = match read {
                 None => Vec::new(),
                 Some(read) => serde_json::from_value(read).map_err(|error| {
-                    // Poison: the batch goes down the full path, which reads with a typed query;
-                    // said aloud, as a lasting fault here costs every batch its round trip back.
-                    tracing::warn!(%error, "the senders' blockers read unreadable");
+                    // A poison error: the batch takes the full path, whose query is typed. Logged,
+                    // because a lasting fault here would quietly cost every batch a round trip.
+                    tracing::warn!(%error, "could not decode the senders' blockers; the batch takes the full path");
                     sqlx::Error::Decode(Box::new(error))
                 })?,
             };

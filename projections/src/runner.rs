@@ -484,10 +484,9 @@ impl Runner {
     /// that asks makes the move `before` waited for, and the read the pushes need if the view
     /// says what it is ([`crate::ReadModel::push_read`]): so a stream of messages costs the
     /// view one round trip a batch before its frames go out (two if the view reads on its own).
-    /// The pushes go before the
-    /// checkpoint moves, so a crash in between only sends them again, and receivers drop the
-    /// repeats (a room's frames by their `rev`, a user's by push id). Answers whether the batch
-    /// was pushed.
+    /// The pushes go before the checkpoint moves, so a crash in between only sends them again,
+    /// and receivers drop the repeats (a room's frames by their `rev`, a user's by push id).
+    /// Answers whether the batch was pushed.
     async fn push_over(
         &self,
         conn: &mut PgConnection,
