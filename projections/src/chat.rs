@@ -8,7 +8,8 @@ use domain::Aggregate;
 use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::decode::decode;
@@ -54,6 +55,23 @@ impl ReadModel for Chat {
         events: &'a [&'a EventEnvelope],
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply_many(tx, events, Insert::Fresh))
+    }
+
+    fn write_alone(
+        &self,
+        events: &[&EventEnvelope],
+        args: &mut PgArguments,
+    ) -> Result<Option<&'static str>, ProjectionError> {
+        // A run of sent messages: whatever else happens to a room takes a transaction.
+        let mut pending = Pending::default();
+        for event in events {
+            match decode(event)? {
+                ChatEvent::MessageSent(e) => pending.push(e),
+                _ => return Ok(None),
+            }
+        }
+        pending.bind(args).map_err(sqlx::Error::Encode)?;
+        Ok(Some(FLUSH_CTES))
     }
 
     fn reads(&self) -> Option<&'static [&'static str]> {
@@ -593,14 +611,20 @@ enum Insert {
     Fresh,
 }
 
-/// The statement that writes a pending run live. A replay writes one with `COPY` instead
+/// What writes a pending run live: common table expressions that write only where the one-row
+/// `go` says (in a batch's transaction, always; in a statement of their own, as the move of the
+/// checkpoint there says, [`ReadModel::write_alone`]). A replay writes a run with `COPY` instead
 /// ([`chat_bulk`]), which keeps the counts and pointers this keeps.
-const FLUSH: &str = "WITH batch AS (
-                 SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
-                                      $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
-                                      $10::int[], $11::int[])
+macro_rules! flush_ctes {
+    () => {
+        "batch AS (
+                 SELECT b.* FROM go,
+                        UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::uuid[],
+                               $6::text[], $7::timestamptz[], $8::int[], $9::uuid[],
+                               $10::int[], $11::int[])
                      AS b(room_id, seq, message_id, sender_id, client_msg_id, body, sent_at, recipients,
                           media_id, grams_from, grams_to)
+                 WHERE go.go
              ), base AS (
                  SELECT f.room_id, f.first_seq, COALESCE(p.n, 0) AS n0
                  FROM (SELECT room_id, min(seq) AS first_seq FROM batch GROUP BY room_id) f
@@ -626,12 +650,22 @@ const FLUSH: &str = "WITH batch AS (
              ), latest AS (
                  SELECT DISTINCT ON (room_id) room_id, seq, sent_at FROM batch
                  ORDER BY room_id, seq DESC
-             )
-             UPDATE chat_rooms r SET last_seq = GREATEST(r.last_seq, latest.seq),
-                                     last_message_at = latest.sent_at,
-                                     text_count = GREATEST(r.text_count,
-                                                           base.n0 + latest.seq - base.first_seq + 1)
-             FROM latest JOIN base USING (room_id) WHERE r.room_id = latest.room_id";
+             ), rooms AS (
+                 UPDATE chat_rooms r SET last_seq = GREATEST(r.last_seq, latest.seq),
+                                         last_message_at = latest.sent_at,
+                                         text_count = GREATEST(r.text_count,
+                                                               base.n0 + latest.seq - base.first_seq + 1)
+                 FROM latest JOIN base USING (room_id) WHERE r.room_id = latest.room_id
+             )"
+    };
+}
+
+/// What writes a pending run in a statement of its own (`ReadModel::write_alone`, above the
+/// macro, which it cannot name).
+const FLUSH_CTES: &str = flush_ctes!();
+
+/// The statement that writes a pending run inside a batch's transaction.
+const FLUSH: &str = concat!("WITH go AS (SELECT true AS go), ", flush_ctes!(), " SELECT");
 
 /// Messages waiting to be written together.
 #[derive(Default)]
@@ -686,22 +720,26 @@ impl Pending {
     }
 
     async fn insert(&self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query(FLUSH)
-            .bind(&self.room_ids)
-            .bind(&self.seqs)
-            .bind(&self.message_ids)
-            .bind(&self.sender_ids)
-            .bind(&self.client_msg_ids)
-            .bind(&self.bodies)
-            .bind(&self.sent_ats)
-            .bind(&self.recipients)
-            .bind(&self.media_ids)
-            .bind(&self.grams.from)
-            .bind(&self.grams.to)
-            .bind(&self.grams.pairs)
-            .execute(&mut *tx)
-            .await?;
+        let mut args = PgArguments::default();
+        self.bind(&mut args).map_err(sqlx::Error::Encode)?;
+        sqlx::query_with(FLUSH, args).execute(&mut *tx).await?;
         Ok(())
+    }
+
+    /// Binds what `flush_ctes!` names, in its order.
+    fn bind(&self, args: &mut PgArguments) -> Result<(), sqlx::error::BoxDynError> {
+        args.add(&self.room_ids)?;
+        args.add(&self.seqs)?;
+        args.add(&self.message_ids)?;
+        args.add(&self.sender_ids)?;
+        args.add(&self.client_msg_ids)?;
+        args.add(&self.bodies)?;
+        args.add(&self.sent_ats)?;
+        args.add(&self.recipients)?;
+        args.add(&self.media_ids)?;
+        args.add(&self.grams.from)?;
+        args.add(&self.grams.to)?;
+        args.add(&self.grams.pairs)
     }
 }
 

@@ -3,7 +3,7 @@
 use domain::Position;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
-use sqlx::{PgConnection, Postgres};
+use sqlx::{Arguments, PgConnection, Postgres};
 use uuid::Uuid;
 
 use crate::outbox::Forget;
@@ -252,5 +252,57 @@ pub(crate) async fn advance(
     )
     .fetch_one(conn)
     .await?;
+    Ok(moved)
+}
+
+/// Writes a batch of a view with one statement outside a transaction
+/// ([`crate::ReadModel::write_alone`]): the view's `write`, common table expressions whose
+/// parameters `args` holds, gated by its one-row `go`. Within the statement the view's lock
+/// (`lock_key`) is tried, and the checkpoint moved from stream sequence `from` to `to` only if
+/// the lock is free and the checkpoint stands there; `go` says whether it moved, so that either
+/// failing writes nothing. The lock, held until the statement commits, keeps it apart from a
+/// replay and from a batch in a transaction, which hold it too. The statement's snapshot is
+/// older than the try, but nothing it reads can have changed in between: every writer that held
+/// the lock then changed where the checkpoint stands, and the move, which reads the newest row,
+/// then finds it elsewhere; a swap that renamed the view's tables meanwhile would have waited
+/// for the statement's own locks on them (taken before the try, so a swap may meet them in a
+/// deadlock, which it tries again after: `replay.rs`). It commits asynchronously, as the
+/// runner's batches do.
+pub(crate) async fn write_gated(
+    conn: &mut PgConnection,
+    name: &str,
+    lock_key: i64,
+    from: u64,
+    to: Checkpoint,
+    write: &str,
+    args: PgArguments,
+) -> Result<bool, sqlx::Error> {
+    // The view's parameters come first, so that its SQL numbers them from `$1` whatever this
+    // statement binds.
+    let first = args.len() + 1;
+    let [lock, tx_id, position, seq, name_at, from_at] = std::array::from_fn(|i| first + i);
+    let sql = format!(
+        "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
+              gate AS (SELECT pg_try_advisory_xact_lock(${lock}) AS free),
+              moved AS (
+                UPDATE projection_checkpoints
+                   SET tx_id = ${tx_id}, position = ${position}, stream_seq = ${seq},
+                       updated_at = now()
+                  FROM quick, gate
+                 WHERE gate.free AND name = ${name_at} AND stream_seq = ${from_at}
+                RETURNING stream_seq),
+              go AS (SELECT EXISTS (SELECT FROM moved) AS go),
+              {write}
+         SELECT go FROM go"
+    );
+    let (moved,): (bool,) = sqlx::query_as_with(&sql, args)
+        .bind(lock_key)
+        .bind(to.position.tx_id)
+        .bind(to.position.position)
+        .bind(to.stream_seq as i64)
+        .bind(name)
+        .bind(from as i64)
+        .fetch_one(conn)
+        .await?;
     Ok(moved)
 }

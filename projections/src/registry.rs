@@ -11,6 +11,7 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 use moim_nats::EventEnvelope;
+use sqlx::postgres::PgArguments;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -107,6 +108,24 @@ pub trait ReadModel: Send + Sync + 'static {
     /// its runner makes the pushes with [`ReadModel::apply`], which reads on its own.
     fn push_read<'a>(&self, _events: &'a [&'a EventEnvelope]) -> Option<PushRead<'a>> {
         None
+    }
+
+    /// Hook: how it writes `events` (ones it reads) with one statement outside a transaction,
+    /// if it can: their parameters added to `args` and numbered from `$1`, it answers common
+    /// table expressions (no `WITH`) that write only where the one-row `go`'s column `go` is
+    /// true (`quick`, `gate`, `moved` and `go` are the statement's own names). Its live runner
+    /// then writes a batch that follows right on where it left the checkpoint in one round trip
+    /// instead of four: the statement tries the view's lock and moves the checkpoint, and `go`
+    /// says whether both went (docs/architecture.md). Anything else (a batch it cannot write
+    /// so, a lock held, a checkpoint moved elsewhere, an event at fault) takes a transaction, so
+    /// a view answers `None` for what it would rather write there (the chat view: a batch with
+    /// anything but sent messages). A view that makes pushes never writes so. By default none.
+    fn write_alone(
+        &self,
+        _events: &[&EventEnvelope],
+        _args: &mut PgArguments,
+    ) -> Result<Option<&'static str>, ProjectionError> {
+        Ok(None)
     }
 
     /// Hook: whether every row it writes for an aggregate follows from that aggregate's events
@@ -245,10 +264,22 @@ impl View {
     /// whether they may go ahead ([`ReadModel::push_read`]). None where an event has personal
     /// fields: [`Self::apply`] opens those first.
     pub fn push_read<'a>(self, events: &'a [&'a EventEnvelope]) -> Option<PushRead<'a>> {
-        let plain = events
-            .iter()
-            .all(|e| domain::personal::fields(&e.aggregate_type, &e.event_type).is_empty());
-        plain.then(|| self.0.push_read(events)).flatten()
+        plain(events).then(|| self.0.push_read(events)).flatten()
+    }
+
+    /// How it writes `events`, which it reads, with one statement outside a transaction
+    /// ([`ReadModel::write_alone`]). None where it makes pushes (they need the outbox a
+    /// transaction keeps) or where an event has personal fields: [`Self::apply`] opens those
+    /// first.
+    pub fn write_alone(
+        self,
+        events: &[&EventEnvelope],
+        args: &mut PgArguments,
+    ) -> Result<Option<&'static str>, ProjectionError> {
+        if self.makes_pushes() || events.is_empty() || !plain(events) {
+            return Ok(None);
+        }
+        self.0.write_alone(events, args)
     }
 
     /// Applies events in order, their personal fields opened; see [`ReadModel::apply`].
@@ -310,6 +341,13 @@ impl fmt::Debug for View {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("View").field(&self.name()).finish()
     }
+}
+
+/// Whether none of `events` has personal fields, which only a view's `apply` opens.
+fn plain(events: &[&EventEnvelope]) -> bool {
+    events
+        .iter()
+        .all(|e| domain::personal::fields(&e.aggregate_type, &e.event_type).is_empty())
 }
 
 /// How a view's events are written: live, with pushes to send after the commit, or into a

@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::runner::DEADLOCK;
 use crate::{ProjectionError, View};
 
 /// Events applied per transaction. Large, because a view's batch statement touches each row it
@@ -314,7 +315,12 @@ impl Shadow {
         Ok(())
     }
 
-    /// Puts the rebuilt tables in place of the live ones and sets the checkpoint.
+    /// Puts the rebuilt tables in place of the live ones and sets the checkpoint. A swap that
+    /// PostgreSQL ends to break a deadlock is tried again, up to [`SWAP_TRIES`] times: it takes
+    /// its tables' locks one after another in its own order, and a statement that holds one of
+    /// them as it asks for another (a reader, or the view's batch written in one statement,
+    /// which takes its tables' locks before it tries the view's) may meet it the other way
+    /// round. Rolled back, the swap changed nothing, and the other statement ends soon.
     async fn swap(&self, pool: &PgPool, at: Checkpoint) -> Result<(), ProjectionError> {
         let retired = format!("moim_retired_{}", self.view.name());
         let mut swap = format!("DROP SCHEMA IF EXISTS {retired} CASCADE; CREATE SCHEMA {retired};");
@@ -326,10 +332,22 @@ impl Shadow {
                 swap.push_str(&format!("ALTER TABLE {from}.{moving} SET SCHEMA {to};"));
             }
         }
-        let mut tx = pool.begin().await?;
-        sqlx::raw_sql(&swap).execute(&mut *tx).await?;
-        checkpoint::save(&mut tx, self.view.name(), at).await?;
-        tx.commit().await?;
+        let mut tries = 1;
+        loop {
+            match self.swap_once(pool, &swap, at).await {
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some(DEADLOCK) && tries < SWAP_TRIES =>
+                {
+                    tracing::info!(
+                        view = self.view.name(),
+                        tries,
+                        "the swap met a deadlock; trying again"
+                    );
+                    tries += 1;
+                }
+                swapped => break swapped?,
+            }
+        }
         sqlx::raw_sql(&format!(
             "DROP SCHEMA {retired} CASCADE; DROP SCHEMA {} CASCADE;",
             self.schema
@@ -338,7 +356,23 @@ impl Shadow {
         .await?;
         Ok(())
     }
+
+    /// One try of [`Self::swap`]'s transaction: `swap` moves the tables.
+    async fn swap_once(
+        &self,
+        pool: &PgPool,
+        swap: &str,
+        at: Checkpoint,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(swap).execute(&mut *tx).await?;
+        checkpoint::save(&mut tx, self.view.name(), at).await?;
+        tx.commit().await
+    }
 }
+
+/// How many times a swap is tried that keeps meeting deadlocks.
+const SWAP_TRIES: u32 = 5;
 
 /// A lane's connection for one batch: closed rather than pooled unless the batch committed. A
 /// lane dropped with a statement half-answered (a `COPY` cancelled once begun, whose replies sqlx

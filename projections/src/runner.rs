@@ -17,7 +17,10 @@
 //! moves in one statement only if it stands right before the batch; a batch is pushed over only
 //! while the view's lock is free, so a view whose lock a replay holds stands aside all the same.
 //! A pushed batch's move waits for the next batch's first statement, or `PASS_OVER_WAIT`
-//! (docs/architecture.md).
+//! (docs/architecture.md). A batch that follows right on where the run left the checkpoint, of
+//! a view that can write it with one statement ([`crate::ReadModel::write_alone`]: the chat
+//! view's sent messages), takes no transaction either: that statement tries the view's lock and
+//! moves the checkpoint, and writes only if both went.
 //!
 //! A view whose lock is held elsewhere for long (a replay holds it from start to swap) stands
 //! aside: it lets the messages go by unapplied, so that the consumer acks them for the other
@@ -40,6 +43,7 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use moim_nats::{EventEnvelope, Subjects};
+use sqlx::postgres::PgArguments;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -420,7 +424,7 @@ impl Runner {
         } else if let Some(before) = before {
             self.move_past(conn, before, committed).await?;
         }
-        if batch.is_empty() {
+        if batch.is_empty() || self.write_alone(conn, batch, committed).await? {
             return Ok(());
         }
         match self.apply_messages(conn, batch, false, committed).await {
@@ -552,6 +556,68 @@ impl Runner {
         );
         metrics::histogram!("projection_batch_size", "view" => view).record(batch.len() as f64);
         metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
+        Ok(true)
+    }
+
+    /// Writes a batch with one statement outside a transaction, if the view can
+    /// ([`crate::ReadModel::write_alone`]) and the batch is a run that follows right on where
+    /// this run left the checkpoint: the statement tries the view's lock and moves the
+    /// checkpoint, and writes only if both went ([`checkpoint::write_gated`]). At a low rate
+    /// most of a batch's cost is its round trips, and a transaction takes four. Answers whether
+    /// it wrote; anything else (a lock held, a checkpoint moved elsewhere, an event at fault)
+    /// takes the full path, which sorts it out, with nothing written.
+    async fn write_alone(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[Arc<Delivered>],
+        committed: &Committed,
+    ) -> Result<bool, ProjectionError> {
+        let (Some(left), Some(run)) = (self.left_before(batch), run_of(batch, |_| true)) else {
+            return Ok(false);
+        };
+        let events = batch
+            .iter()
+            .map(|delivered| delivered.event())
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut args = PgArguments::default();
+        let view = self.view.name();
+        let write = match self.view.write_alone(&self.read(events), &mut args) {
+            Ok(Some(write)) => write,
+            Ok(None) => return Ok(false),
+            Err(error) if error.is_poison() => return Ok(false),
+            Err(error) => return Err(error),
+        };
+        let spans = self.spans(batch.iter().map(|delivered| &**delivered));
+        let lock = self.view.lock_key();
+        let moved =
+            match checkpoint::write_gated(conn, view, lock, left.stream_seq, run.to, write, args)
+                .await
+            {
+                Ok(moved) => moved,
+                // Met a replay's swap (`checkpoint::write_gated`): the full path waits for the
+                // replay's lock instead, and stands aside.
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(DEADLOCK) => false,
+                Err(error) => match ProjectionError::from(error) {
+                    error if error.is_poison() => false,
+                    error => return Err(error),
+                },
+            };
+        if !moved {
+            self.leave(None);
+            return Ok(false);
+        }
+        self.leave(Some(run.to));
+        metrics::histogram!("projection_batch_size", "view" => view).record(batch.len() as f64);
+        metrics::counter!("projection_batches_total", "view" => view, "how" => "alone")
+            .increment(1);
+        record_progress(
+            view,
+            batch.len(),
+            Some(run.newest),
+            batch.last().map(|delivered| &**delivered),
+        );
+        committed.reached(run.to.stream_seq);
+        drop(spans);
         Ok(true)
     }
 
@@ -712,6 +778,8 @@ impl Runner {
         self.leave(Some(at));
         metrics::histogram!("projection_batch_size", "view" => view)
             .record(next.apply.len() as f64);
+        metrics::counter!("projection_batches_total", "view" => view, "how" => "transaction")
+            .increment(1);
         metrics::counter!("push_frames_total", "view" => view).increment(pushes.len() as u64);
         let last = next.apply.last().copied();
         record_progress(
@@ -823,6 +891,9 @@ impl Runner {
 
 /// PostgreSQL's answer to a lock waited for past `lock_timeout`.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// PostgreSQL's answer to a statement it ended to break a deadlock.
+pub(crate) const DEADLOCK: &str = "40P01";
 
 /// Why a view stands aside.
 enum Why {

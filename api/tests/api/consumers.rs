@@ -280,6 +280,34 @@ async fn a_message_pushed_without_a_transaction_skips_the_members_who_block_its_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_messages_that_follow_right_on_are_written_without_a_transaction() {
+    let (app, kim, _, room) = a_room_without_views().await;
+    let _views = app.instance(VIEWS).await;
+    let first = say(&app, room, &kim, "first").await.token();
+    views_reached(&app, &first, &[]).await;
+    // The counter is the process's, which other tests share: it only grows.
+    let alone = || async {
+        app.metrics()
+            .await
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(r#"projection_batches_total{view="chat",how="alone"} "#)
+            })
+            .map_or(0.0, |value| value.parse::<f64>().unwrap())
+    };
+    let before = alone().await;
+    for i in 0..3 {
+        let said = say(&app, room, &kim, &format!("after {i}")).await.token();
+        views_reached(&app, &said, &[]).await;
+    }
+    assert!(
+        alone().await >= before + 3.0,
+        "each message, a batch of its own that follows right on, went in one statement"
+    );
+    assert_eq!(messages_in(&app, room).await, (4, 4), "every message once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_whose_checkpoint_moved_while_it_idled_carries_on_from_there() {
     let app = spawn_app_with(Roles {
         api: true,

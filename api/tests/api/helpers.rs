@@ -471,6 +471,18 @@ impl TestApp {
         }
     }
 
+    /// What `/metrics` exports now (the process's recorder, which every app in it shares).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn create_room(&self, owner: &User, members: &[&User]) -> Uuid {
         let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
         let kind = if ids.len() == 1 { "direct" } else { "group" };

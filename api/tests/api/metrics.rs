@@ -152,16 +152,9 @@ async fn every_metric_the_dashboard_asks_for_is_one_moim_exports() {
     ok(&say(&app, room, &kim, "안녕").await, StatusCode::CREATED);
     socket.next_of("message.sent", Duration::from_secs(5)).await;
     let exported = || async {
-        let text = app
-            .http
-            .get(format!("{}/metrics", app.address))
-            .send()
+        app.metrics()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
+            .lines()
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| l.split(['{', ' ']).next().map(str::to_owned))
             .collect::<std::collections::BTreeSet<String>>()

@@ -683,3 +683,67 @@ async fn a_replay_dropped_midway_leaves_nothing_running() {
         "the fill stopped with the replay"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_s_swap_that_meets_a_deadlock_is_tried_again() {
+    let app = spawn_app().await;
+    let (kim, lee) = (app.register("Kim").await, app.register("Lee").await);
+    let room = app.create_room(&kim, &[&lee]).await;
+    let said = say(&app, room, &kim, "before the replay").await;
+    below_the_horizon(&app.pool, &said).await;
+
+    // A statement that holds one of the chat view's tables and then asks for another, the
+    // other way round from the swap (as a reader may, or a batch written in one statement).
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE chat_messages IN ACCESS SHARE MODE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let replay = projections::replay::replay(&app.pool, projections::chat::VIEW, false);
+    let other_way_round = async {
+        // The swap, holding the room tables, waits for the messages'.
+        let mut waited = 0;
+        loop {
+            let swap_waits: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                                WHERE NOT l.granted AND c.relname = 'chat_messages'
+                                  AND l.database = (SELECT oid FROM pg_database
+                                                    WHERE datname = current_database()))",
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            if swap_waits {
+                break;
+            }
+            waited += 1;
+            assert!(
+                waited < 1_000,
+                "the swap never waited for the messages' table"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The swap began to wait first, so PostgreSQL ends it to break the deadlock.
+        sqlx::query("LOCK TABLE chat_rooms IN ACCESS SHARE MODE")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        other.commit().await.unwrap();
+    };
+    let (replayed, ()) = tokio::join!(replay, other_way_round);
+
+    let replayed = replayed.expect("the swap, tried again, went through");
+    assert!(replayed.events > 0);
+    let (bodies,): (Vec<String>,) = sqlx::query_as(
+        "SELECT array_agg(body) FROM chat_messages WHERE room_id = $1 AND kind = 'text'",
+    )
+    .bind(room)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        bodies,
+        ["before the replay"],
+        "the rebuilt view is in place"
+    );
+}
