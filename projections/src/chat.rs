@@ -660,8 +660,8 @@ macro_rules! flush_ctes {
     };
 }
 
-/// What writes a pending run in a statement of its own (`ReadModel::write_alone`, above the
-/// macro, which it cannot name).
+/// What writes a pending run in a statement of its own: `ReadModel::write_alone` comes before
+/// the macro in this file, and a macro can only be named after it is defined.
 const FLUSH_CTES: &str = flush_ctes!();
 
 /// The statement that writes a pending run inside a batch's transaction.

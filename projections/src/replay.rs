@@ -338,7 +338,7 @@ impl Shadow {
                 Err(sqlx::Error::Database(e))
                     if e.code().as_deref() == Some(DEADLOCK) && tries < SWAP_TRIES =>
                 {
-                    tracing::info!(
+                    tracing::warn!(
                         view = self.view.name(),
                         tries,
                         "the swap met a deadlock; trying again"
@@ -348,12 +348,21 @@ impl Shadow {
                 swapped => break swapped?,
             }
         }
-        sqlx::raw_sql(&format!(
+        // The swap is in: what is left to drop is dropped again by the next replay, should
+        // this fail (a deadlock with a statement planned on the retired tables, say).
+        if let Err(error) = sqlx::raw_sql(&format!(
             "DROP SCHEMA {retired} CASCADE; DROP SCHEMA {} CASCADE;",
             self.schema
         ))
         .execute(pool)
-        .await?;
+        .await
+        {
+            tracing::warn!(
+                view = self.view.name(),
+                error = %error,
+                "the replaced tables were not dropped; the next replay drops them"
+            );
+        }
         Ok(())
     }
 

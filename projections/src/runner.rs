@@ -564,8 +564,9 @@ impl Runner {
     /// this run left the checkpoint: the statement tries the view's lock and moves the
     /// checkpoint, and writes only if both went ([`checkpoint::write_gated`]). At a low rate
     /// most of a batch's cost is its round trips, and a transaction takes four. Answers whether
-    /// it wrote; anything else (a lock held, a checkpoint moved elsewhere, an event at fault)
-    /// takes the full path, which sorts it out, with nothing written.
+    /// it wrote; anything else (a lock held, a checkpoint moved elsewhere, an event at fault,
+    /// a statement PostgreSQL refused) takes the full path, which sorts it out, with nothing
+    /// written.
     async fn write_alone(
         &self,
         conn: &mut PgConnection,
@@ -595,12 +596,24 @@ impl Runner {
             {
                 Ok(moved) => moved,
                 // Met a replay's swap (`checkpoint::write_gated`): the full path waits for the
-                // replay's lock instead, and stands aside.
+                // lock, which the swap is about to let go.
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(DEADLOCK) => false,
-                Err(error) => match ProjectionError::from(error) {
-                    error if error.is_poison() => false,
-                    error => return Err(error),
-                },
+                // Refused (an event at fault, or something only this statement meets): the full
+                // path writes the batch or sorts the fault out. Standing aside instead would have
+                // the view fail here at every batch, and every view start again each time.
+                Err(error @ sqlx::Error::Database(_)) => {
+                    let error = ProjectionError::from(error);
+                    if !error.is_poison() {
+                        let error = domain::error::chain(&error);
+                        tracing::warn!(
+                            view,
+                            error,
+                            "the batch's one statement failed; it takes a transaction"
+                        );
+                    }
+                    false
+                }
+                Err(error) => return Err(error.into()),
             };
         if !moved {
             self.leave(None);

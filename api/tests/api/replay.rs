@@ -694,11 +694,14 @@ async fn a_replay_s_swap_that_meets_a_deadlock_is_tried_again() {
 
     // A statement that holds one of the chat view's tables and then asks for another, the
     // other way round from the swap (as a reader may, or a batch written in one statement).
+    // Its own check for a deadlock comes long after the swap's, so the swap is the one ended.
     let mut other = app.pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE chat_messages IN ACCESS SHARE MODE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "SET LOCAL deadlock_timeout = '20s'; LOCK TABLE chat_messages IN ACCESS SHARE MODE",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
     let replay = projections::replay::replay(&app.pool, projections::chat::VIEW, false);
     let other_way_round = async {
         // The swap, holding the room tables, waits for the messages'.
@@ -723,7 +726,7 @@ async fn a_replay_s_swap_that_meets_a_deadlock_is_tried_again() {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // The swap began to wait first, so PostgreSQL ends it to break the deadlock.
+        // The swap checks for a deadlock a second after it began to wait, and finds this.
         sqlx::query("LOCK TABLE chat_rooms IN ACCESS SHARE MODE")
             .execute(&mut *other)
             .await
