@@ -19,6 +19,7 @@ const KNOWN: &[&str] = &[
     "MOIM_CONSISTENCY_TIMEOUT_MS",
     "MOIM_MAX_BODY_BYTES",
     "MOIM_DB_MAX_CONNECTIONS",
+    "MOIM_DB_ACQUIRE_TIMEOUT_MS",
     "MOIM_LOG_FORMAT",
     "MOIM_HASH_CONCURRENCY",
     "MOIM_HASH_QUEUE",
@@ -87,6 +88,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `MOIM_DB_MAX_CONNECTIONS`; default 20.
     pub db_max_connections: u32,
+    /// `MOIM_DB_ACQUIRE_TIMEOUT_MS`: how long anything waits for a pooled connection before it
+    /// gives up; default 5000. A request that waits this long is answered `503 database_busy`.
+    pub db_acquire_timeout: Duration,
     /// What a client can make Moim hold (docs/security.md lists each with what a client gets
     /// past it).
     pub limits: Limits,
@@ -525,6 +529,7 @@ impl Settings {
             )?),
             max_body_bytes: parsed("MOIM_MAX_BODY_BYTES", 64 * 1024)?,
             db_max_connections: parsed("MOIM_DB_MAX_CONNECTIONS", 20)?,
+            db_acquire_timeout: Duration::from_millis(parsed("MOIM_DB_ACQUIRE_TIMEOUT_MS", 5000)?),
             limits: Limits::from_env()?,
             rates: rates_from_env()?,
             trusted_proxies: list("MOIM_TRUSTED_PROXIES")?,

@@ -4,6 +4,8 @@
 //! A 500 keeps its cause: the whole chain is logged once, with the request id, when the answer
 //! is made; the body says only that something went wrong, and which request it was.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -85,10 +87,26 @@ impl ApiError {
         }
     }
 
-    /// 500; the cause (with its whole chain) goes to the log, never to the client.
+    /// 500; the cause (with its whole chain) goes to the log, never to the client. A cause
+    /// that is a wait for a pooled connection given up (`MOIM_DB_ACQUIRE_TIMEOUT_MS`), wherever
+    /// in the chain, is the database being busy, not a fault: `503 database_busy`.
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let cause = cause.into();
+        if waited_for_a_connection(cause.as_ref()) {
+            let request_id = crate::request_id::current();
+            tracing::warn!(
+                request_id = request_id.as_ref().map(|id| id.as_str()),
+                error = domain::error::chain(cause.as_ref()),
+                "no database connection came in time"
+            );
+            return Self::unavailable(
+                "database_busy",
+                "the database is busy; try again shortly",
+                1,
+            );
+        }
         Self {
-            cause: Some(cause.into()),
+            cause: Some(cause),
             ..Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -96,6 +114,18 @@ impl ApiError {
             )
         }
     }
+}
+
+/// Whether `error`, or any error it was caused by, is sqlx's wait for a pooled connection
+/// given up.
+fn waited_for_a_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    // The group writer shares one failure among its appends, as an `Arc`.
+    std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        let sqlx = e
+            .downcast_ref::<sqlx::Error>()
+            .or_else(|| e.downcast_ref::<Arc<sqlx::Error>>().map(AsRef::as_ref));
+        matches!(sqlx, Some(sqlx::Error::PoolTimedOut))
+    })
 }
 
 impl ApiError {

@@ -158,8 +158,8 @@ impl Conventions {
         );
         shared.insert(
             "503",
-            "`overloaded`, `contention`, `query_timeout`, `not_caught_up`: try again after \
-             `Retry-After`",
+            "`overloaded`, `contention`, `query_timeout`, `not_caught_up`, `database_busy`: try \
+             again after `Retry-After`",
         );
         if secured {
             shared.insert(

@@ -19,10 +19,12 @@ use sqlx::Connection;
 /// fails its next statement, which the caller sees as it would a restart mid-statement.
 const TEST_IDLE_OVER: Duration = Duration::from_secs(1);
 
-/// The pool's options: at most `max_connections`, each tested before use only when it sat idle.
-pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+/// The pool's options: at most `max_connections`, waited for at most `acquire_timeout`, each
+/// tested before use only when it sat idle.
+pub fn pool_options(max_connections: u32, acquire_timeout: Duration) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

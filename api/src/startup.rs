@@ -62,12 +62,13 @@ impl Roles {
 
 /// Connects to PostgreSQL, runs the migrations and any work on older rows they left to Rust.
 pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
-    let pool = crate::postgres::pool_options(settings.db_max_connections)
-        .connect_with(crate::postgres::options(
-            settings.database_url.expose_secret(),
-        )?)
-        .await
-        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    let pool =
+        crate::postgres::pool_options(settings.db_max_connections, settings.db_acquire_timeout)
+            .connect_with(crate::postgres::options(
+                settings.database_url.expose_secret(),
+            )?)
+            .await
+            .context("connecting to PostgreSQL (DATABASE_URL)")?;
     sqlx::migrate!("../migrations")
         .run(&pool)
         .await

@@ -84,6 +84,7 @@ impl Target {
             consistency_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
             db_max_connections: 40,
+            db_acquire_timeout: Duration::from_secs(5),
             limits: moim_api::config::Limits::default(),
             rates: commands::RateLimits::one_trusted_client(),
             trusted_proxies: Vec::new(),

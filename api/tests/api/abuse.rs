@@ -1,6 +1,7 @@
 //! What a client can make Moim hold stays bounded: password hashing under a login flood,
 //! half-sent requests, oversized WebSocket messages, forged consistency tokens, sockets whose
-//! token ran out, unwanted rooms from a blocked user, and guessed couple codes.
+//! token ran out, unwanted rooms from a blocked user, guessed couple codes, and requests that find
+//! every database connection taken.
 
 use std::time::Duration;
 
@@ -228,6 +229,89 @@ async fn half_sent_requests_are_closed_at_the_header_timeout_while_others_are_se
             "{read:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_request_that_finds_every_connection_taken_is_answered_503_in_the_acquire_timeout() {
+    let app = spawn_app_custom(
+        Roles {
+            api: true,
+            ..Roles::NONE
+        },
+        |s| {
+            s.db_max_connections = 4;
+            s.db_acquire_timeout = Duration::from_millis(300);
+        },
+    )
+    .await;
+    let kim = app.register("Kim").await;
+    let mut rooms = Vec::new();
+    for other in ["Lee", "Park", "Choi"] {
+        rooms.push(app.create_room(&kim, &[&app.register(other).await]).await);
+    }
+    let (app, kim) = (&app, &kim);
+    let send = |room: Uuid| async move {
+        app.post(
+            &format!("/chat/rooms/{room}/messages"),
+            kim,
+            json!({ "client_msg_id": Uuid::now_v7(), "body": "hello" }),
+        )
+        .await
+    };
+    // Each room is now in the command path's cache, so a send's only wait for a connection is
+    // its append's, in the group writer.
+    for room in &rooms {
+        assert_eq!(send(*room).await.status, StatusCode::CREATED);
+    }
+    let mut held = Vec::new();
+    let refused = loop {
+        match app.pool.acquire().await {
+            Ok(conn) => held.push(conn),
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(refused, sqlx::Error::PoolTimedOut), "{refused:?}");
+
+    let started = std::time::Instant::now();
+    let read = app
+        .http
+        .get(format!("{}/api/v1/chat/rooms", app.address))
+        .bearer_auth(&kim.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(read.headers()["retry-after"], "1");
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read["code"], "database_busy", "{read}");
+    // Four at once: the first is written alone, the next two queue behind it and are written
+    // as a group, which answers both with its one failure; the fourth, in the first's room,
+    // waits for it and then loads the room afresh (a failed append leaves the cache unsure).
+    let sent = tokio::join!(
+        send(rooms[0]),
+        send(rooms[1]),
+        send(rooms[2]),
+        send(rooms[0])
+    );
+    for sent in [sent.0, sent.1, sent.2, sent.3] {
+        assert_eq!(
+            sent.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{:?}",
+            sent.body
+        );
+        assert_eq!(sent.body["code"], "database_busy");
+        assert_eq!(sent.content_type, "application/problem+json");
+    }
+    // Each waited the acquire timeout, not sqlx's default of 30 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    drop(held);
+    assert_eq!(send(rooms[0]).await.status, StatusCode::CREATED);
 }
 
 #[tokio::test]

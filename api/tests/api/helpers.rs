@@ -81,6 +81,7 @@ impl Sandbox {
             consistency_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             db_max_connections: 30,
+            db_acquire_timeout: Duration::from_secs(30),
             limits: moim_api::config::Limits::default(),
             rates: commands::RateLimits::one_trusted_client(),
             trusted_proxies: Vec::new(),

@@ -4,7 +4,7 @@
 //! exist).
 
 use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
-use cqrs_es::EventStore as _;
+use cqrs_es::{AggregateError, EventStore as _};
 use domain::{Aggregate, Position};
 use postgres_es::PostgresEventRepository;
 use serde::de::DeserializeOwned;
@@ -129,10 +129,17 @@ impl EventStore {
         let context = store
             .load_aggregate(id)
             .await
-            .map_err(|source| CommandError::Load {
+            .map_err(|error| CommandError::Load {
                 aggregate: A::TYPE,
                 id: id.to_owned(),
-                source: Box::new(source),
+                // cqrs-es shows a wrapped cause's message but does not name it as its source:
+                // the cause itself is kept, so a pool's timeout, say, can be told from a fault.
+                source: match error {
+                    AggregateError::DatabaseConnectionError(cause)
+                    | AggregateError::DeserializationError(cause)
+                    | AggregateError::UnexpectedError(cause) => cause,
+                    other => Box::new(other),
+                },
             })?;
         Ok(Loaded {
             id: id.to_owned(),
