@@ -2,7 +2,8 @@
 //! `application/problem+json` with a stable machine-readable `code` and the request id.
 //!
 //! A 500 keeps its cause: the whole chain is logged once, with the request id, when the answer
-//! is made; the body says only that something went wrong, and which request it was.
+//! is made; the body says only that something went wrong, and which request it was. A wait for
+//! a database connection given up is no fault but the database being busy: a 503.
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commands::rates::Counted;
-use commands::Commands;
+use commands::{CommandError, Commands};
 use domain::Position;
 use projections::progress::Progress;
 use projections::View;
@@ -117,10 +117,11 @@ impl AppState {
         user_id: Option<Uuid>,
         limit: &'static str,
     ) -> Result<(), ApiError> {
-        self.commands
-            .rate(what)
-            .await
-            .inspect_err(|_| security::rate_limited(ip, user_id, limit))?;
+        self.commands.rate(what).await.inspect_err(|error| {
+            if matches!(error, CommandError::RateLimited { .. }) {
+                security::rate_limited(ip, user_id, limit);
+            }
+        })?;
         Ok(())
     }
 

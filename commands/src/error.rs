@@ -45,7 +45,8 @@ pub enum CommandError {
         aggregate: &'static str,
         /// Its id.
         id: String,
-        /// What cqrs-es reported.
+        /// What failed: the cause cqrs-es wrapped (the database's error, say), or cqrs-es's own
+        /// error where it wrapped none.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },

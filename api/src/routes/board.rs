@@ -2,6 +2,7 @@
 //! anyone else). Posts, pins, likes and comments nested to any depth.
 
 use axum::extract::State;
+use commands::CommandError;
 use domain::board::{BoardId, PostPatch};
 use domain::values::{Category, CommentBody, PostBody, PostTitle};
 use projections::board::{CommentView, PostFilter, PostView, VIEW};
@@ -150,7 +151,12 @@ pub async fn list(
         .commands
         .board_access(board, actor.user_id)
         .await
-        .map_err(|_| ApiError::not_found("board_not_found", "no such board"))?;
+        .map_err(|error| match error {
+            CommandError::Rejected { .. } => {
+                ApiError::not_found("board_not_found", "no such board")
+            }
+            other => other.into(),
+        })?;
     let (window, limit) = super::window(q.cursor, q.limit, q.page, q.size)?;
     let search = match q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) => Some(
@@ -211,7 +217,10 @@ async fn visible(
         .commands
         .board_access(board, actor.user_id)
         .await
-        .map_err(|_| not_found())?;
+        .map_err(|error| match error {
+            CommandError::Rejected { .. } => not_found(),
+            other => other.into(),
+        })?;
     Ok(post)
 }
 
