@@ -88,8 +88,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `MOIM_DB_MAX_CONNECTIONS`; default 20.
     pub db_max_connections: u32,
-    /// `MOIM_DB_ACQUIRE_TIMEOUT_MS`: how long anything waits for a pooled connection before it
-    /// gives up; default 5000. A request that waits this long is answered `503 database_busy`.
+    /// `MOIM_DB_ACQUIRE_TIMEOUT_MS`: how long anything in `moim serve` waits for a pooled
+    /// connection (opening one included) before it gives up; default 5000. A request that waits
+    /// this long is answered `503 database_busy`. An operator's command waits longer
+    /// ([`crate::startup::for_operator`]).
     pub db_acquire_timeout: Duration,
     /// What a client can make Moim hold (docs/security.md lists each with what a client gets
     /// past it).

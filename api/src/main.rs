@@ -1,7 +1,5 @@
 //! The `moim` binary: `serve` (all roles, or one with `--role`), `migrate`, `replay`, `admin`.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -78,20 +76,15 @@ enum Role {
     Scheduler,
 }
 
-/// How long an operator's command (`migrate`, `replay`, …) waits for a pooled connection.
-const OPERATOR_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3600);
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _telemetry = moim_api::telemetry::init("info,sqlx=warn");
     let cli = Cli::parse();
-    let mut settings = Settings::from_env()?;
-    if !matches!(cli.command, Command::Serve { .. }) {
-        // The bound on waiting for a connection is for requests. An operator's command waits
-        // as its own work needs: a replay's lanes and index builds hold more connections than
-        // `MOIM_DB_MAX_CONNECTIONS` may allow at once, some of them for minutes.
-        settings.db_acquire_timeout = OPERATOR_ACQUIRE_TIMEOUT;
-    }
+    let settings = Settings::from_env()?;
+    let settings = match cli.command {
+        Command::Serve { .. } => settings,
+        _ => startup::for_operator(settings).await?,
+    };
     match cli.command {
         Command::Serve { role } => {
             let roles = match role {

@@ -12,7 +12,7 @@ use projections::consumer::Views;
 use projections::progress::Progress;
 use projections::Registry;
 use secrecy::ExposeSecret;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,30 @@ impl Roles {
         projections: false,
         scheduler: false,
     };
+}
+
+/// How long an operator's command (`migrate`, `replay`, …) waits for a pooled connection.
+const OPERATOR_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `settings` for an operator's command, once PostgreSQL has let one connection in within
+/// `MOIM_DB_ACQUIRE_TIMEOUT_MS`: the command then waits for pooled connections as long as its
+/// own work needs (a replay's lanes and index builds hold more than the pool may allow at once,
+/// some for minutes), where a request waits no longer than the bound. Checking first keeps a
+/// database that is down from holding the command silently for that long: sqlx keeps trying to
+/// connect until the wait is up.
+pub async fn for_operator(mut settings: Settings) -> anyhow::Result<Settings> {
+    let options = crate::postgres::options(settings.database_url.expose_secret())?;
+    tokio::time::timeout(
+        settings.db_acquire_timeout,
+        PgConnection::connect_with(&options),
+    )
+    .await
+    .context("PostgreSQL (DATABASE_URL) did not answer within MOIM_DB_ACQUIRE_TIMEOUT_MS")?
+    .context("connecting to PostgreSQL (DATABASE_URL)")?
+    .close()
+    .await?;
+    settings.db_acquire_timeout = OPERATOR_ACQUIRE_TIMEOUT;
+    Ok(settings)
 }
 
 /// Connects to PostgreSQL, runs the migrations and any work on older rows they left to Rust.
