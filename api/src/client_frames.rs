@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::Access;
 use crate::error::ApiError;
 use crate::live::{Broken, Live, Wire};
+use crate::security::ClientIp;
 use crate::state::AppState;
 
 /// The most rooms one `resume` may name (each costs a load of the room and a read of the store).
@@ -26,6 +27,8 @@ pub struct Turn<'a> {
     pub commands: &'a Commands,
     /// The socket's user.
     pub user_id: Uuid,
+    /// The address the socket was opened from (named in the security log if a limit refuses).
+    pub ip: ClientIp,
     /// The socket's token (an `auth` frame replaces it).
     pub access: &'a mut Access,
 }
@@ -57,18 +60,7 @@ impl Turn<'_> {
                 .stop_location()
                 .await
                 .map(|()| Frame::Ack(Ack::Done {})),
-            ClientFrame::RoomRead(read) => self
-                .commands
-                .mark_read(read.room_id, self.user_id, read.seq)
-                .await
-                .map(|(seq, _)| {
-                    Frame::Ack(Ack::Read(ReadPointer {
-                        room_id: read.room_id,
-                        user_id: self.user_id,
-                        seq: seq_of(seq),
-                    }))
-                })
-                .map_err(ApiError::from),
+            ClientFrame::RoomRead(read) => self.mark_read(read.room_id, read.seq).await,
             ClientFrame::Resume(resume) if resume.rooms.len() > MAX_RESUME_ROOMS => {
                 Err(ApiError::invalid(
                     "too_many_rooms",
@@ -116,11 +108,34 @@ impl Turn<'_> {
     async fn send_message(&self, send: MessageSend) -> Result<Frame, ApiError> {
         let content =
             crate::routes::chat::content(send.kind.as_deref(), &send.body, send.media_id)?;
-        self.commands.rate(Counted::Command(self.user_id)).await?;
+        self.count_command().await?;
         let sent = self
             .commands
             .send_message(send.room_id, self.user_id, send.client_msg_id, content)
             .await?;
         Ok(Frame::Ack(Ack::Message(sent.message.into())))
+    }
+
+    async fn mark_read(&self, room_id: Uuid, seq: u64) -> Result<Frame, ApiError> {
+        self.count_command().await?;
+        let (seq, _) = self.commands.mark_read(room_id, self.user_id, seq).await?;
+        Ok(Frame::Ack(Ack::Read(ReadPointer {
+            room_id,
+            user_id: self.user_id,
+            seq: seq_of(seq),
+        })))
+    }
+
+    /// Counts a write against the user's command rate, as every write over HTTP is.
+    async fn count_command(&self) -> Result<(), ApiError> {
+        let user_id = self.user_id;
+        self.state
+            .limit(
+                Counted::Command(user_id),
+                self.ip,
+                Some(user_id),
+                "commands",
+            )
+            .await
     }
 }

@@ -120,6 +120,12 @@ impl ProjectionError {
         )
     }
 
+    /// Whether the pool had no connection free within its wait (`MOIM_DB_ACQUIRE_TIMEOUT_MS`):
+    /// the process is busy, nothing is broken.
+    pub(crate) fn is_a_wait_for_a_connection(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::PoolTimedOut))
+    }
+
     /// Wraps an async-nats error with what was being done.
     pub(crate) fn nats<E: Into<BoxError>>(what: &'static str) -> impl FnOnce(E) -> Self {
         move |source| Self::Nats {

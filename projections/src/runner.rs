@@ -31,7 +31,9 @@
 //! A view whose batch fails in its own work (its connection, a statement PostgreSQL refuses)
 //! stands aside the same way, so that one broken view neither holds the others back nor has
 //! them all start again. It keeps the batch it failed at and tries it again, rolled back, after
-//! a wait that doubles with each failure in a row, from half a second up to half a minute. It
+//! a wait that doubles with each failure in a row, from half a second up to half a minute (a
+//! wait for a pooled connection given up is the process being busy, not a failure in a row: the
+//! wait after it stays half a second). It
 //! ends the run, so that the consumer hands it what it let by, only once that try goes through
 //! (or meets a replay's lock, or an event at fault, which the next run sorts out). Ending the
 //! run at every try instead would have the others wait, at every try, for the consumer to
@@ -305,8 +307,7 @@ impl Runner {
     fn failed(&self, kept: &mut Kept, error: &ProjectionError) -> Duration {
         // The connection goes back to be tested: the failure may have been its own.
         kept.give_back();
-        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        let wait = retry_wait(failures);
+        let (failures, wait) = wait_after(&self.failures, error);
         let view = self.view.name();
         let error = domain::error::chain(error);
         tracing::warn!(
@@ -984,6 +985,19 @@ fn next_try(aside: Option<&Aside>) -> tokio::time::Instant {
     tokio::time::Instant::now() + aside.map_or(ASIDE_PROBE, Aside::next_try)
 }
 
+/// How long a view that failed with `error` stands aside before it tries again, and how many
+/// times in a row it has failed now, counted in `failures`. A wait for a pooled connection given
+/// up is not counted: the process is busy (requests hold every connection), the view is not
+/// broken, and a wait doubled for each such try would leave the view up to half a minute behind
+/// after the rush is over. It is tried again after the first wait.
+fn wait_after(failures: &AtomicU32, error: &ProjectionError) -> (u32, Duration) {
+    if error.is_a_wait_for_a_connection() {
+        return (failures.load(Ordering::Relaxed), RETRY_FIRST);
+    }
+    let failures = failures.fetch_add(1, Ordering::Relaxed) + 1;
+    (failures, retry_wait(failures))
+}
+
 /// How long a view that failed `failures` times in a row stands aside before it tries again.
 fn retry_wait(failures: u32) -> Duration {
     backon::ExponentialBuilder::default()
@@ -1128,5 +1142,22 @@ mod tests {
             [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
         );
         assert_eq!(retry_wait(u32::MAX), RETRY_MOST, "however long it fails");
+    }
+
+    #[test]
+    fn a_wait_for_a_connection_given_up_neither_counts_nor_doubles_the_wait() {
+        // Given a view that failed three times in a row,
+        let failures = AtomicU32::new(0);
+        let broken = || ProjectionError::Database(sqlx::Error::WorkerCrashed);
+        for _ in 0..3 {
+            wait_after(&failures, &broken());
+        }
+        // when the pool has no connection free for it in its wait,
+        let busy = ProjectionError::Database(sqlx::Error::PoolTimedOut);
+        // then it tries again after the first wait, and the count stands,
+        assert_eq!(wait_after(&failures, &busy), (3, RETRY_FIRST));
+        assert_eq!(wait_after(&failures, &busy), (3, RETRY_FIRST));
+        // and a failure of its own goes on doubling from there.
+        assert_eq!(wait_after(&failures, &broken()), (4, retry_wait(4)));
     }
 }

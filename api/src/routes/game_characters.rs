@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::Written;
 use crate::error::ApiError;
 use crate::extract::{Actor, AuthUser, Consistency, Json, Path};
+use crate::security::ClientIp;
 use crate::state::AppState;
 
 /// The longest character name asked for (MapleStory's are 2–12 characters).
@@ -61,6 +62,7 @@ pub struct Unlinked {
 pub async fn link(
     State(state): State<AppState>,
     actor: Actor,
+    ip: ClientIp,
     Path(game): Path<String>,
     Json(body): Json<LinkBody>,
 ) -> Result<Written<CharacterCard>, ApiError> {
@@ -74,10 +76,7 @@ pub async fn link(
             format!("character_name must be 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
-    actor
-        .commands
-        .rate(Counted::CharacterLookup(actor.user_id))
-        .await?;
+    count_lookup(&state, &actor, ip).await?;
     let (card, position) = state
         .connectors
         .characters
@@ -129,12 +128,10 @@ pub async fn unlink(actor: Actor, Path(game): Path<String>) -> Result<Written<Un
 pub async fn refresh(
     State(state): State<AppState>,
     actor: Actor,
+    ip: ClientIp,
     Path(game): Path<String>,
 ) -> Result<Json<CharacterCard>, ApiError> {
-    actor
-        .commands
-        .rate(Counted::CharacterLookup(actor.user_id))
-        .await?;
+    count_lookup(&state, &actor, ip).await?;
     let card = state
         .connectors
         .characters
@@ -175,4 +172,17 @@ pub async fn list(
     }
     let items = state.connectors.characters.of_user(user_id).await?;
     Ok(Json(Cards { items }))
+}
+
+/// Counts a lookup of the game's API against the caller's lookups per hour.
+async fn count_lookup(state: &AppState, actor: &Actor, ip: ClientIp) -> Result<(), ApiError> {
+    let user_id = actor.user_id;
+    state
+        .limit(
+            Counted::CharacterLookup(user_id),
+            ip,
+            Some(user_id),
+            "character lookups",
+        )
+        .await
 }

@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::auth::{bearer, Access};
 use crate::client_frames::Turn;
 use crate::live::{deadline, Broken, Live, Wire, RESUME_WAIT};
+use crate::security::ClientIp;
 use crate::state::AppState;
 
 /// How many client events may wait for the socket's task; past it, an event is refused.
@@ -127,6 +128,7 @@ async fn serve(
     gone: CancellationToken,
 ) {
     let user_id = access.user_id;
+    let ip = ClientIp::of(&socket.req_parts().extensions);
     let mut endings = state.revocations.subscribe();
     let mut wire = SocketIoWire(socket.clone());
     let mut live = match Live::open(state.clone(), user_id).await {
@@ -159,7 +161,7 @@ async fn serve(
             event = pending.recv() => {
                 let Some((kind, data, ack)) = event else { break };
                 started = true;
-                let mut turn = Turn { state: &state, commands: &commands, user_id, access: &mut access };
+                let mut turn = Turn { state: &state, commands: &commands, user_id, ip, access: &mut access };
                 let frame = serde_json::from_value::<ClientFrame>(json!({ "type": kind, "data": data }));
                 let (reply, renewed) = match frame {
                     Ok(frame) => match turn.answer(&mut live, &mut wire, frame).await {

@@ -33,6 +33,7 @@ use crate::client_frames::Turn;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::live::{deadline, Broken, Live, RESUME_WAIT};
+use crate::security::ClientIp;
 use crate::server::ConnectionSlot;
 use crate::state::AppState;
 
@@ -79,6 +80,7 @@ mod close {
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     Query(query): Query<HashMap<String, String>>,
     slot: Option<Extension<ConnectionSlot>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -112,7 +114,7 @@ pub async fn upgrade(
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
-            serve(state, access, socket).await;
+            serve(state, access, ip, socket).await;
             drop(slot);
         }))
 }
@@ -163,7 +165,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
-async fn serve(state: AppState, mut access: Access, mut socket: WebSocket) {
+async fn serve(state: AppState, mut access: Access, ip: ClientIp, mut socket: WebSocket) {
     let user_id = access.user_id;
     let mut endings = state.revocations.subscribe();
     let mut live = match Live::open(state.clone(), user_id).await {
@@ -199,7 +201,7 @@ async fn serve(state: AppState, mut access: Access, mut socket: WebSocket) {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         started = true;
-                        let mut turn = Turn { state: &state, commands: &commands, user_id, access: &mut access };
+                        let mut turn = Turn { state: &state, commands: &commands, user_id, ip, access: &mut access };
                         match answer(&mut turn, &mut live, &mut socket, &text).await {
                             Ok(renewed) => {
                                 if renewed {

@@ -10,7 +10,7 @@ use moim_api::startup::Roles;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{eventually, ok, spawn_app_custom, ws_request, TestApp};
+use crate::helpers::{eventually, ok, say, spawn_app_custom, ws_request, TestApp};
 
 const API_ONLY: Roles = Roles {
     api: true,
@@ -109,6 +109,56 @@ async fn failed_logins_are_counted_per_account_and_per_address_across_processes(
         .await
         .unwrap();
     limited(&spoofed);
+}
+
+#[tokio::test]
+async fn a_sockets_reads_and_sends_count_against_the_command_rate_as_over_http() {
+    let app = spawn_app_custom(Roles::ALL, tight).await;
+    let kim = app.register("Kim").await;
+    let lee = app.register("Lee").await;
+    // Kim's first command of five.
+    let room = app.create_room(&kim, &[&lee]).await;
+    say(&app, room, &lee, "hi").await;
+    let mut kim_ws = app.ws(&kim).await;
+    let mut answers = Vec::new();
+    for n in 0..4 {
+        let read = kim_ws
+            .ask(
+                "room.read",
+                &format!("r{n}"),
+                json!({ "room_id": room, "seq": 1 }),
+            )
+            .await;
+        answers.push(read["type"].clone());
+    }
+    assert_eq!(answers, ["ack"; 4], "the second to fifth commands");
+    let read = kim_ws
+        .ask("room.read", "r4", json!({ "room_id": room, "seq": 1 }))
+        .await;
+    assert_eq!(read["type"], "error");
+    assert_eq!(read["data"]["code"], "rate_limited");
+    let send = kim_ws
+        .ask(
+            "message.send",
+            "s1",
+            json!({ "room_id": room, "client_msg_id": uuid::Uuid::now_v7(), "body": "hi" }),
+        )
+        .await;
+    assert_eq!(send["data"]["code"], "rate_limited");
+    // Over HTTP the same count is used up, and Lee's commands are her own.
+    let over_http = app
+        .post(
+            &format!("/chat/rooms/{room}/read"),
+            &kim,
+            json!({ "seq": 1 }),
+        )
+        .await;
+    ok(&over_http, StatusCode::TOO_MANY_REQUESTS);
+    let mut lee_ws = app.ws(&lee).await;
+    let lees = lee_ws
+        .ask("room.read", "l1", json!({ "room_id": room, "seq": 1 }))
+        .await;
+    assert_eq!(lees["type"], "ack");
 }
 
 #[tokio::test]
