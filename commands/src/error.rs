@@ -65,8 +65,9 @@ pub enum CommandError {
     /// The store answered something that cannot happen (a bug, not a user's mistake).
     #[error("event store invariant broken: {0}")]
     Invariant(String),
-    /// Too many failures of this kind lately; the client may try again after a while.
-    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    /// Too many requests (or failures) of this kind lately; the client may try again after a
+    /// while.
+    #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited {
         /// When to retry.
         retry_after_secs: u64,

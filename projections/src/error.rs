@@ -120,8 +120,8 @@ impl ProjectionError {
         )
     }
 
-    /// Whether the pool had no connection free within its wait (`MOIM_DB_ACQUIRE_TIMEOUT_MS`):
-    /// the process is busy, nothing is broken.
+    /// Whether the pool had no connection for the view within its wait
+    /// (`MOIM_DB_ACQUIRE_TIMEOUT_MS`): every one was taken, or the database took no new one.
     pub(crate) fn is_a_wait_for_a_connection(&self) -> bool {
         matches!(self, Self::Database(sqlx::Error::PoolTimedOut))
     }

@@ -32,9 +32,9 @@
 //! stands aside the same way, so that one broken view neither holds the others back nor has
 //! them all start again. It keeps the batch it failed at and tries it again, rolled back, after
 //! a wait that doubles with each failure in a row, from half a second up to half a minute (a
-//! wait for a pooled connection given up is the process being busy, not a failure in a row: the
-//! wait after it stays half a second). It
-//! ends the run, so that the consumer hands it what it let by, only once that try goes through
+//! wait for a pooled connection that ran out is not counted in the row: the wait after it stays
+//! half a second). It ends the run, so that the consumer hands it what it let by, only once that
+//! try goes through
 //! (or meets a replay's lock, or an event at fault, which the next run sorts out). Ending the
 //! run at every try instead would have the others wait, at every try, for the consumer to
 //! deliver again all the view let by, which grows for as long as it stays broken.
@@ -329,10 +329,14 @@ impl Runner {
         standing: &mut Aside,
     ) -> Result<bool, ProjectionError> {
         let Why::Failed { batch, wait } = &mut standing.why else {
-            if self.lock_is_free(kept).await? {
-                return Ok(true);
+            match self.lock_is_free(kept).await {
+                Ok(true) => return Ok(true),
+                Ok(false) => standing.still_held(),
+                // Asked again at the next probe; ending the run for it would start every view
+                // again.
+                Err(error) if error.is_the_views_own() => kept.give_back(),
+                Err(error) => return Err(error),
             }
-            standing.still_held();
             return Ok(false);
         };
         let rehearsed = match kept.get().await {
@@ -986,10 +990,11 @@ fn next_try(aside: Option<&Aside>) -> tokio::time::Instant {
 }
 
 /// How long a view that failed with `error` stands aside before it tries again, and how many
-/// times in a row it has failed now, counted in `failures`. A wait for a pooled connection given
-/// up is not counted: the process is busy (requests hold every connection), the view is not
-/// broken, and a wait doubled for each such try would leave the view up to half a minute behind
-/// after the rush is over. It is tried again after the first wait.
+/// times in a row it has failed now, counted in `failures`. A wait for a pooled connection that
+/// ran out is not counted: it already lasted as long as the pool allows
+/// (`MOIM_DB_ACQUIRE_TIMEOUT_MS`), and when requests held every connection for that long (rather
+/// than the database refusing new ones), a wait doubled at each try would leave the view up to
+/// half a minute behind once the rush is over. It is tried again after the first wait.
 fn wait_after(failures: &AtomicU32, error: &ProjectionError) -> (u32, Duration) {
     if error.is_a_wait_for_a_connection() {
         return (failures.load(Ordering::Relaxed), RETRY_FIRST);
