@@ -12,6 +12,7 @@ use secrecy::SecretString;
 const KNOWN: &[&str] = &[
     "MOIM_JWT_SECRET",
     "MOIM_BIND",
+    "MOIM_OPS_BIND",
     "MOIM_DEV",
     "MOIM_SUBJECT_PREFIX",
     "MOIM_ACCESS_TTL_SECS",
@@ -76,6 +77,9 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// `MOIM_BIND`; default `127.0.0.1:8080`.
     pub bind: SocketAddr,
+    /// `MOIM_OPS_BIND`: where the operations listener serves `/metrics` and the health checks
+    /// ([`crate::ops`]), whatever the roles; unset, none listens.
+    pub ops_bind: Option<SocketAddr>,
     /// `MOIM_SUBJECT_PREFIX`; default `moim` (subjects `moim.events.…`, stream `MOIM_EVENTS`).
     pub subject_prefix: String,
     /// `MOIM_ACCESS_TTL_SECS`; default 900.
@@ -522,6 +526,12 @@ impl Settings {
             nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             jwt_secret: jwt_secret.into(),
             bind: parsed("MOIM_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            ops_bind: var("MOIM_OPS_BIND")
+                .map(|raw| raw.parse())
+                .transpose()
+                .map_err(|e: std::net::AddrParseError| {
+                    ConfigError::Malformed("MOIM_OPS_BIND", e.to_string())
+                })?,
             subject_prefix: var("MOIM_SUBJECT_PREFIX").unwrap_or_else(|| "moim".into()),
             access_ttl: Duration::from_secs(parsed("MOIM_ACCESS_TTL_SECS", 900)?),
             refresh_ttl: Duration::from_secs(parsed("MOIM_REFRESH_TTL_SECS", 30 * 24 * 3600)?),

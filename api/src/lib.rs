@@ -19,6 +19,7 @@ pub mod media;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+pub mod ops;
 pub mod postgres;
 pub mod presence;
 pub mod request_id;

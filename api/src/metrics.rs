@@ -1,6 +1,7 @@
 //! Prometheus metrics through the `metrics` facade: the recorder (one per process, whatever the
 //! number of apps a test starts in it), the HTTP middleware that counts and times requests by
-//! route *template* (never by id, so the series stay bounded), and `GET /metrics`.
+//! route *template* (never by id, so the series stay bounded), and `GET /metrics` (on the API's
+//! port, and on the operations listener's, `crate::ops`).
 //!
 //! Other layers record their own through the facade: events appended by type
 //! (`commands/src/store/append.rs`), read models' events and batches (`projections/src/runner.rs`),
@@ -14,6 +15,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sqlx::PgPool;
 
 use crate::state::AppState;
 
@@ -69,11 +71,17 @@ pub async fn track(request: Request, next: Next) -> Response {
     ),
 )]
 pub async fn render(State(state): State<AppState>) -> Response {
+    exposition(&state.pool, &state.metrics)
+}
+
+/// The process's metrics, with `pool` sampled: the API's `/metrics`, and the operations
+/// listener's (`crate::ops`).
+pub(crate) fn exposition(pool: &PgPool, handle: &PrometheusHandle) -> Response {
     // The pool is sampled when scraped: it has no events of its own to count.
-    metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(state.pool.size()));
-    let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
+    metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size()));
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
-    let body = state.metrics.render();
+    let body = handle.render();
     (
         [(
             header::CONTENT_TYPE,

@@ -103,19 +103,32 @@ pub async fn database(settings: &Settings) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
-/// A built application, listening (if it serves the API) but not yet serving.
+/// Connections the operations listener holds at once: a scraper and a probe or two.
+const OPS_CONNECTIONS: usize = 16;
+
+/// A built application, listening (on `MOIM_BIND` if it serves the API, else on `MOIM_OPS_BIND`
+/// if that is set) but not yet serving.
 pub struct Application {
     settings: Settings,
     roles: Roles,
     pool: PgPool,
     nats: async_nats::Client,
     listener: Option<TcpListener>,
+    /// The operations listener's (`MOIM_OPS_BIND`), if one is set.
+    ops_listener: Option<TcpListener>,
     registry: Registry,
 }
 
 impl Application {
-    /// Connects, migrates and binds `settings.bind` (port 0 picks a free port).
+    /// Connects, migrates and binds `settings.bind` for the API, or `settings.ops_bind` for the
+    /// operations listener of a process without it (port 0 picks a free port).
     pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Self> {
+        if roles.api && settings.ops_bind.is_some() {
+            anyhow::bail!(
+                "MOIM_OPS_BIND is for a process without the API role: the API serves /metrics \
+                 and the health checks on MOIM_BIND"
+            );
+        }
         let pool = database(&settings).await?;
         let nats = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
@@ -131,12 +144,21 @@ impl Application {
         } else {
             None
         };
+        let ops_listener = match settings.ops_bind {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding {address} (MOIM_OPS_BIND)"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             settings,
             roles,
             pool,
             nats,
             listener,
+            ops_listener,
             registry: Registry::standard(),
         })
     }
@@ -151,6 +173,11 @@ impl Application {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// The address the operations listener listens on, if `MOIM_OPS_BIND` set one.
+    pub fn ops_address(&self) -> Option<SocketAddr> {
+        self.ops_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The database pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -159,14 +186,34 @@ impl Application {
     /// Runs until `stop` is cancelled, then shuts down gracefully.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let subjects = Subjects::new(&self.settings.subject_prefix);
-        // The API's recorder is installed before any role starts: a series recorded before it
-        // is lost, such as those the views export from the start.
-        let metrics = self
-            .listener
-            .as_ref()
-            .map(|_| crate::metrics::handle())
+        // The recorder is installed before any role starts: a series recorded before it is
+        // lost, such as those the views export from the start. A process that serves no
+        // `/metrics` records nothing.
+        let metrics = (self.listener.is_some() || self.ops_listener.is_some())
+            .then(crate::metrics::handle)
             .transpose()?;
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some((listener, metrics)) = self.ops_listener.zip(metrics.clone()) {
+            let address = listener.local_addr().ok();
+            tracing::info!(?address, "serving /metrics and the health checks");
+            let ops = crate::ops::router(crate::ops::Ops {
+                pool: self.pool.clone(),
+                nats: self.nats.clone(),
+                metrics,
+            });
+            let limits = self.settings.limits;
+            let connections = ConnectionLimits {
+                header_timeout: limits.header_timeout,
+                max_connections: OPS_CONNECTIONS,
+            };
+            tasks.spawn(server::serve(
+                listener,
+                ops,
+                connections,
+                stop.clone(),
+                Duration::from_secs(1),
+            ));
+        }
         let connectors = Arc::new(
             crate::connectors::Connectors::new(
                 &self.settings.connectors,

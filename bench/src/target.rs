@@ -78,6 +78,7 @@ impl Target {
             nats_url: options.nats_url.clone(),
             jwt_secret: format!("{id}{id}").into(),
             bind: "127.0.0.1:0".parse()?,
+            ops_bind: None,
             subject_prefix: prefix.clone(),
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(3600),

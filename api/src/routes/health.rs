@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use projections::frames::Problem;
 use serde::Serialize;
+use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -60,15 +61,29 @@ pub async fn live() -> Json<Liveness> {
     ),
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    readiness(
+        &state.pool,
+        state.hub.nats_connected(),
+        state.hub.sockets_open(),
+    )
+    .await
+}
+
+/// Whether a process with `pool` and NATS (`nats`: connected) can serve, with the `sockets`
+/// open on it: the API's readiness, and that of the operations listener (`crate::ops`).
+pub(crate) async fn readiness(
+    pool: &PgPool,
+    nats: bool,
+    sockets_open: usize,
+) -> (StatusCode, Json<Readiness>) {
     let known = sqlx::migrate!("../migrations").iter().count();
     let applied: Option<i64> =
         sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&state.pool)
+            .fetch_one(pool)
             .await
             .ok();
     let database = applied.is_some();
     let migrations = applied.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n >= known));
-    let nats = state.hub.nats_connected();
     let status = if database && migrations && nats {
         StatusCode::OK
     } else {
@@ -80,7 +95,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
             database,
             migrations,
             nats,
-            sockets_open: state.hub.sockets_open(),
+            sockets_open,
         }),
     )
 }

@@ -15,7 +15,7 @@ mod couple_dates;
 mod couples;
 mod game_characters;
 mod games;
-mod health;
+pub(crate) mod health;
 mod media;
 mod notifications;
 mod oauth;

@@ -6,7 +6,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{eventually, ok, spawn_app, TestApp, User};
+use moim_api::startup::Roles;
+
+use crate::helpers::{
+    eventually, moim_output, ok, say, spawn_app, spawn_app_with, MoimChild, TestApp, User,
+};
 
 async fn details(app: &TestApp, user: &User) -> Value {
     let answer = app
@@ -114,4 +118,66 @@ async fn ready_checks_the_database_migrations_and_nats_and_details_are_for_admin
     }
     assert_eq!(d["scheduler"]["due"], 0);
     assert!(d["scheduler"]["pending"].as_i64().unwrap() >= 1, "{d}");
+}
+
+#[tokio::test]
+async fn a_process_without_the_api_serves_metrics_and_health_on_the_operations_port() {
+    let api = spawn_app_with(Roles {
+        api: true,
+        relay: true,
+        ..Roles::NONE
+    })
+    .await;
+    // Started, it answers `/health/ready` on MOIM_OPS_BIND (the helper waits for that).
+    let views = MoimChild::start_as("projections", api.sandbox_env(), &[]).await;
+
+    // The views it runs do their work: a message sent to the API reaches the history.
+    let kim = api.register("Kim").await;
+    let lee = api.register("Lee").await;
+    let room = api.create_room(&kim, &[&lee]).await;
+    let sent = say(&api, room, &kim, "from the API").await;
+    let history = api
+        .get_after(&format!("/chat/rooms/{room}/messages"), &lee, &sent.token())
+        .await;
+    ok(&history, StatusCode::OK);
+    assert_eq!(history.body["messages"][0]["body"], "from the API");
+
+    // Its own figures, from its own recorder: this test's process recorded none of its views'.
+    let get = |path: &str| api.http.get(format!("{}{path}", views.address)).send();
+    let metrics = get("/metrics").await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert_eq!(
+        metrics.headers()["content-type"],
+        "text/plain; version=0.0.4"
+    );
+    let text = metrics.text().await.unwrap();
+    for series in [
+        "projection_events_applied_total{view=\"chat\"}",
+        "projection_standing_aside{view=\"notifications\"} 0",
+        "db_pool_connections{state=\"open\"}",
+    ] {
+        assert!(text.contains(series), "{series} in {text}");
+    }
+    let ready: Value = get("/health/ready").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({ "database": true, "migrations": true, "nats": true, "sockets_open": 0 })
+    );
+    assert_eq!(get("/health/live").await.unwrap().status(), StatusCode::OK);
+    // Only those: the API's routes are not there.
+    let me = get("/api/v1/users/me").await.unwrap();
+    assert_eq!(me.status(), StatusCode::NOT_FOUND);
+    let problem: Value = me.json().await.unwrap();
+    assert_eq!(problem["code"], "no_route");
+
+    // A process with the API role has those on its own port, and refuses a second one.
+    let mut env = api.sandbox_env();
+    env.push(("MOIM_OPS_BIND", "127.0.0.1:0".to_owned()));
+    let refused = moim_output(env, &["serve", "--role", "api"]).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("MOIM_OPS_BIND is for a process without the API role"),
+        "{said}"
+    );
 }

@@ -75,6 +75,7 @@ impl Sandbox {
             nats_url: nats_url(),
             jwt_secret: "test-secret-test-secret-test-secret!".to_owned().into(),
             bind: "127.0.0.1:0".parse().expect("address"),
+            ops_bind: None,
             subject_prefix: self.prefix.clone(),
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(3600),
@@ -695,7 +696,8 @@ impl MoimChild {
         self.child.start_kill().expect("kill moim");
     }
 
-    /// One role of Moim (`all`, `api`, …).
+    /// One role of Moim (`all`, `api`, …); one without the API listens on `MOIM_OPS_BIND`, and
+    /// `address` is that.
     pub async fn start_as(
         role: &str,
         env: Vec<(&'static str, String)>,
@@ -707,10 +709,15 @@ impl MoimChild {
             .local_addr()
             .unwrap()
             .port();
+        let bind = if matches!(role, "all" | "api") {
+            "MOIM_BIND"
+        } else {
+            "MOIM_OPS_BIND"
+        };
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_moim"))
             .args(["serve", "--role", role])
             .envs(env)
-            .env("MOIM_BIND", format!("127.0.0.1:{port}"))
+            .env(bind, format!("127.0.0.1:{port}"))
             .env("MOIM_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
             .envs(extra.iter().copied())
