@@ -77,8 +77,8 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     /// `MOIM_BIND`; default `127.0.0.1:8080`.
     pub bind: SocketAddr,
-    /// `MOIM_OPS_BIND`: where the operations listener serves `/metrics` and the health checks
-    /// ([`crate::ops`]), whatever the roles; unset, none listens.
+    /// `MOIM_OPS_BIND`: where a process without the API role serves `/metrics` and the health
+    /// checks ([`crate::ops`]); unset, none listens. A process with the API role refuses it.
     pub ops_bind: Option<SocketAddr>,
     /// `MOIM_SUBJECT_PREFIX`; default `moim` (subjects `moim.events.…`, stream `MOIM_EVENTS`).
     pub subject_prefix: String,

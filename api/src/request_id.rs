@@ -5,6 +5,10 @@
 //! `.`) is kept; anything else is replaced by a fresh UUID. The id is returned as a header, is
 //! on the request's log span, and is known to [`current`] while the request is handled, which is
 //! how an error answer puts it in its problem+json body.
+//!
+//! A socket's frames are answered long after its upgrade request ended, so a socket has an id of
+//! its own (`ws-…`, `sio-…`), known the same way for as long as it lives: its error frames, the
+//! log lines of its refusals and failures, and the events its frames write name it.
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -33,6 +37,11 @@ impl RequestId {
             .map_or_else(|| Self(Uuid::now_v7().to_string()), |v| Self(v.to_owned()))
     }
 
+    /// A new id for a socket of `kind` (`ws`, `sio`).
+    pub(crate) fn for_socket(kind: &str) -> Self {
+        Self(format!("{kind}-{}", Uuid::now_v7()))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -49,6 +58,11 @@ fn is_sane(id: &str) -> bool {
 /// The id of the request being handled on this task, if any.
 pub fn current() -> Option<RequestId> {
     CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Runs `work` (a socket's) with `id` known to [`current`].
+pub(crate) async fn within<F: std::future::Future>(id: RequestId, work: F) -> F::Output {
+    CURRENT.scope(id, work).await
 }
 
 /// Middleware: gives the request its id, runs it with the id known, returns the id as a header.

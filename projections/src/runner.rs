@@ -34,10 +34,9 @@
 //! a wait that doubles with each failure in a row, from half a second up to half a minute (a
 //! wait for a pooled connection that ran out is not counted in the row: the wait after it stays
 //! half a second). It ends the run, so that the consumer hands it what it let by, only once that
-//! try goes through
-//! (or meets a replay's lock, or an event at fault, which the next run sorts out). Ending the
-//! run at every try instead would have the others wait, at every try, for the consumer to
-//! deliver again all the view let by, which grows for as long as it stays broken.
+//! try goes through (or meets a replay's lock, or an event at fault, which the next run sorts
+//! out). Ending the run at every try instead would have the others wait, at every try, for the
+//! consumer to deliver again all the view let by, which grows for as long as it stays broken.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

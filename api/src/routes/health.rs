@@ -69,8 +69,9 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
     .await
 }
 
-/// Whether a process with `pool` and NATS (`nats`: connected) can serve, with the `sockets`
-/// open on it: the API's readiness, and that of the operations listener (`crate::ops`).
+/// Whether a process with `pool` and NATS (`nats`: connected) can serve, with the sockets
+/// open on it (`sockets_open`): the API's readiness, and the operations listener's
+/// (`crate::ops`).
 pub(crate) async fn readiness(
     pool: &PgPool,
     nats: bool,

@@ -23,11 +23,11 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::auth::{bearer, Access};
 use crate::client_frames::Turn;
 use crate::live::{deadline, Broken, Live, Wire, RESUME_WAIT};
+use crate::request_id::{self, RequestId};
 use crate::security::ClientIp;
 use crate::state::AppState;
 
@@ -114,7 +114,11 @@ async fn connected(
         let gone = gone.clone();
         async move || gone.cancel()
     });
-    tokio::spawn(serve(state, socket, access, pending, gone));
+    let id = RequestId::for_socket("sio");
+    tokio::spawn(request_id::within(
+        id.clone(),
+        serve(state, socket, access, id, pending, gone),
+    ));
 }
 
 /// A client event: its name, data and acknowledgement.
@@ -124,6 +128,7 @@ async fn serve(
     state: AppState,
     socket: SocketRef,
     mut access: Access,
+    id: RequestId,
     mut pending: mpsc::Receiver<Pending>,
     gone: CancellationToken,
 ) {
@@ -143,10 +148,9 @@ async fn serve(
         live.close();
         return;
     }
-    let commands = state.commands.on_behalf(Metadata::request(
-        Some(user_id),
-        format!("sio-{}", Uuid::new_v4()),
-    ));
+    let commands = state
+        .commands
+        .on_behalf(Metadata::request(Some(user_id), id.as_str().to_owned()));
     let lagged = live.socket.lagged.clone();
     let expiry = tokio::time::sleep_until(deadline(access.expires_at));
     tokio::pin!(expiry);

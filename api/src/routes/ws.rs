@@ -26,13 +26,13 @@ use chrono::Utc;
 use domain::Metadata;
 use projections::frames::{Frame, InFrame, OutFrame, Problem, Ready, SessionExpired};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::auth::{bearer, Access};
 use crate::client_frames::Turn;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::live::{deadline, Broken, Live, RESUME_WAIT};
+use crate::request_id::{self, RequestId};
 use crate::security::ClientIp;
 use crate::server::ConnectionSlot;
 use crate::state::AppState;
@@ -114,7 +114,8 @@ pub async fn upgrade(
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
-            serve(state, access, ip, socket).await;
+            let id = RequestId::for_socket("ws");
+            request_id::within(id.clone(), serve(state, access, ip, id, socket)).await;
             drop(slot);
         }))
 }
@@ -165,7 +166,13 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
-async fn serve(state: AppState, mut access: Access, ip: ClientIp, mut socket: WebSocket) {
+async fn serve(
+    state: AppState,
+    mut access: Access,
+    ip: ClientIp,
+    id: RequestId,
+    mut socket: WebSocket,
+) {
     let user_id = access.user_id;
     let mut endings = state.revocations.subscribe();
     let mut live = match Live::open(state.clone(), user_id).await {
@@ -180,10 +187,9 @@ async fn serve(state: AppState, mut access: Access, ip: ClientIp, mut socket: We
         live.close();
         return;
     }
-    let commands = state.commands.on_behalf(Metadata::request(
-        Some(user_id),
-        format!("ws-{}", Uuid::new_v4()),
-    ));
+    let commands = state
+        .commands
+        .on_behalf(Metadata::request(Some(user_id), id.as_str().to_owned()));
     let lagged = live.socket.lagged.clone();
     let expiry = tokio::time::sleep_until(deadline(access.expires_at));
     tokio::pin!(expiry);

@@ -137,6 +137,9 @@ async fn a_sockets_reads_and_sends_count_against_the_command_rate_as_over_http()
         .await;
     assert_eq!(read["type"], "error");
     assert_eq!(read["data"]["code"], "rate_limited");
+    // The socket's own request id, the one its log lines carry.
+    let socket_id = read["data"]["request_id"].as_str().expect("a request id");
+    assert!(socket_id.starts_with("ws-"), "{socket_id}");
     let send = kim_ws
         .ask(
             "message.send",
@@ -145,6 +148,7 @@ async fn a_sockets_reads_and_sends_count_against_the_command_rate_as_over_http()
         )
         .await;
     assert_eq!(send["data"]["code"], "rate_limited");
+    assert_eq!(send["data"]["request_id"], socket_id);
     // Over HTTP the same count is used up, and Lee's commands are her own.
     let over_http = app
         .post(
